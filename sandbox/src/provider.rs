@@ -1,0 +1,35 @@
+//! The seam between the emulated Kubernetes clusters and the emulated AWS account:
+//! the Load Balancer Controller stand-in in `kube` asks for ALBs through this trait,
+//! and the ELBv2 emulation in `aws` provides them. Calls are synchronous because both
+//! sides keep their state in memory behind a lock.
+
+use std::collections::BTreeMap;
+
+/// What an Ingress of class `alb` asks the controller for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlbRequest {
+    pub cluster: String,
+    pub region: String,
+    pub namespace: String,
+    pub ingress: String,
+    /// `internet-facing` or `internal` (annotation `alb.ingress.kubernetes.io/scheme`).
+    pub scheme: String,
+    /// Tags the real controller puts on the load balancer (`elbv2.k8s.aws/cluster`,
+    /// `ingress.k8s.aws/stack`, `ingress.k8s.aws/resource`, plus annotation tags).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The load balancer that now backs the Ingress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlbInfo {
+    pub arn: String,
+    pub dns_name: String,
+    pub name: String,
+}
+
+/// Implemented by the ELBv2 emulation. Both calls are idempotent: ensuring twice
+/// returns the same ALB, deleting a missing one is not an error.
+pub trait LoadBalancers: Send + Sync + 'static {
+    fn ensure_ingress_alb(&self, req: &AlbRequest) -> anyhow::Result<AlbInfo>;
+    fn delete_ingress_alb(&self, cluster: &str, namespace: &str, ingress: &str) -> anyhow::Result<()>;
+}

@@ -1,0 +1,1 @@
+//! The runner workflow format: parsing, validation and planning.

@@ -1,0 +1,77 @@
+//! Guest-side SDK for runner step plugins.
+//!
+//! It generates the `step` world's bindings once, so each plugin only implements
+//! [`Guest`] and calls [`export!`]; and it turns the JSON the host passes into typed
+//! values with errors the host understands.
+//!
+//! ```ignore
+//! struct Hello;
+//! impl runner_plugin::Guest for Hello {
+//!     fn describe(_: String) -> Result<Description, Error> { ... }
+//!     fn run(input: Invocation) -> Result<String, Error> { ... }
+//!     fn destroy(_: Invocation, _: Recorded) -> Result<(), Error> { Ok(()) }
+//! }
+//! runner_plugin::export!(Hello);
+//! ```
+
+extern crate self as runner_plugin;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// The generated `step` bindings (in a module: a crate-root `generate!` with a public
+/// export macro collides with its own re-export).
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "step",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "runner_plugin::bindings",
+        runtime_path: "runner_plugin::__wit_bindgen::rt",
+    });
+}
+
+pub use bindings::{Description, Error, Guest, Invocation, Recorded, export};
+pub use bindings::runner::plugin::log::{self as host_log, Field, Level};
+pub use bindings::runner::plugin::state;
+
+use serde::de::DeserializeOwned;
+
+/// Parses the step's parameters into `T`; a mismatch is the step's `invalid` error.
+pub fn params<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
+    serde_json::from_str(json).map_err(|e| Error::Invalid(format!("bad `with` parameters: {e}")))
+}
+
+/// Serialises outputs for `run`'s return value.
+pub fn outputs(value: &serde_json::Value) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding outputs: {e}")))
+}
+
+/// Logs at info level with structured fields.
+pub fn info(message: &str, fields: &[(&str, &str)]) {
+    log(Level::Info, message, fields);
+}
+
+/// Logs at warn level with structured fields.
+pub fn warn(message: &str, fields: &[(&str, &str)]) {
+    log(Level::Warn, message, fields);
+}
+
+/// Logs with any level and structured fields.
+pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
+    let fields: Vec<Field> = fields
+        .iter()
+        .map(|(k, v)| Field { key: (*k).to_string(), value: (*v).to_string() })
+        .collect();
+    host_log::log(level, message, &fields);
+}
+
+/// Reports progress (`total` 0 when unknown).
+pub fn progress(done: u64, total: u64, message: &str) {
+    host_log::progress(done, total, message);
+}
+
+/// A description with no outputs, for plugins that only act or check.
+pub fn no_outputs(summary: &str) -> Description {
+    Description { outputs: Vec::new(), summary: summary.to_string() }
+}

@@ -1,0 +1,135 @@
+//! The `runner` command line. Exit codes are defined here, once:
+//!
+//! | code | meaning |
+//! |------|---------|
+//! | 0    | success |
+//! | 1    | a step failed |
+//! | 2    | invalid input or usage (workflow, flags, variables) |
+//! | 3    | could not run: the state directory is locked, or an I/O or internal error |
+//! | 130  | interrupted (Ctrl-C) |
+
+mod output;
+mod runs;
+mod validate;
+mod workflow_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use output::OutputFormat;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_STEP_FAILED: u8 = 1;
+pub const EXIT_INVALID: u8 = 2;
+pub const EXIT_CANNOT_RUN: u8 = 3;
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+#[derive(Debug, Parser)]
+#[command(name = "runner", version, about = "Run TOML workflows whose steps are sandboxed WebAssembly components.")]
+#[command(after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid input or usage, 3 could not run (state locked, I/O error), 130 interrupted.")]
+pub struct Cli {
+    /// Where runs, journals, audit logs and the lock are kept.
+    #[arg(long, global = true, env = "RUNNER_STATE_DIR", default_value = ".runner")]
+    pub state_dir: PathBuf,
+    /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/runner or ~/.cache/runner).
+    #[arg(long, global = true, env = "RUNNER_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WorkflowArgs {
+    /// The workflow file.
+    pub file: PathBuf,
+    /// Override a workflow variable (repeatable).
+    #[arg(long = "var", value_name = "KEY=VALUE", value_parser = parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// human: progress on stderr, summary on stdout; json: versioned NDJSON events on stdout.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a workflow; resumes the last run of it if that one failed or was killed.
+    Exec {
+        #[command(flatten)]
+        args: WorkflowArgs,
+        /// Run every step again instead of resuming.
+        #[arg(long)]
+        fresh: bool,
+        /// Steps running at once.
+        #[arg(long, default_value_t = 16)]
+        jobs: usize,
+    },
+    /// Undo what a workflow's runs made, in reverse dependency order.
+    Destroy {
+        #[command(flatten)]
+        args: WorkflowArgs,
+        #[arg(long, default_value_t = 16)]
+        jobs: usize,
+    },
+    /// Check a workflow and report every problem at once.
+    Validate {
+        #[command(flatten)]
+        args: WorkflowArgs,
+    },
+    /// List runs in the state directory.
+    Runs {
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Print a run's events (RUN: an id, a unique prefix of one, or `latest`).
+    Logs {
+        run: String,
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// List the built-in plugins.
+    Plugins {
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+}
+
+fn parse_var(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
+/// Parses the command line and runs it; errors become a message and an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::from(EXIT_CANNOT_RUN);
+        }
+    };
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Command::Exec { args, fresh, jobs } => workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, fresh, jobs).await,
+            Command::Destroy { args, jobs } => workflow_cmd::destroy(&cli.state_dir, cli.cache_dir, args, jobs).await,
+            Command::Validate { args } => validate::validate(cli.cache_dir, args).await,
+            Command::Runs { output } => runs::list(&cli.state_dir, output),
+            Command::Logs { run, output } => runs::logs(&cli.state_dir, &run, output),
+            Command::Plugins { output } => runs::plugins(cli.cache_dir, output),
+        }
+    });
+    ExitCode::from(code)
+}
+
+/// Diagnostics of runner itself (not of plugins) go to stderr, filtered by RUST_LOG.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+        .from_env_lossy();
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

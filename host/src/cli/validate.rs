@@ -1,0 +1,85 @@
+//! `runner validate`: every problem at once, with positions, or a summary of the plan.
+
+use std::path::PathBuf;
+
+use runner_workflow::{PluginRef, Workflow};
+
+use super::{EXIT_CANNOT_RUN, EXIT_INVALID, EXIT_OK, OutputFormat, WorkflowArgs};
+use crate::engine::{EngineOptions, WasmEngine};
+use crate::plugins::Catalog;
+
+/// Loads and fully checks a workflow (plugins included). On problems, prints them and
+/// returns the exit code to use.
+pub fn load_checked(engine: &WasmEngine, args: &WorkflowArgs) -> Result<Workflow, u8> {
+    let report = match Workflow::load(&args.file, &args.vars) {
+        Ok(wf) => match wf.check_plugins(&Catalog { engine }) {
+            Ok(()) => return Ok(wf),
+            Err(report) => report,
+        },
+        Err(report) => report,
+    };
+    match args.output {
+        OutputFormat::Human => eprintln!("{report}"),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    Err(EXIT_INVALID)
+}
+
+pub fn engine(cache_dir: Option<PathBuf>) -> Result<WasmEngine, u8> {
+    let cache_dir = cache_dir.or_else(crate::engine::ComponentCache::default_dir);
+    WasmEngine::new(EngineOptions { cache_dir, pooling: false }).map_err(|e| {
+        eprintln!("error: {e:#}");
+        EXIT_CANNOT_RUN
+    })
+}
+
+pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
+    let engine = match engine(cache_dir) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let wf = match load_checked(&engine, &args) {
+        Ok(wf) => wf,
+        Err(code) => return code,
+    };
+    match args.output {
+        OutputFormat::Json => {
+            let steps: Vec<_> = wf
+                .steps
+                .iter()
+                .map(|s| {
+                    serde_json::json!({
+                        "id": s.id,
+                        "plugin": plugin_name(&s.plugin),
+                        "needs": s.needs,
+                        "grants": s.grants,
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::json!({ "valid": true, "workflow": wf.name, "file": args.file, "steps": steps }));
+        }
+        OutputFormat::Human => {
+            println!("{}: workflow `{}` is valid ({} steps)", args.file.display(), wf.name, wf.steps.len());
+            for step in wf.order() {
+                let needs = if step.needs.is_empty() {
+                    String::new()
+                } else {
+                    format!(" after {}", step.needs.iter().cloned().collect::<Vec<_>>().join(", "))
+                };
+                let grants = match step.grants.as_object() {
+                    Some(g) if !g.is_empty() => format!(" grants {}", step.grants),
+                    _ => " grants none".into(),
+                };
+                println!("  {} ({}){needs};{grants}", step.id, plugin_name(&step.plugin));
+            }
+        }
+    }
+    EXIT_OK
+}
+
+pub fn plugin_name(plugin: &PluginRef) -> String {
+    match plugin {
+        PluginRef::Builtin(name) => name.clone(),
+        PluginRef::File { path, .. } => path.display().to_string(),
+    }
+}

@@ -1,0 +1,131 @@
+//! `runner exec` and `runner destroy`: validate, take the state lock, run, report.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::output::{JsonLines, LiveProgress, PlainLines};
+use super::validate::{engine, load_checked};
+use super::{EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, OutputFormat, WorkflowArgs};
+use crate::events::{RunStatus, StepStatus};
+use crate::exec::recorder::EventSink;
+use crate::exec::{self, ExecOptions, Loaded, RunResult};
+use crate::state::{StateDir, StateLock};
+
+fn sink(format: OutputFormat) -> Arc<dyn EventSink> {
+    match format {
+        OutputFormat::Json => Arc::new(JsonLines),
+        OutputFormat::Human if std::io::stderr().is_terminal() => Arc::new(LiveProgress::new()),
+        OutputFormat::Human => Arc::new(PlainLines::new()),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Verb {
+    Exec,
+    Destroy,
+}
+
+pub async fn exec(state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, fresh: bool, jobs: usize) -> u8 {
+    run(Verb::Exec, state_dir, cache_dir, args, ExecOptions { fresh, jobs }).await
+}
+
+pub async fn destroy(state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, jobs: usize) -> u8 {
+    run(Verb::Destroy, state_dir, cache_dir, args, ExecOptions { fresh: false, jobs }).await
+}
+
+async fn run(verb: Verb, state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, options: ExecOptions) -> u8 {
+    let engine = match engine(cache_dir) {
+        Ok(e) => Arc::new(e),
+        Err(code) => return code,
+    };
+    let wf = match load_checked(&engine, &args) {
+        Ok(wf) => wf,
+        Err(code) => return code,
+    };
+    let what = match verb {
+        Verb::Exec => "exec",
+        Verb::Destroy => "destroy",
+    };
+    let lock = match StateLock::acquire(state_dir, &format!("{what} {}", args.file.display())) {
+        Ok(lock) => lock,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CANNOT_RUN;
+        }
+    };
+    if let Some(previous) = &lock.taken_over_from {
+        eprintln!("note: the previous runner on {} ({previous}) did not exit cleanly; taking over its lock", state_dir.display());
+    }
+    let loaded = match Loaded::new(&engine, &wf) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_CANNOT_RUN;
+        }
+    };
+    let state = StateDir::new(state_dir);
+    let sink = sink(args.output);
+    let work = async {
+        match verb {
+            Verb::Exec => exec::exec(engine.clone(), &wf, &loaded, &state, sink, &options).await,
+            Verb::Destroy => exec::destroy(engine.clone(), &wf, &loaded, &state, sink, &options).await,
+        }
+    };
+    let result = tokio::select! {
+        r = work => r,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("interrupted: completed steps are journaled; run `runner {what} {}` again to resume", args.file.display());
+            return EXIT_INTERRUPTED;
+        }
+    };
+    drop(lock);
+    match result {
+        Ok(result) => {
+            if args.output == OutputFormat::Human {
+                print_summary(&result);
+            }
+            match result.status {
+                RunStatus::Succeeded => EXIT_OK,
+                RunStatus::Failed => EXIT_STEP_FAILED,
+                RunStatus::Interrupted => EXIT_INTERRUPTED,
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            EXIT_CANNOT_RUN
+        }
+    }
+}
+
+/// The end-of-run summary on stdout: counts per status, then every output.
+fn print_summary(result: &RunResult) {
+    let count = |s: StepStatus| result.steps.values().filter(|o| o.status == s).count();
+    let mut parts = Vec::new();
+    for (status, name) in [
+        (StepStatus::Succeeded, "succeeded"),
+        (StepStatus::Reused, "unchanged"),
+        (StepStatus::Destroyed, "destroyed"),
+        (StepStatus::Failed, "failed"),
+        (StepStatus::Skipped, "skipped"),
+    ] {
+        let n = count(status);
+        if n > 0 {
+            parts.push(format!("{n} {name}"));
+        }
+    }
+    let verdict = if result.status == RunStatus::Succeeded { "succeeded" } else { "FAILED" };
+    println!("run {} {verdict}: {} ({} ms)", result.run, parts.join(", "), result.duration_ms);
+    for (step, outcome) in &result.steps {
+        if let Some(f) = outcome.failure.as_ref().filter(|_| outcome.status == StepStatus::Failed) {
+            println!("  step `{step}` failed: {}: {}", f.kind, f.message);
+        }
+    }
+    for (step, outputs) in &result.outputs {
+        if let Some(map) = outputs.as_object() {
+            for (k, v) in map {
+                println!("  {step}.{k} = {v}");
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! Runs on disk: `<state>/runs/<run-id>/journal.ndjson` and `audit.ndjson`, and what
+//! a run's journal says about each step (replayed, for resume and destroy).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::journal::{Journal, JournalError};
+use crate::events::{Envelope, Event, RunKind, RunStatus, StepStatus};
+
+/// The state directory (`.runner` by default).
+#[derive(Debug, Clone)]
+pub struct StateDir {
+    root: PathBuf,
+}
+
+/// What a journal says about one step, after replaying it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepRecord {
+    pub status: Option<StepStatus>,
+    pub outputs: Option<Value>,
+    pub state: BTreeMap<String, String>,
+    pub input_hash: Option<String>,
+}
+
+/// What a journal says about a run.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: String,
+    pub kind: RunKind,
+    pub workflow: String,
+    pub file: String,
+    pub started_ms: u64,
+    pub finished_ms: Option<u64>,
+    /// None: the run never finished (it was killed, or is still going).
+    pub status: Option<RunStatus>,
+    pub resumed_from: Option<String>,
+    pub steps: BTreeMap<String, StepRecord>,
+}
+
+impl RunRecord {
+    /// Rebuilds a run's record from its events.
+    pub fn replay(id: &str, events: &[Envelope]) -> Option<Self> {
+        let first = events.first()?;
+        let Event::RunStarted { kind, workflow, file, steps, resumed_from, .. } = &first.event else {
+            return None;
+        };
+        let mut record = RunRecord {
+            id: id.to_string(),
+            kind: *kind,
+            workflow: workflow.clone(),
+            file: file.clone(),
+            started_ms: first.ts_ms,
+            finished_ms: None,
+            status: None,
+            resumed_from: resumed_from.clone(),
+            steps: steps.iter().map(|s| (s.clone(), StepRecord::default())).collect(),
+        };
+        for e in &events[1..] {
+            match &e.event {
+                Event::StepState { step, key, value } => {
+                    let state = &mut record.steps.entry(step.clone()).or_default().state;
+                    match value {
+                        Some(v) => state.insert(key.clone(), v.clone()),
+                        None => state.remove(key),
+                    };
+                }
+                Event::StepCarried { step, status, outputs, state, input_hash, .. } => {
+                    let r = record.steps.entry(step.clone()).or_default();
+                    r.status = *status;
+                    r.outputs = outputs.clone();
+                    r.state = state.clone();
+                    r.input_hash = input_hash.clone();
+                }
+                Event::StepFinished { step, status, outputs, input_hash, .. } => {
+                    let r = record.steps.entry(step.clone()).or_default();
+                    r.status = Some(*status);
+                    match status {
+                        StepStatus::Destroyed => {
+                            r.outputs = None;
+                            r.state.clear();
+                        }
+                        StepStatus::Succeeded | StepStatus::Reused => {
+                            r.outputs = outputs.clone();
+                            r.input_hash = input_hash.clone();
+                        }
+                        StepStatus::Failed | StepStatus::Skipped => {}
+                    }
+                }
+                Event::RunFinished { status, .. } => {
+                    record.status = Some(*status);
+                    record.finished_ms = Some(e.ts_ms);
+                }
+                _ => {}
+            }
+        }
+        Some(record)
+    }
+}
+
+impl StateDir {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    pub fn run_dir(&self, id: &str) -> PathBuf {
+        self.runs_dir().join(id)
+    }
+
+    /// Creates the directory of a new run with a fresh, time-ordered id.
+    pub fn create_run(&self) -> std::io::Result<(String, PathBuf)> {
+        let runs = self.runs_dir();
+        std::fs::create_dir_all(&runs)?;
+        loop {
+            let id = new_run_id();
+            let dir = runs.join(&id);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok((id, dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Run ids, oldest first (ids sort by time).
+    pub fn run_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = std::fs::read_dir(self.runs_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().join("journal.ndjson").exists())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn journal_path(&self, id: &str) -> PathBuf {
+        self.run_dir(id).join("journal.ndjson")
+    }
+
+    pub fn audit_path(&self, id: &str) -> PathBuf {
+        self.run_dir(id).join("audit.ndjson")
+    }
+
+    /// Replays one run's journal.
+    pub fn record(&self, id: &str) -> Result<Option<RunRecord>, JournalError> {
+        let contents = Journal::read(&self.journal_path(id))?;
+        Ok(RunRecord::replay(id, &contents.events))
+    }
+
+    /// The newest run of a workflow (by name), repairing a torn journal tail first:
+    /// only call this while holding the state lock.
+    pub fn latest_of(&self, workflow: &str) -> Result<Option<RunRecord>, JournalError> {
+        for id in self.run_ids().into_iter().rev() {
+            let contents = Journal::repair(&self.journal_path(&id))?;
+            if let Some(r) = RunRecord::replay(&id, &contents.events)
+                && r.workflow == workflow
+            {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Finds a run by id or unique id prefix (`latest` for the newest).
+    pub fn find_run(&self, wanted: &str) -> Result<String, String> {
+        let ids = self.run_ids();
+        if wanted == "latest" {
+            return ids.last().cloned().ok_or_else(|| format!("no runs in {}", self.root.display()));
+        }
+        let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(wanted)).collect();
+        match matches.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => Err(format!("no run `{wanted}` in {} (see `runner runs`)", self.root.display())),
+            many => Err(format!("`{wanted}` matches {} runs; give more of the id", many.len())),
+        }
+    }
+}
+
+/// `20261124T010203Z-1a2b`: sortable by time, unique enough with the suffix.
+fn new_run_id() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs();
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// A time in ms since the epoch as `2026-11-24 01:02:03 UTC`.
+pub fn format_time(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_converted_exactly() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
+        assert_eq!(format_time(1_795_482_123_000), "2026-11-24 01:02:03 UTC");
+    }
+}

@@ -148,6 +148,9 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
                 continue;
             }
             let help = did_you_mean(key, outputs.iter().map(String::as_str)).unwrap_or_else(|| {
+                if outputs.is_empty() {
+                    return format!("plugin `{plugin}` declares no outputs");
+                }
                 let list: Vec<&str> = outputs.iter().map(String::as_str).collect();
                 format!(
                     "plugin `{plugin}` declares the outputs: {}",

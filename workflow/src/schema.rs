@@ -25,8 +25,8 @@ use crate::{dag, overrides};
 pub(crate) const MAX_FILE_BYTES: usize = 1 << 20;
 /// Most steps a workflow may have.
 pub(crate) const MAX_STEPS: usize = 1000;
-/// Deepest nesting of tables and arrays, counted from the top of the file (a step's
-/// `with` table is at level 3).
+/// Deepest nesting of tables and arrays, counted from the top of the file (the `steps`
+/// array is level 1, a step level 2, its `with` table level 3).
 pub(crate) const MAX_NESTING: usize = 32;
 /// At most this many TOML syntax errors are shown: after the first few, the parser's
 /// recovery mostly reports echoes of the same mistake.
@@ -238,12 +238,10 @@ impl Checker<'_> {
         depth: usize,
         strings: &mut Vec<(&'v str, Range<usize>)>,
     ) -> Value {
-        if depth > MAX_NESTING {
-            self.report(
-                value.span(),
-                format!("nesting deeper than {MAX_NESTING} levels"),
-                None,
-            );
+        let container = matches!(value.get_ref(), DeValue::Array(_) | DeValue::Table(_));
+        if container && depth > MAX_NESTING {
+            let message = format!("tables and arrays nest deeper than {MAX_NESTING} levels");
+            self.report(value.span(), message, None);
             return Value::Null;
         }
         match value.get_ref() {
@@ -441,9 +439,14 @@ impl Checker<'_> {
                 continue;
             };
             if !valid_step_id(id) {
+                let message = if id.is_empty() {
+                    "empty step id".to_owned()
+                } else {
+                    format!("invalid step id `{id}`")
+                };
                 self.report(
                     id_span,
-                    format!("invalid step id `{id}`"),
+                    message,
                     Some("a step id starts with a lowercase letter or a digit and has only a-z, 0-9, `_` and `-`".into()),
                 );
                 ids.push(None);

@@ -1,0 +1,12 @@
+//! Integration tests of runner-workflow, linked as one binary (one link instead of many).
+
+mod bad_files;
+mod conditions;
+mod good_files;
+mod graph;
+mod hostile_input;
+mod interpolation;
+mod overrides;
+mod plugins;
+mod rendering;
+mod support;

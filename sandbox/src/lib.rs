@@ -3,5 +3,6 @@
 //! CLI exercise the same code paths they would against real clouds.
 
 pub mod config;
+pub mod kube;
 pub mod persist;
 pub mod provider;

@@ -1,0 +1,573 @@
+//! What the API server does to an object before storing it: defaulting (the fields a
+//! real server fills in, such as a Service's clusterIP and nodePorts) and validation
+//! (the 422 Invalid rules clients rely on: names, labels, selectors, required fields).
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::resources::ResourceType;
+use super::selector;
+use super::status::Cause;
+use super::store::Store;
+
+const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+fn is_dns_subdomain(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
+}
+
+fn is_label_value(s: &str) -> bool {
+    s.is_empty()
+        || (s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            && s.as_bytes()[0].is_ascii_alphanumeric()
+            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
+}
+
+fn is_qualified_name(s: &str) -> bool {
+    match s.split_once('/') {
+        Some((prefix, name)) => {
+            is_dns_subdomain(prefix) && !name.is_empty() && is_label_value(name)
+        }
+        None => !s.is_empty() && is_label_value(s),
+    }
+}
+
+/// Validates an object about to be stored. `name` is the final name.
+pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
+    let mut causes = Vec::new();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if name.is_empty() {
+        causes.push(Cause::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
+    } else if rt.group == "rbac.authorization.k8s.io" {
+        if name.contains('/') || name.contains('%') || name == "." || name == ".." {
+            causes.push(Cause::invalid(
+                "metadata.name",
+                name,
+                "may not contain '/' or '%'",
+            ));
+        }
+    } else if matches!(rt.plural.as_str(), "namespaces" | "services") {
+        if !is_dns_label(name) {
+            causes.push(Cause::invalid("metadata.name", name, LABEL_MSG));
+        }
+    } else if !is_dns_subdomain(name) {
+        causes.push(Cause::invalid("metadata.name", name, SUBDOMAIN_MSG));
+    }
+    for field in ["labels", "annotations"] {
+        let Some(map) = obj.pointer(&format!("/metadata/{field}")) else {
+            continue;
+        };
+        let Some(map) = map.as_object() else {
+            causes.push(Cause::invalid(
+                &format!("metadata.{field}"),
+                &map.to_string(),
+                "must be a map of strings",
+            ));
+            continue;
+        };
+        for (k, v) in map {
+            if !is_qualified_name(k) {
+                causes.push(Cause::invalid(
+                    &format!("metadata.{field}"),
+                    k,
+                    QUALIFIED_MSG,
+                ));
+            }
+            match v.as_str() {
+                Some(v) if field == "labels" && !is_label_value(v) => {
+                    causes.push(Cause::invalid("metadata.labels", v, LABEL_VALUE_MSG))
+                }
+                Some(_) => {}
+                None => causes.push(Cause::invalid(
+                    &format!("metadata.{field}"),
+                    &v.to_string(),
+                    "must be a string",
+                )),
+            }
+        }
+    }
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
+            validate_workload(obj, &mut causes)
+        }
+        ("", "pods") => validate_pod_spec(obj.get("spec"), "spec", &mut causes),
+        ("", "services") => validate_service(obj, &mut causes),
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            validate_crd(obj, name, &mut causes)
+        }
+        _ => {}
+    }
+    causes
+}
+
+fn validate_workload(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = obj.get("spec");
+    if let Some(r) = spec.and_then(|s| s.get("replicas"))
+        && r.as_i64().is_none_or(|r| r < 0)
+    {
+        causes.push(Cause::invalid(
+            "spec.replicas",
+            &r.to_string(),
+            "must be greater than or equal to 0",
+        ));
+    }
+    let selector = spec.and_then(|s| s.get("selector"));
+    let labels = spec
+        .and_then(|s| s.pointer("/template/metadata/labels"))
+        .cloned()
+        .unwrap_or(json!({}));
+    match selector {
+        None => causes.push(Cause::required("spec.selector", "")),
+        Some(sel) if selector::is_empty(sel) => causes.push(Cause::invalid(
+            "spec.selector",
+            "{}",
+            "empty selector is invalid for deployment",
+        )),
+        Some(sel) => {
+            if !selector::matches_selector(sel, labels.as_object()) {
+                causes.push(Cause::invalid(
+                    "spec.template.metadata.labels",
+                    &labels.to_string(),
+                    "`selector` does not match template `labels`",
+                ));
+            }
+        }
+    }
+    validate_pod_spec(
+        spec.and_then(|s| s.pointer("/template/spec")),
+        "spec.template.spec",
+        causes,
+    );
+}
+
+fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) {
+    let containers = spec
+        .and_then(|s| s.get("containers"))
+        .and_then(Value::as_array);
+    match containers {
+        None => causes.push(Cause::required(&format!("{path}.containers"), "")),
+        Some(cs) if cs.is_empty() => {
+            causes.push(Cause::required(&format!("{path}.containers"), ""))
+        }
+        Some(cs) => {
+            for (i, c) in cs.iter().enumerate() {
+                let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+                if name.is_empty() {
+                    causes.push(Cause::required(&format!("{path}.containers[{i}].name"), ""));
+                } else if !is_dns_label(name) {
+                    causes.push(Cause::invalid(
+                        &format!("{path}.containers[{i}].name"),
+                        name,
+                        LABEL_MSG,
+                    ));
+                }
+                if c.get("image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    causes.push(Cause::required(
+                        &format!("{path}.containers[{i}].image"),
+                        "",
+                    ));
+                }
+                for (j, p) in c
+                    .get("ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .enumerate()
+                {
+                    let port = p.get("containerPort").and_then(Value::as_i64).unwrap_or(0);
+                    if !(1..=65535).contains(&port) {
+                        causes.push(Cause::invalid(
+                            &format!("{path}.containers[{i}].ports[{j}].containerPort"),
+                            &port.to_string(),
+                            "must be between 1 and 65535, inclusive",
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn validate_service(obj: &Value, causes: &mut Vec<Cause>) {
+    let ty = obj
+        .pointer("/spec/type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP");
+    if !["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"].contains(&ty) {
+        causes.push(Cause {
+            reason: "FieldValueNotSupported",
+            field: "spec.type".into(),
+            message: format!("Unsupported value: \"{ty}\": supported values: \"ClusterIP\", \"ExternalName\", \"LoadBalancer\", \"NodePort\""),
+        });
+    }
+    let ports = obj.pointer("/spec/ports").and_then(Value::as_array);
+    if ports.is_none_or(|p| p.is_empty())
+        && ty != "ExternalName"
+        && obj.pointer("/spec/clusterIP") != Some(&json!("None"))
+    {
+        causes.push(Cause::required("spec.ports", ""));
+    }
+    for (i, p) in ports.into_iter().flatten().enumerate() {
+        let port = p.get("port").and_then(Value::as_i64).unwrap_or(0);
+        if !(1..=65535).contains(&port) {
+            causes.push(Cause::invalid(
+                &format!("spec.ports[{i}].port"),
+                &port.to_string(),
+                "must be between 1 and 65535, inclusive",
+            ));
+        }
+        if let Some(np) = p.get("nodePort").and_then(Value::as_i64)
+            && np != 0
+            && !(30000..=32767).contains(&np)
+        {
+            causes.push(Cause::invalid(
+                &format!("spec.ports[{i}].nodePort"),
+                &np.to_string(),
+                "provided port is not in the valid range. The range of valid ports is 30000-32767",
+            ));
+        }
+    }
+}
+
+fn validate_crd(obj: &Value, name: &str, causes: &mut Vec<Cause>) {
+    let group = obj
+        .pointer("/spec/group")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let plural = obj
+        .pointer("/spec/names/plural")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if group.is_empty() {
+        causes.push(Cause::required("spec.group", ""));
+    }
+    if plural.is_empty() {
+        causes.push(Cause::required("spec.names.plural", ""));
+    }
+    if obj
+        .pointer("/spec/names/kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .is_empty()
+    {
+        causes.push(Cause::required("spec.names.kind", ""));
+    }
+    if obj
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .is_none_or(|v| v.is_empty())
+    {
+        causes.push(Cause::required(
+            "spec.versions",
+            "must have exactly one version marked as storage version",
+        ));
+    }
+    if !group.is_empty() && !plural.is_empty() && name != format!("{plural}.{group}") {
+        causes.push(Cause::invalid(
+            "metadata.name",
+            name,
+            "must be spec.names.plural+\".\"+spec.group",
+        ));
+    }
+}
+
+fn obj_mut<'a>(v: &'a mut Value, key: &str) -> &'a mut Map<String, Value> {
+    if !v.get(key).is_some_and(Value::is_object) {
+        v[key] = json!({});
+    }
+    v[key].as_object_mut().expect("just made an object")
+}
+
+fn default_field(m: &mut Map<String, Value>, key: &str, value: Value) {
+    if m.get(key).is_none_or(Value::is_null) {
+        m.insert(key.to_string(), value);
+    }
+}
+
+fn default_pod_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    let m = spec.as_object_mut().expect("object");
+    default_field(m, "restartPolicy", json!("Always"));
+    default_field(m, "dnsPolicy", json!("ClusterFirst"));
+    default_field(m, "schedulerName", json!("default-scheduler"));
+    default_field(m, "terminationGracePeriodSeconds", json!(30));
+    default_field(m, "securityContext", json!({}));
+    for key in ["containers", "initContainers"] {
+        for c in m
+            .get_mut(key)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let Some(c) = c.as_object_mut() else { continue };
+            let image = c.get("image").and_then(Value::as_str).unwrap_or("");
+            let last = image.rsplit('/').next().unwrap_or("");
+            let pull = if image.contains('@') || (last.contains(':') && !last.ends_with(":latest"))
+            {
+                "IfNotPresent"
+            } else {
+                "Always"
+            };
+            default_field(c, "imagePullPolicy", json!(pull));
+            default_field(c, "terminationMessagePath", json!("/dev/termination-log"));
+            default_field(c, "terminationMessagePolicy", json!("File"));
+            default_field(c, "resources", json!({}));
+            for p in c
+                .get_mut("ports")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(p) = p.as_object_mut() {
+                    default_field(p, "protocol", json!("TCP"));
+                }
+            }
+        }
+    }
+}
+
+/// Fills in the fields the server owns or defaults. `old` is the stored object on update.
+pub fn default(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, store: &Store) {
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "namespaces") => {
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let labels = obj_mut(obj, "metadata")
+                .entry("labels")
+                .or_insert(json!({}));
+            if !labels.is_object() {
+                *labels = json!({});
+            }
+            labels["kubernetes.io/metadata.name"] = json!(name);
+            default_field(obj_mut(obj, "spec"), "finalizers", json!(["kubernetes"]));
+            default_field(obj_mut(obj, "status"), "phase", json!("Active"));
+        }
+        ("apps", "deployments") => {
+            let spec = obj_mut(obj, "spec");
+            default_field(spec, "replicas", json!(1));
+            default_field(spec, "revisionHistoryLimit", json!(10));
+            default_field(spec, "progressDeadlineSeconds", json!(600));
+            default_field(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}),
+            );
+            if let Some(t) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                default_pod_spec(t);
+            }
+        }
+        ("apps", "replicasets" | "statefulsets") => {
+            let spec = obj_mut(obj, "spec");
+            default_field(spec, "replicas", json!(1));
+            if let Some(t) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
+                default_pod_spec(t);
+            }
+        }
+        ("", "pods") => {
+            if let Some(spec) = obj.get_mut("spec") {
+                default_pod_spec(spec);
+            }
+            default_field(obj_mut(obj, "status"), "phase", json!("Pending"));
+        }
+        ("", "services") => default_service(obj, old, store),
+        ("", "secrets") => {
+            let m = obj.as_object_mut().expect("object");
+            default_field(m, "type", json!("Opaque"));
+            if let Some(Value::Object(sd)) = m.remove("stringData") {
+                let data = obj_mut(obj, "data");
+                for (k, v) in sd {
+                    data.insert(k, json!(base64(v.as_str().unwrap_or("").as_bytes())));
+                }
+            }
+        }
+        ("apiextensions.k8s.io", "customresourcedefinitions") => {
+            let names = obj.pointer("/spec/names").cloned().unwrap_or(json!({}));
+            let stored: Vec<Value> = obj
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+                .filter_map(|v| v.get("name").cloned())
+                .collect();
+            let now = super::time::now();
+            let status = obj_mut(obj, "status");
+            status.insert("acceptedNames".into(), names);
+            status.insert("storedVersions".into(), json!(stored));
+            status.insert(
+                "conditions".into(),
+                json!([
+                    {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found", "lastTransitionTime": now},
+                    {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "message": "the initial names have been accepted", "lastTransitionTime": now},
+                ]),
+            );
+        }
+        _ => {}
+    }
+}
+
+fn default_service(obj: &mut Value, old: Option<&Value>, store: &Store) {
+    let spec = obj_mut(obj, "spec");
+    default_field(spec, "type", json!("ClusterIP"));
+    default_field(spec, "sessionAffinity", json!("None"));
+    let ty = spec
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("ClusterIP")
+        .to_string();
+    if ty == "ExternalName" {
+        return;
+    }
+    default_field(spec, "internalTrafficPolicy", json!("Cluster"));
+    default_field(spec, "ipFamilies", json!(["IPv4"]));
+    default_field(spec, "ipFamilyPolicy", json!("SingleStack"));
+    if ty == "NodePort" || ty == "LoadBalancer" {
+        default_field(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    // The clusterIP and nodePorts are immutable once allocated: keep the old ones.
+    let old_ip = old.and_then(|o| o.pointer("/spec/clusterIP")).cloned();
+    if spec
+        .get("clusterIP")
+        .is_none_or(|v| v.as_str().unwrap_or("").is_empty())
+    {
+        let ip = old_ip.unwrap_or_else(|| json!(allocate_cluster_ip(store)));
+        spec.insert("clusterIP".into(), ip);
+    }
+    let ip = spec["clusterIP"].clone();
+    spec.insert("clusterIPs".into(), json!([ip]));
+    let old_ports: Vec<Value> = old
+        .and_then(|o| o.pointer("/spec/ports"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut used = used_node_ports(store);
+    for p in spec
+        .get_mut("ports")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        let Some(p) = p.as_object_mut() else { continue };
+        default_field(p, "protocol", json!("TCP"));
+        if let Some(port) = p.get("port").cloned() {
+            default_field(p, "targetPort", port);
+        }
+        if ty == "NodePort" || ty == "LoadBalancer" {
+            if p.get("nodePort").and_then(Value::as_i64).unwrap_or(0) == 0 {
+                let previous = old_ports
+                    .iter()
+                    .find(|o| o.get("port") == p.get("port") && o.get("nodePort").is_some())
+                    .and_then(|o| o.get("nodePort").cloned());
+                let np = previous.unwrap_or_else(|| {
+                    let np = (30000..=32767).find(|n| !used.contains(n)).unwrap_or(30000);
+                    used.insert(np);
+                    json!(np)
+                });
+                p.insert("nodePort".into(), np);
+            }
+        } else {
+            p.remove("nodePort");
+        }
+    }
+    default_field(obj_mut(obj, "status"), "loadBalancer", json!({}));
+}
+
+fn used_node_ports(store: &Store) -> BTreeSet<i64> {
+    store
+        .list("/services", None)
+        .flat_map(|s| {
+            s.pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter_map(|p| p.get("nodePort").and_then(Value::as_i64))
+        .collect()
+}
+
+fn allocate_cluster_ip(store: &Store) -> String {
+    let used: BTreeSet<String> = store
+        .list("/services", None)
+        .filter_map(|s| {
+            s.pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .collect();
+    (10u32..65_000)
+        .map(|n| format!("10.96.{}.{}", n / 254, n % 254 + 1))
+        .find(|ip| !used.contains(ip))
+        .unwrap_or_else(|| "10.96.255.254".into())
+}
+
+/// Standard base64 (for Secret `stringData`).
+pub fn base64(input: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(base64(b"hello"), "aGVsbG8=");
+        assert_eq!(base64(b"hi!"), "aGkh");
+        assert_eq!(base64(b"a"), "YQ==");
+    }
+
+    #[test]
+    fn names_and_labels() {
+        assert!(is_dns_subdomain("py-az.example"));
+        assert!(!is_dns_subdomain("Py_az"));
+        assert!(is_qualified_name("app.kubernetes.io/name"));
+        assert!(!is_label_value("bad value!"));
+    }
+}

@@ -1,0 +1,859 @@
+//! The HTTP face of a cluster: version, health, discovery, OpenAPI, and the REST verbs on
+//! every resource path, including watch streams. Every failure is a `Status` object.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::objects::{DeleteOptions, Part, WriteOptions, record_apply};
+use super::resources::ResourceType;
+use super::selector::{self, Requirement};
+use super::status::ApiError;
+use super::store::{Change, EventType, meta_str};
+use super::{Cluster, patch, table};
+
+/// Bodies larger than this get 413, as the real API server's limit (3 MiB).
+const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub fn router(cluster: Arc<Cluster>) -> Router {
+    Router::new().fallback(handle).with_state(cluster)
+}
+
+fn json_response(code: StatusCode, v: &Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        v.to_string(),
+    )
+        .into_response()
+}
+
+fn error_response(e: &ApiError) -> Response {
+    let code = StatusCode::from_u16(e.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(code, &e.to_status())
+}
+
+async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    match dispatch(&cluster, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::debug!(cluster = %cluster.name, %method, %path, code = e.code, "{}", e.message);
+            error_response(&e)
+        }
+    }
+}
+
+/// The query parameters we understand.
+#[derive(Default)]
+struct Params {
+    label: Vec<Requirement>,
+    field: Vec<Requirement>,
+    watch: bool,
+    resource_version: Option<String>,
+    timeout: Option<u64>,
+    send_initial: bool,
+    bookmarks: bool,
+    dry_run: bool,
+    field_manager: Option<String>,
+    propagation: Option<String>,
+}
+
+fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> {
+    let q: Query<Vec<(String, String)>> = Query::try_from_uri(req.uri())
+        .map_err(|e| ApiError::bad_request(format!("invalid query: {e}")))?;
+    let mut p = Params::default();
+    for (k, v) in q.0 {
+        match k.as_str() {
+            "labelSelector" => {
+                p.label = selector::parse_labels(&v).map_err(ApiError::bad_request)?
+            }
+            "fieldSelector" => {
+                p.field = selector::parse_fields(&v).map_err(ApiError::bad_request)?;
+                if let Some(rt) = rt {
+                    for r in &p.field {
+                        let (Requirement::Eq(f, _) | Requirement::NotEq(f, _)) = r else {
+                            continue;
+                        };
+                        if !field_supported(rt, f) {
+                            return Err(ApiError::bad_request(format!(
+                                "field label not supported: {f}"
+                            )));
+                        }
+                    }
+                }
+            }
+            "watch" => p.watch = v == "true" || v == "1",
+            "resourceVersion" => p.resource_version = Some(v),
+            "timeoutSeconds" => p.timeout = v.parse().ok(),
+            "sendInitialEvents" => p.send_initial = v == "true",
+            "allowWatchBookmarks" => p.bookmarks = v == "true",
+            "dryRun" => p.dry_run = v == "All",
+            "fieldManager" => p.field_manager = Some(v),
+            "propagationPolicy" => p.propagation = Some(v),
+            _ => {}
+        }
+    }
+    Ok(p)
+}
+
+fn field_supported(rt: &ResourceType, f: &str) -> bool {
+    if f == "metadata.name" || f == "metadata.namespace" {
+        return true;
+    }
+    match rt.plural.as_str() {
+        "pods" => [
+            "spec.nodeName",
+            "spec.restartPolicy",
+            "spec.schedulerName",
+            "spec.serviceAccountName",
+            "status.phase",
+            "status.podIP",
+            "status.nominatedNodeName",
+        ]
+        .contains(&f),
+        "events" => {
+            f.starts_with("involvedObject.")
+                || ["reason", "reportingComponent", "source", "type"].contains(&f)
+        }
+        "secrets" => f == "type",
+        "nodes" => f == "spec.unschedulable",
+        _ => false,
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.to_string().contains("length limit"))
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::too_large()
+        } else {
+            ApiError::bad_request(format!("reading the body: {e}"))
+        }
+    })
+}
+
+fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("the request body is empty"));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(format!(
+            "the body of the request could not be decoded as JSON: {e}"
+        ))
+    })
+}
+
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiError> {
+    let path = req.uri().path().to_string();
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let get = req.method() == Method::GET;
+    match segs.as_slice() {
+        ["version"] if get => Ok(json_response(StatusCode::OK, &version())),
+        ["healthz" | "readyz" | "livez", ..] if get => Ok((StatusCode::OK, "ok").into_response()),
+        ["api"] if get => Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}),
+        )),
+        ["apis"] if get => Ok(json_response(StatusCode::OK, &group_list(&cluster.types()))),
+        ["api", "v1"] if get => Ok(json_response(
+            StatusCode::OK,
+            &resource_list(&cluster.types(), "", "v1"),
+        )),
+        ["apis", g] if get => {
+            let groups = group_list(&cluster.types());
+            groups["groups"]
+                .as_array()
+                .and_then(|gs| gs.iter().find(|x| x["name"] == *g))
+                .map(|x| {
+                    let mut x = x.clone();
+                    x["kind"] = json!("APIGroup");
+                    x["apiVersion"] = json!("v1");
+                    json_response(StatusCode::OK, &x)
+                })
+                .ok_or_else(ApiError::path_not_found)
+        }
+        ["apis", g, v] if get => {
+            let types = cluster.types();
+            if !types
+                .iter()
+                .any(|t| t.group == *g && t.versions.iter().any(|x| x == v))
+            {
+                return Err(ApiError::path_not_found());
+            }
+            Ok(json_response(StatusCode::OK, &resource_list(&types, g, v)))
+        }
+        ["openapi", "v3"] if get => Ok(json_response(
+            StatusCode::OK,
+            &openapi_root(&cluster.types()),
+        )),
+        ["openapi", "v3", rest @ ..] if get => {
+            let gv = rest.join("/");
+            openapi_doc(&cluster.types(), &gv)
+                .map(|d| json_response(StatusCode::OK, &d))
+                .ok_or_else(ApiError::path_not_found)
+        }
+        ["api", "v1", rest @ ..] => {
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            resource_request(cluster, "", "v1", &rest, req).await
+        }
+        ["apis", g, v, rest @ ..] => {
+            let (g, v) = (g.to_string(), v.to_string());
+            let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
+            resource_request(cluster, &g, &v, &rest, req).await
+        }
+        _ if !get => Err(ApiError::method_not_allowed()),
+        _ => Err(ApiError::path_not_found()),
+    }
+}
+
+fn version() -> Value {
+    json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-runner-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
+        "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"})
+}
+
+fn groups_in_order(types: &[ResourceType]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for t in types.iter().filter(|t| !t.group.is_empty()) {
+        match out.iter_mut().find(|(g, _)| *g == t.group) {
+            Some((_, vs)) => {
+                for v in &t.versions {
+                    if !vs.contains(v) {
+                        vs.push(v.clone());
+                    }
+                }
+            }
+            None => out.push((t.group.clone(), t.versions.clone())),
+        }
+    }
+    out
+}
+
+fn group_list(types: &[ResourceType]) -> Value {
+    let groups: Vec<Value> = groups_in_order(types)
+        .into_iter()
+        .map(|(g, vs)| {
+            let versions: Vec<Value> = vs
+                .iter()
+                .map(|v| json!({"groupVersion": format!("{g}/{v}"), "version": v}))
+                .collect();
+            json!({"name": g, "versions": versions, "preferredVersion": versions[0]})
+        })
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Value {
+    let resources: Vec<Value> = types
+        .iter()
+        .filter(|t| t.group == group && t.versions.iter().any(|v| v == version))
+        .flat_map(ResourceType::discovery)
+        .collect();
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
+}
+
+fn gv_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// OpenAPI v3 discovery: one document per group-version. The documents are minimal:
+/// they declare, per kind, the PATCH operation and its `fieldValidation` parameter, which
+/// is what kubectl checks before it leaves validation to the server (instead of failing
+/// to download a full schema).
+fn openapi_root(types: &[ResourceType]) -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert(
+        "api/v1".into(),
+        json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sandbox"}),
+    );
+    for (g, vs) in groups_in_order(types) {
+        for v in vs {
+            let p = gv_path(&g, &v);
+            paths.insert(
+                p.clone(),
+                json!({"serverRelativeURL": format!("/openapi/v3/{p}?hash=sandbox")}),
+            );
+        }
+    }
+    json!({"paths": paths})
+}
+
+fn openapi_doc(types: &[ResourceType], gv: &str) -> Option<Value> {
+    let mut paths = serde_json::Map::new();
+    for t in types {
+        for v in &t.versions {
+            if gv_path(&t.group, v) != gv {
+                continue;
+            }
+            let path = if t.namespaced {
+                format!("/{gv}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+            } else {
+                format!("/{gv}/{}/{{name}}", t.plural)
+            };
+            let gvk = json!({"group": t.group, "version": v, "kind": t.kind});
+            let params = json!([
+                {"name": "fieldValidation", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+                {"name": "fieldManager", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+                {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": true}},
+            ]);
+            let op = |verb: &str| {
+                json!({"operationId": format!("{verb}{}", t.kind), "parameters": params,
+                "x-kubernetes-action": verb, "x-kubernetes-group-version-kind": gvk, "responses": {"200": {"description": "OK"}}})
+            };
+            paths.insert(path, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
+        }
+    }
+    if paths.is_empty() {
+        return None;
+    }
+    Some(
+        json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.32.0"}, "paths": paths,
+        "components": {"schemas": {}}}),
+    )
+}
+
+/// A parsed resource path.
+struct Target {
+    rt: ResourceType,
+    version: String,
+    ns: Option<String>,
+    name: Option<String>,
+    sub: Option<String>,
+}
+
+fn parse_target(
+    cluster: &Cluster,
+    group: &str,
+    version: &str,
+    rest: &[String],
+) -> Result<Target, ApiError> {
+    let (ns, plural, name, sub) = match rest {
+        [n, ns, sub] if n == "namespaces" && (sub == "status" || sub == "finalize") => {
+            (None, n.clone(), Some(ns.clone()), Some(sub.clone()))
+        }
+        [n, ns, plural, tail @ ..] if n == "namespaces" && tail.len() <= 2 => (
+            Some(ns.clone()),
+            plural.clone(),
+            tail.first().cloned(),
+            tail.get(1).cloned(),
+        ),
+        [plural, tail @ ..] if tail.len() <= 2 => (
+            None,
+            plural.clone(),
+            tail.first().cloned(),
+            tail.get(1).cloned(),
+        ),
+        _ => return Err(ApiError::path_not_found()),
+    };
+    let rt = cluster
+        .find_type(group, version, &plural)
+        .ok_or_else(ApiError::path_not_found)?;
+    if ns.is_some() && !rt.namespaced {
+        return Err(ApiError::path_not_found());
+    }
+    if rt.namespaced && ns.is_none() && name.is_some() {
+        return Err(ApiError::path_not_found());
+    }
+    match sub.as_deref() {
+        None => {}
+        Some("status") if rt.status => {}
+        Some("scale") if rt.scale => {}
+        Some("finalize") if rt.plural == "namespaces" => {}
+        _ => return Err(ApiError::path_not_found()),
+    }
+    Ok(Target {
+        rt,
+        version: version.to_string(),
+        ns,
+        name,
+        sub,
+    })
+}
+
+/// Sets the apiVersion a client asked through (custom resources may serve several).
+fn present(t: &Target, mut obj: Value) -> Value {
+    if obj.is_object() && obj.get("kind").and_then(Value::as_str) == Some(t.rt.kind.as_str()) {
+        obj["apiVersion"] = json!(t.rt.group_version(&t.version));
+    }
+    obj
+}
+
+async fn resource_request(
+    cluster: &Arc<Cluster>,
+    group: &str,
+    version: &str,
+    rest: &[String],
+    req: Request,
+) -> Result<Response, ApiError> {
+    let t = parse_target(cluster, group, version, rest)?;
+    let p = params(&req, Some(&t.rt))?;
+    let table = wants_table(req.headers());
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let method = req.method().clone();
+    let opts = WriteOptions {
+        dry_run: p.dry_run,
+        field_manager: p.field_manager.clone(),
+    };
+    let ns = t.ns.clone().unwrap_or_default();
+    match (method, t.name.clone()) {
+        (Method::GET, None) if p.watch => watch(cluster, &t, &p, table),
+        (Method::GET, None) => {
+            let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
+            let items: Vec<Value> = items
+                .into_iter()
+                .filter(|o| selected(&p, o))
+                .map(|o| present(&t, o))
+                .collect();
+            if table {
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(&t.rt, &items, rv),
+                ));
+            }
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": t.rt.list_kind, "apiVersion": t.rt.group_version(&t.version),
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
+            ))
+        }
+        (Method::GET, Some(name)) => {
+            let obj = cluster.get(&t.rt, &ns, &name)?;
+            if t.sub.as_deref() == Some("scale") {
+                return Ok(json_response(StatusCode::OK, &scale_of(&obj)));
+            }
+            if table {
+                let rv = cluster.resource_version();
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &table::table(&t.rt, &[present(&t, obj)], rv),
+                ));
+            }
+            Ok(json_response(StatusCode::OK, &present(&t, obj)))
+        }
+        (Method::POST, None) => {
+            if t.rt.namespaced && t.ns.is_none() {
+                return Err(ApiError::method_not_allowed());
+            }
+            let body = parse_json(&read_body(req.into_body()).await?)?;
+            let obj = cluster.create(&t.rt, &ns, body, &opts)?;
+            Ok(json_response(StatusCode::CREATED, &present(&t, obj)))
+        }
+        (Method::PUT, Some(name)) => {
+            let body = parse_json(&read_body(req.into_body()).await?)?;
+            if t.sub.as_deref() == Some("scale") {
+                let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+                let rv = body.pointer("/metadata/resourceVersion").cloned();
+                return scale_update(cluster, &t, &ns, &name, &opts, replicas, rv);
+            }
+            let part = if t.sub.as_deref() == Some("status") {
+                Part::Status
+            } else {
+                Part::Main
+            };
+            let obj = cluster.replace(&t.rt, &ns, &name, part, body, &opts)?;
+            Ok(json_response(StatusCode::OK, &present(&t, obj)))
+        }
+        (Method::PATCH, Some(name)) => {
+            let body = read_body(req.into_body()).await?;
+            patch_request(cluster, &t, &ns, &name, &content_type, &body, &opts)
+                .map(|o| json_response(StatusCode::OK, &o))
+        }
+        (Method::DELETE, Some(name)) => {
+            let body = read_body(req.into_body()).await?;
+            let dopts = delete_options(&body, &p)?;
+            let before = cluster.get(&t.rt, &ns, &name)?;
+            let obj = cluster.delete(&t.rt, &ns, &name, &dopts)?;
+            if obj.pointer("/metadata/deletionTimestamp").is_some()
+                && before.pointer("/metadata/finalizers").is_some()
+                || t.rt.plural == "namespaces"
+            {
+                return Ok(json_response(StatusCode::OK, &present(&t, obj)));
+            }
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                    "details": {"name": name, "group": t.rt.group, "kind": t.rt.plural, "uid": meta_str(&obj, "uid")}}),
+            ))
+        }
+        (Method::DELETE, None) => {
+            let body = read_body(req.into_body()).await?;
+            let dopts = delete_options(&body, &p)?;
+            let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
+            let mut deleted = Vec::new();
+            for o in items.into_iter().filter(|o| selected(&p, o)) {
+                if let Ok(d) = cluster.delete(
+                    &t.rt,
+                    meta_str(&o, "namespace"),
+                    meta_str(&o, "name"),
+                    &dopts,
+                ) {
+                    deleted.push(present(&t, d));
+                }
+            }
+            Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": t.rt.list_kind, "apiVersion": t.rt.group_version(&t.version),
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": deleted}),
+            ))
+        }
+        _ => Err(ApiError::method_not_allowed()),
+    }
+}
+
+fn selected(p: &Params, o: &Value) -> bool {
+    selector::matches(
+        &p.label,
+        o.pointer("/metadata/labels").and_then(Value::as_object),
+    ) && selector::matches_fields(&p.field, o)
+}
+
+fn delete_options(body: &[u8], p: &Params) -> Result<DeleteOptions, ApiError> {
+    let mut d = DeleteOptions {
+        dry_run: p.dry_run,
+        ..DeleteOptions::default()
+    };
+    let mut policy = p.propagation.clone();
+    if !body.iter().all(u8::is_ascii_whitespace) {
+        let v = parse_json(body)?;
+        if let Some(pp) = v.get("propagationPolicy").and_then(Value::as_str) {
+            policy = Some(pp.to_string());
+        }
+        if v.get("orphanDependents") == Some(&json!(true)) {
+            policy = Some("Orphan".into());
+        }
+        d.precondition_uid = v
+            .pointer("/preconditions/uid")
+            .and_then(Value::as_str)
+            .map(String::from);
+        d.precondition_rv = v
+            .pointer("/preconditions/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from);
+        if v.get("dryRun")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.contains(&json!("All")))
+        {
+            d.dry_run = true;
+        }
+    }
+    d.orphan = policy.as_deref() == Some("Orphan");
+    Ok(d)
+}
+
+/// The `autoscaling/v1` Scale of a Deployment or ReplicaSet (or a custom resource).
+fn scale_of(obj: &Value) -> Value {
+    let m = &obj["metadata"];
+    json!({
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
+            "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+        "spec": {"replicas": obj.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {"replicas": obj.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": obj.pointer("/spec/selector").map(selector::to_string).unwrap_or_default()},
+    })
+}
+
+fn scale_update(
+    cluster: &Cluster,
+    t: &Target,
+    ns: &str,
+    name: &str,
+    opts: &WriteOptions,
+    replicas: Value,
+    rv: Option<Value>,
+) -> Result<Response, ApiError> {
+    let Some(n) = replicas.as_i64().filter(|n| *n >= 0) else {
+        return Err(ApiError::invalid(
+            &t.rt,
+            name,
+            vec![super::status::Cause::invalid(
+                "spec.replicas",
+                &replicas.to_string(),
+                "must be greater than or equal to 0",
+            )],
+        ));
+    };
+    let obj = cluster.modify(&t.rt, ns, name, Part::Main, opts, false, |old| {
+        let mut new = old.clone();
+        if let Some(rv) = rv
+            .clone()
+            .filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        {
+            new["metadata"]["resourceVersion"] = rv;
+        }
+        new["spec"]["replicas"] = json!(n);
+        Ok(new)
+    })?;
+    Ok(json_response(StatusCode::OK, &scale_of(&obj)))
+}
+
+fn patch_request(
+    cluster: &Cluster,
+    t: &Target,
+    ns: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+    opts: &WriteOptions,
+) -> Result<Value, ApiError> {
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    let patch_body = parse_json(body)?;
+    let apply_patch = |doc: &mut Value| -> Result<(), ApiError> {
+        match ct {
+            "application/merge-patch+json" => patch::merge(doc, &patch_body),
+            "application/strategic-merge-patch+json" => patch::strategic(doc, &patch_body),
+            "application/json-patch+json" => {
+                let mut copy = doc.clone();
+                patch::json_patch(&mut copy, &patch_body).map_err(|e| {
+                    ApiError::invalid(
+                        &t.rt,
+                        name,
+                        vec![super::status::Cause {
+                            reason: "FieldValueInvalid",
+                            field: "patch".into(),
+                            message: e,
+                        }],
+                    )
+                })?;
+                *doc = copy;
+            }
+            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
+                if !patch_body.is_object() {
+                    return Err(ApiError::bad_request("an apply patch must be an object"));
+                }
+                patch::apply(doc, &patch_body);
+                record_apply(doc, opts.field_manager.as_deref().unwrap_or("unknown"));
+            }
+            other => return Err(ApiError::unsupported_media(other)),
+        }
+        Ok(())
+    };
+    if ct == "application/json-patch+json" && !patch_body.is_array() {
+        return Err(ApiError::bad_request(
+            "a JSON patch must be an array of operations",
+        ));
+    }
+    if ct != "application/json-patch+json" && !patch_body.is_object() {
+        return Err(ApiError::bad_request("a patch must be a JSON object"));
+    }
+    if t.sub.as_deref() == Some("scale") {
+        let old = cluster.get(&t.rt, ns, name)?;
+        let mut s = scale_of(&old);
+        apply_patch(&mut s)?;
+        let replicas = s.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
+        let rv = patch_body.pointer("/metadata/resourceVersion").cloned();
+        let r = scale_update(cluster, t, ns, name, opts, replicas, rv)?;
+        let _ = r;
+        return Ok(scale_of(&cluster.get(&t.rt, ns, name)?));
+    }
+    let part = if t.sub.as_deref() == Some("status") {
+        Part::Status
+    } else {
+        Part::Main
+    };
+    let is_apply = ct.starts_with("application/apply-patch");
+    let obj = cluster.modify(&t.rt, ns, name, part, opts, is_apply, |old| {
+        let mut doc = old.clone();
+        if let Some(m) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
+            // A patch only conflicts when it carries a resourceVersion itself.
+            m.remove("resourceVersion");
+        }
+        apply_patch(&mut doc)?;
+        Ok(doc)
+    })?;
+    Ok(present(t, obj))
+}
+
+// ---- watch ----------------------------------------------------------------------------
+
+struct WatchState {
+    queue: VecDeque<Bytes>,
+    rx: broadcast::Receiver<Change>,
+    resource: String,
+    ns: Option<String>,
+    label: Vec<Requirement>,
+    field: Vec<Requirement>,
+    deadline: Option<Instant>,
+    last_rv: u64,
+    table: Option<ResourceType>,
+    version: String,
+    done: bool,
+}
+
+fn event_line(kind: &str, object: &Value) -> Bytes {
+    let mut s = json!({"type": kind, "object": object}).to_string();
+    s.push('\n');
+    Bytes::from(s)
+}
+
+impl WatchState {
+    fn render(&self, kind: EventType, obj: &Value, rt_version: &str) -> Bytes {
+        let mut obj = obj.clone();
+        if obj.is_object()
+            && let Some(gv) = obj.get("apiVersion").and_then(Value::as_str)
+            && gv.contains('/')
+        {
+            let group = gv.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+            obj["apiVersion"] = json!(format!("{group}/{rt_version}"));
+        }
+        match &self.table {
+            Some(rt) => {
+                let rv = meta_str(&obj, "resourceVersion").parse().unwrap_or(0);
+                event_line(kind.as_str(), &table::table(rt, &[obj], rv))
+            }
+            None => event_line(kind.as_str(), &obj),
+        }
+    }
+
+    fn wanted(&self, c: &Change) -> bool {
+        c.resource == self.resource
+            && self
+                .ns
+                .as_deref()
+                .is_none_or(|ns| ns == meta_str(&c.object, "namespace"))
+            && selector::matches(
+                &self.label,
+                c.object
+                    .pointer("/metadata/labels")
+                    .and_then(Value::as_object),
+            )
+            && selector::matches_fields(&self.field, &c.object)
+    }
+}
+
+fn watch(
+    cluster: &Arc<Cluster>,
+    t: &Target,
+    p: &Params,
+    table: bool,
+) -> Result<Response, ApiError> {
+    let rv: Option<u64> = match p.resource_version.as_deref() {
+        None | Some("") | Some("0") => None,
+        Some(s) => Some(
+            s.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}")))?,
+        ),
+    };
+    let mut state;
+    {
+        let store = cluster.lock();
+        let rx = cluster.changes.subscribe();
+        state = WatchState {
+            queue: VecDeque::new(),
+            rx,
+            resource: t.rt.key(),
+            ns: t.ns.clone(),
+            label: p.label.clone(),
+            field: p.field.clone(),
+            deadline: p.timeout.map(|s| Instant::now() + Duration::from_secs(s)),
+            last_rv: store.rv,
+            table: table.then(|| t.rt.clone()),
+            version: t.version.clone(),
+            done: false,
+        };
+        match rv {
+            Some(rv) if !p.send_initial => match store.since(rv) {
+                Some(changes) => {
+                    let lines: Vec<Bytes> = changes
+                        .iter()
+                        .filter(|c| state.wanted(c))
+                        .map(|c| state.render(c.kind, &c.object, &t.version))
+                        .collect();
+                    state.queue.extend(lines);
+                }
+                None => {
+                    let e =
+                        ApiError::gone(format!("too old resource version: {rv} ({})", store.rv));
+                    state.queue.push_back(event_line("ERROR", &e.to_status()));
+                    state.done = true;
+                }
+            },
+            _ => {
+                for o in store.list(&t.rt.key(), t.ns.as_deref()) {
+                    let c = Change {
+                        rv: 0,
+                        kind: EventType::Added,
+                        resource: t.rt.key(),
+                        object: Arc::new(o.clone()),
+                    };
+                    if state.wanted(&c) {
+                        let line = state.render(EventType::Added, o, &t.version);
+                        state.queue.push_back(line);
+                    }
+                }
+                if p.send_initial && p.bookmarks {
+                    let bm = json!({"kind": t.rt.kind, "apiVersion": t.rt.group_version(&t.version),
+                        "metadata": {"resourceVersion": store.rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
+                    state.queue.push_back(event_line("BOOKMARK", &bm));
+                }
+            }
+        }
+    }
+    let stream = futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(line) = st.queue.pop_front() {
+                return Some((Ok::<Bytes, std::convert::Infallible>(line), st));
+            }
+            if st.done {
+                return None;
+            }
+            let next = match st.deadline {
+                Some(d) => match tokio::time::timeout_at(d, st.rx.recv()).await {
+                    Ok(r) => r,
+                    Err(_) => return None,
+                },
+                None => st.rx.recv().await,
+            };
+            match next {
+                Ok(c) if c.rv > st.last_rv && st.wanted(&c) => {
+                    st.last_rv = c.rv;
+                    let version = st.version.clone();
+                    let line = st.render(c.kind, &c.object, &version);
+                    return Some((Ok(line), st));
+                }
+                Ok(_) => {}
+                // Too slow a reader, or the cluster is gone: end the watch; clients re-list.
+                Err(_) => return None,
+            }
+        }
+    });
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-cache, private")
+        .body(Body::from_stream(stream))
+        .expect("a valid response"))
+}

@@ -1,0 +1,894 @@
+//! The controllers of an emulated cluster, level-triggered: after every write (and on a
+//! short tick, for timed transitions) each one compares what is stored with what should
+//! be and writes the difference. Deployment → ReplicaSet → Pods (ready after the
+//! transition delay), Service endpoints, namespace and owner garbage collection, and the
+//! AWS Load Balancer Controller's handling of Ingresses of class `alb`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::objects::WriteOptions;
+use super::resources::ResourceType;
+use super::selector;
+use super::store::{EventType, meta_str};
+use super::{Cluster, time};
+use crate::provider::AlbRequest;
+
+/// The finalizer the real AWS Load Balancer Controller puts on Ingresses it manages.
+pub const ALB_FINALIZER: &str = "ingress.k8s.aws/resources";
+const LBC_NAMESPACE: &str = "kube-system";
+const LBC_NAME: &str = "aws-load-balancer-controller";
+const NODE_IP: &str = "172.18.0.2";
+
+pub async fn run(c: Arc<Cluster>) {
+    let tick = (c.transition_delay / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    loop {
+        reconcile(&c);
+        tokio::select! {
+            _ = c.wake.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
+        }
+    }
+}
+
+fn t(plural: &str) -> ResourceType {
+    Cluster::builtin_type(plural)
+}
+
+fn reconcile(c: &Cluster) {
+    for (res, ns, name) in c.orphans() {
+        c.delete_by_key(&res, &ns, &name);
+    }
+    finalize_namespaces(c);
+    deployments(c);
+    replicasets(c);
+    pods(c);
+    endpoints(c);
+    ingresses(c);
+}
+
+impl Cluster {
+    /// Creates the namespaces and the node every cluster starts with.
+    pub(super) fn bootstrap(&self) {
+        let opts = WriteOptions::default();
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            if self.get(&t("namespaces"), "", ns).is_err() {
+                let _ = self.create(
+                    &t("namespaces"),
+                    "",
+                    json!({"metadata": {"name": ns}}),
+                    &opts,
+                );
+            }
+        }
+        let node = format!("sandbox-{}-node", self.name);
+        if self.get(&t("nodes"), "", &node).is_err() {
+            let now = time::now();
+            let _ = self.create(
+                &t("nodes"),
+                "",
+                json!({
+                    "metadata": {"name": node, "labels": {
+                        "kubernetes.io/hostname": node, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                        "topology.kubernetes.io/region": self.region, "topology.kubernetes.io/zone": format!("{}a", self.region),
+                        "node-role.kubernetes.io/control-plane": ""}},
+                    "spec": {"podCIDR": "10.244.0.0/16"},
+                }),
+                &opts,
+            );
+            let _ = self.controller_write(&t("nodes"), "", &node, |n| {
+                n["status"] = json!({
+                    "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
+                    "addresses": [{"type": "InternalIP", "address": NODE_IP}, {"type": "Hostname", "address": node}],
+                    "capacity": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+                    "allocatable": {"cpu": "2", "memory": "8Gi", "pods": "110"},
+                    "nodeInfo": {"kubeletVersion": "v1.32.0", "containerRuntimeVersion": "sandbox://1.0", "operatingSystem": "linux", "architecture": "amd64"},
+                });
+            });
+        }
+    }
+
+    /// A controller's read-modify-write of one object, stored as computed (no
+    /// subresource rules); a no-op when nothing changed. Returns the stored object.
+    fn controller_write(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Option<Value> {
+        let mut store = self.lock();
+        let old = store.get(&rt.key(), ns, name)?.clone();
+        let mut new = old.clone();
+        f(&mut new);
+        if new == old {
+            return Some(old);
+        }
+        let deleting = new.pointer("/metadata/deletionTimestamp").is_some()
+            && new
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty())
+            && rt.plural != "namespaces";
+        if deleting {
+            let (obj, change) = store.remove(&rt.key(), ns, name)?;
+            self.published(change);
+            return Some(obj);
+        }
+        let (obj, change) = store.put(&rt.key(), new, EventType::Modified);
+        self.published(change);
+        Some(obj)
+    }
+
+    fn elapsed_since_first_seen(&self, key: &str) -> Duration {
+        let mut timers = self.timers.lock().unwrap_or_else(|p| p.into_inner());
+        timers
+            .entry(key.to_string())
+            .or_insert_with(Instant::now)
+            .elapsed()
+    }
+
+    /// Records a core/v1 Event about `obj`.
+    fn event(&self, obj: &Value, kind_type: &str, reason: &str, message: &str, component: &str) {
+        let ns = match meta_str(obj, "namespace") {
+            "" => "default",
+            ns => ns,
+        };
+        let now = time::now();
+        let ev = json!({
+            "metadata": {"name": format!("{}.{}", meta_str(obj, "name"), time::suffix(10)), "namespace": ns},
+            "involvedObject": {"kind": obj["kind"], "apiVersion": obj["apiVersion"], "namespace": meta_str(obj, "namespace"),
+                "name": meta_str(obj, "name"), "uid": meta_str(obj, "uid"), "resourceVersion": meta_str(obj, "resourceVersion")},
+            "reason": reason, "message": message, "type": kind_type,
+            "source": {"component": component}, "reportingComponent": component, "reportingInstance": "",
+            "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+        });
+        let _ = self.create(&t("events"), ns, ev, &WriteOptions::default());
+    }
+}
+
+fn is_deleting(o: &Value) -> bool {
+    o.pointer("/metadata/deletionTimestamp").is_some()
+}
+
+fn owned_by<'a>(items: &'a [Value], uid: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    items.iter().filter(move |o| {
+        o.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| {
+                refs.iter()
+                    .any(|r| r["uid"] == uid && r["controller"] == json!(true))
+            })
+    })
+}
+
+fn owner_ref(owner: &Value) -> Value {
+    json!([{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": owner["metadata"]["name"],
+        "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+}
+
+fn finalize_namespaces(c: &Cluster) {
+    let (namespaces, _) = c.list(&t("namespaces"), None);
+    for ns in namespaces.iter().filter(|n| is_deleting(n)) {
+        let name = meta_str(ns, "name");
+        let mut remaining = 0;
+        for rt in c.types().into_iter().filter(|rt| rt.namespaced) {
+            let (items, _) = c.list(&rt, Some(name));
+            for o in items {
+                remaining += 1;
+                if !is_deleting(&o) {
+                    let _ = c.delete(&rt, name, meta_str(&o, "name"), &Default::default());
+                }
+            }
+        }
+        if remaining == 0 {
+            let mut store = c.lock();
+            if let Some((_, change)) = store.remove("/namespaces", "", name) {
+                c.published(change);
+            }
+        }
+    }
+}
+
+fn int_or_percent(v: Option<&Value>, total: i64, round_up: bool) -> i64 {
+    match v {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) if s.ends_with('%') => {
+            let p: i64 = s.trim_end_matches('%').parse().unwrap_or(25);
+            if round_up {
+                (total * p + 99) / 100
+            } else {
+                total * p / 100
+            }
+        }
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        _ => {
+            if round_up {
+                (total * 25 + 99) / 100
+            } else {
+                total * 25 / 100
+            }
+        }
+    }
+}
+
+fn condition(conds: &[Value], ty: &str, status: &str, reason: &str, message: &str) -> Value {
+    let now = time::now();
+    match conds.iter().find(|c| c["type"] == ty) {
+        Some(old) if old["status"] == status && old["reason"] == reason => old.clone(),
+        Some(old) => {
+            let transition = if old["status"] == status {
+                old["lastTransitionTime"].clone()
+            } else {
+                json!(now)
+            };
+            json!({"type": ty, "status": status, "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": transition})
+        }
+        None => {
+            json!({"type": ty, "status": status, "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": now})
+        }
+    }
+}
+
+fn template_hash(template: &Value) -> String {
+    let digest = Sha256::digest(template.to_string().as_bytes());
+    time::safe_encode(&digest, 10)
+}
+
+fn deployments(c: &Cluster) {
+    let (deploys, _) = c.list(&t("deployments"), None);
+    let (all_rs, _) = c.list(&t("replicasets"), None);
+    for d in deploys.iter().filter(|d| !is_deleting(d)) {
+        let ns = meta_str(d, "namespace");
+        let name = meta_str(d, "name");
+        let uid = meta_str(d, "uid");
+        let desired = d
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
+        let hash = template_hash(&template);
+        let rs_name = format!("{name}-{hash}");
+        let owned: Vec<&Value> = owned_by(&all_rs, uid).collect();
+        let revision = |rs: &Value| -> i64 {
+            rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        };
+        let new_rs = owned
+            .iter()
+            .find(|rs| meta_str(rs, "name") == rs_name)
+            .copied();
+        let mut created = false;
+        match new_rs {
+            None => {
+                let rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0) + 1;
+                let mut labels = template
+                    .pointer("/metadata/labels")
+                    .cloned()
+                    .unwrap_or(json!({}));
+                labels["pod-template-hash"] = json!(hash);
+                let mut tmpl = template.clone();
+                tmpl["metadata"]["labels"] = labels.clone();
+                let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+                sel["matchLabels"]["pod-template-hash"] = json!(hash);
+                let rs = json!({
+                    "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                    "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": owner_ref(d),
+                        "annotations": {"deployment.kubernetes.io/revision": rev.to_string(),
+                            "deployment.kubernetes.io/desired-replicas": desired.to_string()}},
+                    "spec": {"replicas": desired, "selector": sel, "template": tmpl},
+                });
+                if c.create(&t("replicasets"), ns, rs, &WriteOptions::default())
+                    .is_ok()
+                {
+                    created = true;
+                    c.event(
+                        d,
+                        "Normal",
+                        "ScalingReplicaSet",
+                        &format!("Scaled up replica set {rs_name} from 0 to {desired}"),
+                        "deployment-controller",
+                    );
+                    c.controller_write(&t("deployments"), ns, name, |d| {
+                        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                            json!(rev.to_string());
+                    });
+                }
+            }
+            Some(rs) => {
+                let cur = rs
+                    .pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                if cur != desired {
+                    c.controller_write(&t("replicasets"), ns, &rs_name, |rs| {
+                        rs["spec"]["replicas"] = json!(desired);
+                        rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                            json!(desired.to_string());
+                    });
+                    let verb = if desired > cur { "up" } else { "down" };
+                    c.event(
+                        d,
+                        "Normal",
+                        "ScalingReplicaSet",
+                        &format!("Scaled {verb} replica set {rs_name} from {cur} to {desired}"),
+                        "deployment-controller",
+                    );
+                }
+            }
+        }
+        for old in owned.iter().filter(|rs| meta_str(rs, "name") != rs_name) {
+            let cur = old
+                .pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if cur != 0 {
+                let old_name = meta_str(old, "name").to_string();
+                c.controller_write(&t("replicasets"), ns, &old_name, |rs| {
+                    rs["spec"]["replicas"] = json!(0)
+                });
+                c.event(
+                    d,
+                    "Normal",
+                    "ScalingReplicaSet",
+                    &format!("Scaled down replica set {old_name} from {cur} to 0"),
+                    "deployment-controller",
+                );
+            }
+        }
+        // Status from the ReplicaSets' own status.
+        let sum = |ptr: &str| {
+            owned
+                .iter()
+                .map(|rs| rs.pointer(ptr).and_then(Value::as_i64).unwrap_or(0))
+                .sum::<i64>()
+        };
+        let replicas = sum("/status/replicas");
+        let ready = sum("/status/readyReplicas");
+        let available = sum("/status/availableReplicas");
+        let updated = if created {
+            0
+        } else {
+            new_rs
+                .map(|rs| {
+                    rs.pointer("/status/replicas")
+                        .and_then(Value::as_i64)
+                        .unwrap_or(0)
+                })
+                .unwrap_or(0)
+        };
+        let strategy = d
+            .pointer("/spec/strategy/type")
+            .and_then(Value::as_str)
+            .unwrap_or("RollingUpdate");
+        let max_unavailable = if strategy == "Recreate" {
+            0
+        } else {
+            int_or_percent(
+                d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+                desired,
+                false,
+            )
+        };
+        let generation = d
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
+        let conds: Vec<Value> = d
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let available_cond = if available >= desired - max_unavailable {
+            condition(
+                &conds,
+                "Available",
+                "True",
+                "MinimumReplicasAvailable",
+                "Deployment has minimum availability.",
+            )
+        } else {
+            condition(
+                &conds,
+                "Available",
+                "False",
+                "MinimumReplicasUnavailable",
+                "Deployment does not have minimum availability.",
+            )
+        };
+        let complete =
+            updated == desired && replicas == desired && available >= desired && !created;
+        let progressing = if complete {
+            condition(
+                &conds,
+                "Progressing",
+                "True",
+                "NewReplicaSetAvailable",
+                &format!("ReplicaSet \"{rs_name}\" has successfully progressed."),
+            )
+        } else if created {
+            condition(
+                &conds,
+                "Progressing",
+                "True",
+                "NewReplicaSetCreated",
+                &format!("Created new replica set \"{rs_name}\""),
+            )
+        } else {
+            condition(
+                &conds,
+                "Progressing",
+                "True",
+                "ReplicaSetUpdated",
+                &format!("ReplicaSet \"{rs_name}\" is progressing."),
+            )
+        };
+        let mut status = json!({
+            "observedGeneration": generation, "replicas": replicas, "updatedReplicas": updated,
+            "readyReplicas": ready, "availableReplicas": available,
+            "conditions": [available_cond, progressing],
+        });
+        if desired - available > 0 {
+            status["unavailableReplicas"] = json!(desired - available);
+        }
+        for k in [
+            "replicas",
+            "updatedReplicas",
+            "readyReplicas",
+            "availableReplicas",
+        ] {
+            if status[k] == 0 {
+                status.as_object_mut().expect("object").remove(k);
+            }
+        }
+        c.controller_write(&t("deployments"), ns, name, |d| d["status"] = status);
+    }
+}
+
+fn is_ready(pod: &Value) -> bool {
+    pod.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        })
+}
+
+fn replicasets(c: &Cluster) {
+    let (all_rs, _) = c.list(&t("replicasets"), None);
+    let (pods, _) = c.list(&t("pods"), None);
+    for rs in all_rs.iter().filter(|rs| !is_deleting(rs)) {
+        let ns = meta_str(rs, "namespace");
+        let name = meta_str(rs, "name");
+        let desired = rs
+            .pointer("/spec/replicas")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let mut mine: Vec<&Value> = owned_by(&pods, meta_str(rs, "uid"))
+            .filter(|p| !is_deleting(p))
+            .collect();
+        let have = mine.len() as i64;
+        if have < desired {
+            let template = rs.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            for _ in have..desired {
+                let pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"generateName": format!("{name}-"), "namespace": ns,
+                        "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                        "annotations": template.pointer("/metadata/annotations").cloned().unwrap_or(json!({})),
+                        "ownerReferences": owner_ref(rs)},
+                    "spec": template.get("spec").cloned().unwrap_or(json!({})),
+                });
+                if let Ok(p) = c.create(&t("pods"), ns, pod, &WriteOptions::default()) {
+                    c.event(
+                        rs,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", meta_str(&p, "name")),
+                        "replicaset-controller",
+                    );
+                }
+            }
+        } else if have > desired {
+            // Remove not-ready pods first, then the newest.
+            mine.sort_by_key(|p| {
+                (
+                    is_ready(p),
+                    std::cmp::Reverse(meta_str(p, "creationTimestamp").to_string()),
+                )
+            });
+            for p in mine.iter().take((have - desired) as usize) {
+                let pname = meta_str(p, "name").to_string();
+                if c.delete(&t("pods"), ns, &pname, &Default::default())
+                    .is_ok()
+                {
+                    c.event(
+                        rs,
+                        "Normal",
+                        "SuccessfulDelete",
+                        &format!("Deleted pod: {pname}"),
+                        "replicaset-controller",
+                    );
+                }
+            }
+        }
+        let (pods_now, _) = c.list(&t("pods"), Some(ns));
+        let live: Vec<&Value> = owned_by(&pods_now, meta_str(rs, "uid"))
+            .filter(|p| !is_deleting(p))
+            .collect();
+        let ready = live.iter().filter(|p| is_ready(p)).count() as i64;
+        let generation = rs
+            .pointer("/metadata/generation")
+            .cloned()
+            .unwrap_or(json!(1));
+        let mut status = json!({"replicas": live.len(), "fullyLabeledReplicas": live.len(), "readyReplicas": ready,
+            "availableReplicas": ready, "observedGeneration": generation});
+        for k in ["fullyLabeledReplicas", "readyReplicas", "availableReplicas"] {
+            if status[k] == 0 {
+                status.as_object_mut().expect("object").remove(k);
+            }
+        }
+        c.controller_write(&t("replicasets"), ns, name, |rs| rs["status"] = status);
+    }
+}
+
+fn pods(c: &Cluster) {
+    let (pods, _) = c.list(&t("pods"), None);
+    let mut used: BTreeSet<String> = pods
+        .iter()
+        .filter_map(|p| {
+            p.pointer("/status/podIP")
+                .and_then(Value::as_str)
+                .map(String::from)
+        })
+        .collect();
+    let node = format!("sandbox-{}-node", c.name);
+    for p in pods.iter().filter(|p| !is_deleting(p)) {
+        if is_ready(p) || p.pointer("/status/phase") == Some(&json!("Succeeded")) {
+            continue;
+        }
+        let ns = meta_str(p, "namespace");
+        let name = meta_str(p, "name");
+        let waited = c.elapsed_since_first_seen(meta_str(p, "uid"));
+        let ip = match p.pointer("/status/podIP").and_then(Value::as_str) {
+            Some(ip) => ip.to_string(),
+            None => {
+                let ip = (0u32..65_000)
+                    .map(|n| format!("10.244.{}.{}", n / 254, n % 254 + 2))
+                    .find(|ip| !used.contains(ip))
+                    .unwrap_or_default();
+                used.insert(ip.clone());
+                ip
+            }
+        };
+        let ready = waited >= c.transition_delay;
+        let now = time::now();
+        c.controller_write(&t("pods"), ns, name, |p| {
+            if p.pointer("/spec/nodeName").is_none() {
+                p["spec"]["nodeName"] = json!(node);
+            }
+            let started = p.pointer("/status/startTime").cloned().unwrap_or(json!(now));
+            let st = if ready { "True" } else { "False" };
+            let statuses: Vec<Value> = p
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|ctr| {
+                    let state = if ready {
+                        json!({"running": {"startedAt": now}})
+                    } else {
+                        json!({"waiting": {"reason": "ContainerCreating"}})
+                    };
+                    json!({"name": ctr["name"], "image": ctr["image"], "imageID": "", "ready": ready, "started": ready,
+                        "restartCount": 0, "state": state,
+                        "containerID": if ready { json!(format!("containerd://{}", time::uid().replace('-', ""))) } else { Value::Null }})
+                })
+                .collect();
+            let cond = |ty: &str, s: &str| json!({"type": ty, "status": s, "lastProbeTime": null, "lastTransitionTime": now});
+            p["status"] = json!({
+                "phase": if ready { "Running" } else { "Pending" },
+                "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}], "podIP": ip, "podIPs": [{"ip": ip}],
+                "startTime": started, "qosClass": "BestEffort",
+                "conditions": [cond("PodReadyToStartContainers", st), cond("Initialized", "True"), cond("Ready", st),
+                    cond("ContainersReady", st), cond("PodScheduled", "True")],
+                "containerStatuses": statuses,
+            });
+        });
+    }
+}
+
+/// Resolves a Service's targetPort (a number or a container port name) on one pod.
+fn target_port(port: &Value, pod: &Value) -> Option<i64> {
+    match port.get("targetPort").or(port.get("port")) {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(name)) => pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|c| {
+                c.get("ports")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .find(|p| p.get("name").and_then(Value::as_str) == Some(name))
+            .and_then(|p| p.get("containerPort").and_then(Value::as_i64))
+            .or_else(|| name.parse().ok()),
+        _ => None,
+    }
+}
+
+/// Ready addresses, not-ready addresses, ports.
+type Subset = (Vec<Value>, Vec<Value>, Vec<Value>);
+
+fn endpoints(c: &Cluster) {
+    let (services, _) = c.list(&t("services"), None);
+    let (pods, _) = c.list(&t("pods"), None);
+    let (eps, _) = c.list(&t("endpoints"), None);
+    let managed = |e: &Value| {
+        e.pointer("/metadata/labels/endpointslice.kubernetes.io~1skip-mirror")
+            == Some(&json!("true"))
+    };
+    let mut wanted = BTreeSet::new();
+    for svc in &services {
+        let Some(sel) = svc
+            .pointer("/spec/selector")
+            .and_then(Value::as_object)
+            .filter(|s| !s.is_empty())
+        else {
+            continue;
+        };
+        if svc.pointer("/spec/type") == Some(&json!("ExternalName")) {
+            continue;
+        }
+        let ns = meta_str(svc, "namespace");
+        let name = meta_str(svc, "name");
+        wanted.insert((ns.to_string(), name.to_string()));
+        let selected: Vec<&Value> = pods
+            .iter()
+            .filter(|p| meta_str(p, "namespace") == ns && !is_deleting(p))
+            .filter(|p| {
+                selector::matches_map(
+                    sel,
+                    p.pointer("/metadata/labels").and_then(Value::as_object),
+                )
+            })
+            .filter(|p| p.pointer("/status/podIP").is_some())
+            .collect();
+        let svc_ports: Vec<Value> = svc
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        // Pods grouped by their resolved port set, as the endpoints controller does.
+        let mut subsets: BTreeMap<String, Subset> = BTreeMap::new();
+        for p in selected {
+            let ports: Vec<Value> = svc_ports
+                .iter()
+                .filter_map(|sp| {
+                    let mut port = json!({"port": target_port(sp, p)?, "protocol": sp.get("protocol").cloned().unwrap_or(json!("TCP"))});
+                    if let Some(n) = sp.get("name").filter(|n| n.as_str().is_some_and(|s| !s.is_empty())) {
+                        port["name"] = n.clone();
+                    }
+                    Some(port)
+                })
+                .collect();
+            let key = Value::Array(ports.clone()).to_string();
+            let addr = json!({"ip": p["status"]["podIP"], "nodeName": p["spec"]["nodeName"],
+                "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"], "uid": p["metadata"]["uid"]}});
+            let entry = subsets
+                .entry(key)
+                .or_insert_with(|| (Vec::new(), Vec::new(), ports));
+            if is_ready(p) {
+                entry.0.push(addr)
+            } else {
+                entry.1.push(addr)
+            }
+        }
+        let subsets: Vec<Value> = subsets
+            .into_values()
+            .map(|(mut ready, mut not_ready, ports)| {
+                ready.sort_by(|a, b| a["ip"].to_string().cmp(&b["ip"].to_string()));
+                not_ready.sort_by(|a, b| a["ip"].to_string().cmp(&b["ip"].to_string()));
+                let mut s = json!({"ports": ports});
+                if !ready.is_empty() {
+                    s["addresses"] = json!(ready);
+                }
+                if !not_ready.is_empty() {
+                    s["notReadyAddresses"] = json!(not_ready);
+                }
+                s
+            })
+            .collect();
+        let mut labels = svc
+            .pointer("/metadata/labels")
+            .cloned()
+            .unwrap_or(json!({}));
+        labels["endpointslice.kubernetes.io/skip-mirror"] = json!("true");
+        if c.get(&t("endpoints"), ns, name).is_err() {
+            let ep = json!({"metadata": {"name": name, "namespace": ns, "labels": labels}, "subsets": subsets});
+            let _ = c.create(&t("endpoints"), ns, ep, &WriteOptions::default());
+        } else {
+            c.controller_write(&t("endpoints"), ns, name, |e| {
+                e["subsets"] = json!(subsets);
+                e["metadata"]["labels"] = labels;
+            });
+        }
+    }
+    for e in eps.iter().filter(|e| managed(e)) {
+        let key = (
+            meta_str(e, "namespace").to_string(),
+            meta_str(e, "name").to_string(),
+        );
+        if !wanted.contains(&key) {
+            let _ = c.delete(&t("endpoints"), &key.0, &key.1, &Default::default());
+        }
+    }
+}
+
+/// Is the AWS Load Balancer Controller installed and Available in this cluster?
+fn lbc_installed(c: &Cluster) -> bool {
+    c.get(&t("deployments"), LBC_NAMESPACE, LBC_NAME)
+        .is_ok_and(|d| {
+            d.pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Available" && c["status"] == "True")
+                })
+        })
+}
+
+fn is_alb_ingress(ing: &Value) -> bool {
+    ing.pointer("/spec/ingressClassName") == Some(&json!("alb"))
+        || ing.pointer("/metadata/annotations/kubernetes.io~1ingress.class") == Some(&json!("alb"))
+}
+
+fn alb_request(c: &Cluster, ing: &Value) -> AlbRequest {
+    let ns = meta_str(ing, "namespace");
+    let name = meta_str(ing, "name");
+    let ann = |k: &str| {
+        ing.pointer(&format!("/metadata/annotations/{}", k.replace('/', "~1")))
+            .and_then(Value::as_str)
+    };
+    let scheme = ann("alb.ingress.kubernetes.io/scheme")
+        .unwrap_or("internal")
+        .to_string();
+    let mut tags = BTreeMap::new();
+    for kv in ann("alb.ingress.kubernetes.io/tags")
+        .unwrap_or("")
+        .split(',')
+    {
+        if let Some((k, v)) = kv.split_once('=') {
+            tags.insert(k.trim().to_string(), v.trim().to_string());
+        }
+    }
+    tags.insert("elbv2.k8s.aws/cluster".into(), c.name.clone());
+    tags.insert("ingress.k8s.aws/stack".into(), format!("{ns}/{name}"));
+    tags.insert("ingress.k8s.aws/resource".into(), "LoadBalancer".into());
+    AlbRequest {
+        cluster: c.name.clone(),
+        region: c.region.clone(),
+        namespace: ns.into(),
+        ingress: name.into(),
+        scheme,
+        tags,
+    }
+}
+
+fn ingresses(c: &Cluster) {
+    let (ings, _) = c.list(&t("ingresses"), None);
+    let installed = lbc_installed(c);
+    let rt = t("ingresses");
+    for ing in ings.iter().filter(|i| is_alb_ingress(i)) {
+        let ns = meta_str(ing, "namespace");
+        let name = meta_str(ing, "name");
+        let uid = meta_str(ing, "uid");
+        let finalizers: Vec<Value> = ing
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let has_finalizer = finalizers.contains(&json!(ALB_FINALIZER));
+        if !installed {
+            continue;
+        }
+        if is_deleting(ing) {
+            if has_finalizer {
+                match c.lbs.delete_ingress_alb(&c.name, ns, name) {
+                    Ok(()) => {
+                        c.controller_write(&rt, ns, name, |i| {
+                            let rest: Vec<Value> = finalizers
+                                .iter()
+                                .filter(|f| **f != json!(ALB_FINALIZER))
+                                .cloned()
+                                .collect();
+                            i["metadata"]["finalizers"] = json!(rest);
+                        });
+                        c.albs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .retain(|k, _| !k.starts_with(&format!("alb:{uid}:")));
+                    }
+                    Err(e) => {
+                        tracing::warn!(cluster = %c.name, "deleting the ALB of {ns}/{name}: {e:#}")
+                    }
+                }
+            }
+            continue;
+        }
+        if !has_finalizer {
+            c.controller_write(&rt, ns, name, |i| {
+                let mut f = finalizers.clone();
+                f.push(json!(ALB_FINALIZER));
+                i["metadata"]["finalizers"] = json!(f);
+            });
+            continue;
+        }
+        // Provision (idempotently) once per spec generation; publish the address after the delay.
+        let generation = ing
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
+        let key = format!("alb:{uid}:{generation}");
+        let waited = c.elapsed_since_first_seen(&key);
+        let cached = c
+            .albs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let ensured = match cached {
+            Some(info) => Ok(info),
+            None => c.lbs.ensure_ingress_alb(&alb_request(c, ing)),
+        };
+        let info = match ensured {
+            Ok(info) => {
+                c.albs
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key.clone(), info.clone());
+                info
+            }
+            Err(e) => {
+                if waited < c.transition_delay.max(Duration::from_millis(1)) * 2 {
+                    c.event(
+                        ing,
+                        "Warning",
+                        "FailedDeployModel",
+                        &format!("Failed deploy model due to {e:#}"),
+                        "ingress",
+                    );
+                }
+                continue;
+            }
+        };
+        if waited < c.transition_delay {
+            continue;
+        }
+        let current = ing
+            .pointer("/status/loadBalancer/ingress/0/hostname")
+            .and_then(Value::as_str);
+        if current != Some(info.dns_name.as_str()) {
+            c.controller_write(&rt, ns, name, |i| {
+                i["status"]["loadBalancer"] = json!({"ingress": [{"hostname": info.dns_name}]});
+            });
+            c.event(
+                ing,
+                "Normal",
+                "SuccessfullyReconciled",
+                "Successfully reconciled",
+                "ingress",
+            );
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! An emulated Kubernetes cluster: an API server that stock kubectl and kube-rs accept
+//! (discovery, CRUD, patch, watch, Status errors), the controllers that make Deployments,
+//! Services and ALB Ingresses behave, and crash-safe persistence of every object.
+//!
+//! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
+//! `objects` (the write path every client and controller goes through: metadata,
+//! defaults, validation, finalizers), `api` (HTTP), `controllers`, `patch`, `selector`.
+
+mod admission;
+mod api;
+mod controllers;
+mod objects;
+mod patch;
+mod resources;
+mod selector;
+mod status;
+mod store;
+mod table;
+mod time;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::{Notify, broadcast};
+
+use crate::config::{ClusterSpec, SandboxConfig};
+use crate::persist;
+use crate::provider::LoadBalancers;
+
+pub use objects::WriteOptions;
+pub use resources::ResourceType;
+pub use status::ApiError;
+use store::{Change, Store};
+
+/// One emulated cluster: object store, watch fan-out, controllers.
+pub struct Cluster {
+    name: String,
+    region: String,
+    transition_delay: Duration,
+    snapshot_path: PathBuf,
+    lbs: Arc<dyn LoadBalancers>,
+    store: Mutex<Store>,
+    changes: broadcast::Sender<Change>,
+    /// Wakes the controllers after every write.
+    wake: Notify,
+    dirty: AtomicBool,
+    /// When a controller first saw an object that must wait `transition_delay` (pod
+    /// readiness, ALB provisioning), by uid. In memory only: after a restart the wait
+    /// simply starts again.
+    timers: Mutex<HashMap<String, Instant>>,
+    /// The ALB behind each Ingress, by `alb:<uid>:<generation>`, so the provider is asked
+    /// once per spec change rather than on every pass.
+    albs: Mutex<HashMap<String, crate::provider::AlbInfo>>,
+}
+
+impl Cluster {
+    /// Loads the persisted objects of this cluster from cfg.state_dir (or starts empty).
+    pub fn open(
+        spec: &ClusterSpec,
+        cfg: &SandboxConfig,
+        lbs: Arc<dyn LoadBalancers>,
+    ) -> anyhow::Result<Arc<Cluster>> {
+        let snapshot_path = cfg.state_dir.join(format!("kube-{}.json", spec.name));
+        let store = persist::load(&snapshot_path)
+            .with_context(|| format!("loading cluster {}", spec.name))?
+            .map(Store::from_snapshot)
+            .unwrap_or_default();
+        let (changes, _) = broadcast::channel(4096);
+        let cluster = Arc::new(Cluster {
+            name: spec.name.clone(),
+            region: spec.region.clone(),
+            transition_delay: cfg.transition_delay,
+            snapshot_path,
+            lbs,
+            store: Mutex::new(store),
+            changes,
+            wake: Notify::new(),
+            dirty: AtomicBool::new(false),
+            timers: Mutex::new(HashMap::new()),
+            albs: Mutex::new(HashMap::new()),
+        });
+        cluster.bootstrap();
+        cluster.flush()?;
+        Ok(cluster)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// Writes the snapshot now if anything changed since the last one.
+    pub fn flush(&self) -> anyhow::Result<()> {
+        if !self.dirty.swap(false, Ordering::SeqCst) && self.snapshot_path.exists() {
+            return Ok(());
+        }
+        let snapshot = self.lock().snapshot();
+        persist::save(&self.snapshot_path, &snapshot)
+            .inspect_err(|_| self.dirty.store(true, Ordering::SeqCst))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Called with the store lock held, after every write.
+    fn published(&self, change: Change) {
+        self.dirty.store(true, Ordering::SeqCst);
+        let _ = self.changes.send(change);
+        self.wake.notify_one();
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            tracing::warn!(cluster = %self.name, "saving the cluster state failed: {e:#}");
+        }
+    }
+}
+
+/// Flushes the snapshot when `serve` ends or its future is dropped.
+struct FlushOnDrop(Arc<Cluster>);
+
+impl Drop for FlushOnDrop {
+    fn drop(&mut self) {
+        if let Err(e) = self.0.flush() {
+            tracing::warn!(cluster = %self.0.name, "saving the cluster state failed: {e:#}");
+        }
+    }
+}
+
+/// Serves the cluster's API on the listener and runs its controllers until the future is dropped.
+pub async fn serve(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let _flush = FlushOnDrop(cluster.clone());
+    let app = api::router(cluster.clone());
+    let saver = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Err(e) = cluster.flush() {
+                tracing::warn!(cluster = %cluster.name, "saving the cluster state failed: {e:#}");
+            }
+        }
+    };
+    tokio::select! {
+        r = axum::serve(listener, app) => r.context("serving the Kubernetes API")?,
+        _ = controllers::run(cluster.clone()) => {},
+        _ = saver => {},
+    }
+    Ok(())
+}
+
+/// A kubeconfig (YAML text) with one context per cluster, named `sandbox-<cluster>`;
+/// current-context the first.
+pub fn kubeconfig(clusters: &[(String, String)]) -> String {
+    let mut out = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
+    for (name, url) in clusters {
+        out += &format!("- name: sandbox-{name}\n  cluster:\n    server: {url}\n");
+    }
+    out += "users:\n- name: sandbox\n  user:\n    token: sandbox\ncontexts:\n";
+    for (name, _) in clusters {
+        out += &format!(
+            "- name: sandbox-{name}\n  context:\n    cluster: sandbox-{name}\n    user: sandbox\n    namespace: default\n"
+        );
+    }
+    if let Some((first, _)) = clusters.first() {
+        out += &format!("current-context: sandbox-{first}\n");
+    }
+    out
+}

@@ -1,0 +1,582 @@
+//! The write path every client request and every controller goes through: server-owned
+//! metadata (uid, resourceVersion, generation, timestamps), defaulting and validation,
+//! optimistic concurrency, subresources, finalizers and garbage collection.
+
+use serde_json::{Value, json};
+
+use super::admission;
+use super::resources::{self, ResourceType};
+use super::status::ApiError;
+use super::store::{EventType, Store, meta_str};
+use super::{Cluster, time};
+
+/// Options shared by writes.
+#[derive(Debug, Clone, Default)]
+pub struct WriteOptions {
+    /// `dryRun=All`: validate and answer, store nothing.
+    pub dry_run: bool,
+    /// `fieldManager`, recorded in managedFields.
+    pub field_manager: Option<String>,
+}
+
+/// Which part of an object a write addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Main,
+    Status,
+}
+
+/// `DeleteOptions`, the parts we honour.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteOptions {
+    pub orphan: bool,
+    pub precondition_uid: Option<String>,
+    pub precondition_rv: Option<String>,
+    pub dry_run: bool,
+}
+
+/// Everything but metadata and status: a change here bumps `metadata.generation`.
+fn spec_part(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("metadata");
+        m.remove("status");
+    }
+    v
+}
+
+fn namespace_of(rt: &ResourceType, obj: &Value) -> String {
+    if rt.namespaced {
+        meta_str(obj, "namespace").to_string()
+    } else {
+        String::new()
+    }
+}
+
+impl Cluster {
+    /// Every served resource: the built-ins and the installed CRDs' custom resources.
+    pub fn types(&self) -> Vec<ResourceType> {
+        let mut types = resources::builtin();
+        let store = self.lock();
+        types.extend(
+            store
+                .list("apiextensions.k8s.io/customresourcedefinitions", None)
+                .filter_map(resources::from_crd),
+        );
+        types
+    }
+
+    pub fn find_type(&self, group: &str, version: &str, plural: &str) -> Option<ResourceType> {
+        self.types().into_iter().find(|t| {
+            t.group == group && t.plural == plural && t.versions.iter().any(|v| v == version)
+        })
+    }
+
+    pub fn builtin_type(plural: &str) -> ResourceType {
+        resources::builtin()
+            .into_iter()
+            .find(|t| t.plural == plural)
+            .expect("a built-in resource")
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.lock().rv
+    }
+
+    pub fn get(&self, rt: &ResourceType, ns: &str, name: &str) -> Result<Value, ApiError> {
+        self.lock()
+            .get(&rt.key(), ns, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, name))
+    }
+
+    /// The objects of a resource (in one namespace, or all) and the list's resourceVersion.
+    pub fn list(&self, rt: &ResourceType, ns: Option<&str>) -> (Vec<Value>, u64) {
+        let store = self.lock();
+        (store.list(&rt.key(), ns).cloned().collect(), store.rv)
+    }
+
+    pub fn create(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut store = self.lock();
+        let (obj, change) = self.create_locked(&mut store, rt, ns, obj, opts)?;
+        if let Some(change) = change {
+            self.published(change);
+        }
+        Ok(obj)
+    }
+
+    fn create_locked(
+        &self,
+        store: &mut Store,
+        rt: &ResourceType,
+        ns: &str,
+        mut obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<(Value, Option<super::store::Change>), ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        check_kind(rt, &mut obj)?;
+        if !obj.get("metadata").is_some_and(Value::is_object) {
+            obj["metadata"] = json!({});
+        }
+        let meta = &mut obj["metadata"];
+        if rt.namespaced {
+            let body_ns = meta.get("namespace").and_then(Value::as_str).unwrap_or("");
+            if !body_ns.is_empty() && body_ns != ns {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+            meta["namespace"] = json!(ns);
+            match store.get("/namespaces", "", ns) {
+                None => {
+                    return Err(ApiError::not_found(
+                        &Cluster::builtin_type("namespaces"),
+                        ns,
+                    ));
+                }
+                Some(n) if n.pointer("/metadata/deletionTimestamp").is_some() => {
+                    return Err(ApiError::forbidden(format!(
+                        "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+                        rt.qualified(),
+                        meta_str(&obj, "name")
+                    )));
+                }
+                _ => {}
+            }
+        } else if let Some(m) = meta.as_object_mut() {
+            m.remove("namespace");
+        }
+        let meta = &mut obj["metadata"];
+        let generate = meta
+            .get("generateName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        if meta
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+            && !generate.is_empty()
+        {
+            meta["name"] = json!(format!("{generate}{}", time::suffix(5)));
+        }
+        let meta = meta.as_object_mut().expect("object");
+        for k in [
+            "uid",
+            "resourceVersion",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "selfLink",
+        ] {
+            meta.remove(k);
+        }
+        meta.insert("uid".into(), json!(time::uid()));
+        meta.insert("creationTimestamp".into(), json!(time::now()));
+        meta.insert("generation".into(), json!(1));
+        if rt.status && rt.plural != "pods" {
+            obj.as_object_mut().expect("object").remove("status");
+        }
+        admission::default(rt, &mut obj, None, store);
+        record_manager(&mut obj, opts, "Update");
+        let name = meta_str(&obj, "name").to_string();
+        let causes = admission::validate(rt, &obj);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(rt, &name, causes));
+        }
+        if store
+            .get(&rt.key(), &namespace_of(rt, &obj), &name)
+            .is_some()
+        {
+            return Err(ApiError::already_exists(rt, &name));
+        }
+        if opts.dry_run {
+            return Ok((obj, None));
+        }
+        let (obj, change) = store.put(&rt.key(), obj, EventType::Added);
+        Ok((obj, Some(change)))
+    }
+
+    /// PUT: replaces the object (or its status), checking resourceVersion if given.
+    pub fn replace(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        part: Part,
+        obj: Value,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
+        self.modify(rt, ns, name, part, opts, false, |_| Ok(obj))
+    }
+
+    /// Reads the object, lets `f` compute its new form, and stores that, all under the
+    /// store lock. With `create_missing`, a missing object is created from `f(empty)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn modify(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        part: Part,
+        opts: &WriteOptions,
+        create_missing: bool,
+        f: impl FnOnce(&Value) -> Result<Value, ApiError>,
+    ) -> Result<Value, ApiError> {
+        let mut store = self.lock();
+        let Some(old) = store.get(&rt.key(), ns, name).cloned() else {
+            if create_missing {
+                let mut obj = f(&json!({}))?;
+                if obj.pointer("/metadata/name").is_none() {
+                    obj["metadata"]["name"] = json!(name);
+                }
+                let (obj, change) = self.create_locked(&mut store, rt, ns, obj, opts)?;
+                if let Some(change) = change {
+                    self.published(change);
+                }
+                return Ok(obj);
+            }
+            return Err(ApiError::not_found(rt, name));
+        };
+        let new = f(&old)?;
+        let (obj, change) = self.update_locked(&mut store, rt, &old, new, part, opts)?;
+        if let Some(change) = change {
+            self.published(change);
+        }
+        Ok(obj)
+    }
+
+    fn update_locked(
+        &self,
+        store: &mut Store,
+        rt: &ResourceType,
+        old: &Value,
+        mut new: Value,
+        part: Part,
+        opts: &WriteOptions,
+    ) -> Result<(Value, Option<super::store::Change>), ApiError> {
+        let name = meta_str(old, "name").to_string();
+        if !new.is_object() {
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
+        }
+        check_kind(rt, &mut new)?;
+        if !new.get("metadata").is_some_and(Value::is_object) {
+            new["metadata"] = json!({});
+        }
+        let body_name = meta_str(&new, "name");
+        if !body_name.is_empty() && body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        let body_ns = meta_str(&new, "namespace");
+        if rt.namespaced && !body_ns.is_empty() && body_ns != meta_str(old, "namespace") {
+            return Err(ApiError::bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request",
+            ));
+        }
+        let rv = meta_str(&new, "resourceVersion");
+        if !rv.is_empty() && rv != meta_str(old, "resourceVersion") {
+            return Err(ApiError::conflict(rt, &name));
+        }
+        let mut obj = match part {
+            Part::Status => {
+                let mut o = old.clone();
+                match new.get("status") {
+                    Some(s) => o["status"] = s.clone(),
+                    None => {
+                        o.as_object_mut().expect("object").remove("status");
+                    }
+                }
+                o
+            }
+            Part::Main => {
+                if rt.status {
+                    match old.get("status") {
+                        Some(s) => new["status"] = s.clone(),
+                        None => {
+                            new.as_object_mut().expect("object").remove("status");
+                        }
+                    }
+                }
+                new
+            }
+        };
+        // Server-owned metadata survives any update.
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            match old["metadata"].get(k) {
+                Some(v) => obj["metadata"][k] = v.clone(),
+                None => {
+                    obj["metadata"].as_object_mut().expect("object").remove(k);
+                }
+            }
+        }
+        obj["metadata"]["name"] = json!(name);
+        if rt.namespaced {
+            obj["metadata"]["namespace"] = json!(meta_str(old, "namespace"));
+        }
+        admission::default(rt, &mut obj, Some(old), store);
+        if spec_part(&obj) != spec_part(old) {
+            let g = old
+                .pointer("/metadata/generation")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            obj["metadata"]["generation"] = json!(g + 1);
+        }
+        record_manager(&mut obj, opts, "Update");
+        let causes = admission::validate(rt, &obj);
+        if !causes.is_empty() {
+            return Err(ApiError::invalid(rt, &name, causes));
+        }
+        obj["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+        if without_managed_time(&obj) == without_managed_time(old) {
+            return Ok((old.clone(), None));
+        }
+        if opts.dry_run {
+            return Ok((obj, None));
+        }
+        let finalizing = obj.pointer("/metadata/deletionTimestamp").is_some()
+            && obj
+                .pointer("/metadata/finalizers")
+                .and_then(Value::as_array)
+                .is_none_or(|f| f.is_empty())
+            && rt.plural != "namespaces";
+        if finalizing {
+            store
+                .objects
+                .entry(rt.key())
+                .or_default()
+                .insert((namespace_of(rt, &obj), name.clone()), obj);
+            let (obj, change) = store
+                .remove(&rt.key(), &namespace_of(rt, old), &name)
+                .expect("just stored");
+            return Ok((obj, Some(change)));
+        }
+        let (obj, change) = store.put(&rt.key(), obj, EventType::Modified);
+        Ok((obj, Some(change)))
+    }
+
+    /// DELETE: removes the object, or marks it for deletion while finalizers remain.
+    pub fn delete(
+        &self,
+        rt: &ResourceType,
+        ns: &str,
+        name: &str,
+        opts: &DeleteOptions,
+    ) -> Result<Value, ApiError> {
+        let mut store = self.lock();
+        let old = store
+            .get(&rt.key(), ns, name)
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(rt, name))?;
+        if opts
+            .precondition_uid
+            .as_deref()
+            .is_some_and(|u| u != meta_str(&old, "uid"))
+            || opts
+                .precondition_rv
+                .as_deref()
+                .is_some_and(|r| r != meta_str(&old, "resourceVersion"))
+        {
+            return Err(ApiError::conflict(rt, name));
+        }
+        if rt.plural == "namespaces" && ["default", "kube-system", "kube-public"].contains(&name) {
+            return Err(ApiError::forbidden(format!(
+                "namespaces \"{name}\" is forbidden: this namespace may not be deleted"
+            )));
+        }
+        if opts.dry_run {
+            return Ok(old);
+        }
+        let has_finalizers = old
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        if has_finalizers || rt.plural == "namespaces" {
+            if old.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(old);
+            }
+            let mut obj = old.clone();
+            obj["metadata"]["deletionTimestamp"] = json!(time::now());
+            obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
+            if rt.plural == "namespaces" {
+                obj["status"]["phase"] = json!("Terminating");
+            }
+            let (obj, change) = store.put(&rt.key(), obj, EventType::Modified);
+            self.published(change);
+            return Ok(obj);
+        }
+        if opts.orphan {
+            orphan_dependents(store_mut(&mut store), meta_str(&old, "uid"), |c| {
+                self.published(c)
+            });
+        }
+        let (obj, change) = store.remove(&rt.key(), ns, name).expect("present");
+        self.published(change);
+        Ok(obj)
+    }
+
+    /// Objects in the store whose owners are all gone (garbage collection), as
+    /// (resource key, namespace, name).
+    pub fn orphans(&self) -> Vec<(String, String, String)> {
+        let store = self.lock();
+        let uids: std::collections::HashSet<&str> = store
+            .objects
+            .values()
+            .flat_map(|m| m.values())
+            .map(|o| meta_str(o, "uid"))
+            .collect();
+        let mut out = Vec::new();
+        for (res, m) in &store.objects {
+            for ((ns, name), o) in m {
+                let owners = o
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array);
+                let Some(owners) = owners.filter(|o| !o.is_empty()) else {
+                    continue;
+                };
+                if owners
+                    .iter()
+                    .all(|r| !uids.contains(r.get("uid").and_then(Value::as_str).unwrap_or("")))
+                {
+                    out.push((res.clone(), ns.clone(), name.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Deletes by store key, ignoring a missing object (controllers' garbage collection).
+    pub fn delete_by_key(&self, resource: &str, ns: &str, name: &str) {
+        if let Some(rt) = self.types().into_iter().find(|t| t.key() == resource) {
+            let _ = self.delete(&rt, ns, name, &DeleteOptions::default());
+        }
+    }
+}
+
+fn store_mut<'a>(s: &'a mut std::sync::MutexGuard<'_, Store>) -> &'a mut Store {
+    s
+}
+
+fn orphan_dependents(store: &mut Store, uid: &str, mut publish: impl FnMut(super::store::Change)) {
+    let mut changed = Vec::new();
+    for (res, m) in &store.objects {
+        for o in m.values() {
+            let Some(refs) = o
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+            else {
+                continue;
+            };
+            if refs
+                .iter()
+                .any(|r| r.get("uid").and_then(Value::as_str) == Some(uid))
+            {
+                let mut o = o.clone();
+                let refs: Vec<Value> = refs
+                    .iter()
+                    .filter(|r| r.get("uid").and_then(Value::as_str) != Some(uid))
+                    .cloned()
+                    .collect();
+                o["metadata"]["ownerReferences"] = json!(refs);
+                changed.push((res.clone(), o));
+            }
+        }
+    }
+    for (res, o) in changed {
+        let (_, change) = store.put(&res, o, EventType::Modified);
+        publish(change);
+    }
+}
+
+fn without_managed_time(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        m.remove("managedFields");
+    }
+    v
+}
+
+/// Sets `apiVersion`/`kind` when missing; refuses a body of another kind.
+fn check_kind(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
+    let kind = obj
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if !kind.is_empty() && kind != rt.kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind of the provided object ({kind}) does not match the resource ({})",
+            rt.kind
+        )));
+    }
+    let api_version = obj
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let group = api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+    if !api_version.is_empty() && group != rt.group {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            rt.api_version()
+        )));
+    }
+    obj["kind"] = json!(rt.kind);
+    if api_version.is_empty() {
+        obj["apiVersion"] = json!(rt.api_version());
+    }
+    Ok(())
+}
+
+/// Records the writer in `metadata.managedFields` (manager and time only, no field set).
+fn record_manager(obj: &mut Value, opts: &WriteOptions, operation: &str) {
+    let Some(manager) = &opts.field_manager else {
+        return;
+    };
+    let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
+    let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
+        "time": time::now(), "fieldsType": "FieldsV1", "fieldsV1": {}});
+    let list = obj["metadata"]
+        .get_mut("managedFields")
+        .and_then(Value::as_array_mut);
+    match list {
+        Some(l) => {
+            l.retain(|e| {
+                e.get("manager").and_then(Value::as_str) != Some(manager)
+                    || e.get("operation").and_then(Value::as_str) != Some(operation)
+            });
+            l.push(entry);
+        }
+        None => obj["metadata"]["managedFields"] = json!([entry]),
+    }
+}
+
+pub fn record_apply(obj: &mut Value, manager: &str) {
+    record_manager(
+        obj,
+        &WriteOptions {
+            dry_run: false,
+            field_manager: Some(manager.to_string()),
+        },
+        "Apply",
+    );
+}

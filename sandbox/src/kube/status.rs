@@ -1,0 +1,168 @@
+//! Kubernetes-shaped errors: every failure leaves the API as a `Status` object with the
+//! code, reason and (for 422) the causes that kubectl and kube-rs know how to print.
+
+use serde_json::{Value, json};
+
+use super::resources::ResourceType;
+
+/// A failed API request, rendered as a `metav1.Status`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<Value>,
+}
+
+/// One field-level cause of a 422 Invalid.
+pub struct Cause {
+    pub reason: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(400, "BadRequest", message)
+    }
+
+    pub fn not_found(rt: &ResourceType, name: &str) -> ApiError {
+        let mut e = ApiError::new(
+            404,
+            "NotFound",
+            format!("{} \"{}\" not found", rt.qualified(), name),
+        );
+        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+        e
+    }
+
+    pub fn path_not_found() -> ApiError {
+        ApiError::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
+    }
+
+    pub fn already_exists(rt: &ResourceType, name: &str) -> ApiError {
+        let mut e = ApiError::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{}\" already exists", rt.qualified(), name),
+        );
+        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+        e
+    }
+
+    pub fn conflict(rt: &ResourceType, name: &str) -> ApiError {
+        let mut e = ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{}\": the object has been modified; please apply your changes to the latest version and try again",
+                rt.qualified(),
+                name
+            ),
+        );
+        e.details = Some(json!({"name": name, "group": rt.group, "kind": rt.plural}));
+        e
+    }
+
+    pub fn invalid(rt: &ResourceType, name: &str, causes: Vec<Cause>) -> ApiError {
+        let summary: Vec<String> = causes
+            .iter()
+            .map(|c| format!("{}: {}", c.field, c.message))
+            .collect();
+        let kind_group = if rt.group.is_empty() {
+            rt.kind.clone()
+        } else {
+            format!("{}.{}", rt.kind, rt.group)
+        };
+        let message = if summary.len() == 1 {
+            format!("{kind_group} \"{name}\" is invalid: {}", summary[0])
+        } else {
+            format!(
+                "{kind_group} \"{name}\" is invalid: [{}]",
+                summary.join(", ")
+            )
+        };
+        let mut e = ApiError::new(422, "Invalid", message);
+        e.details = Some(json!({
+            "name": name, "group": rt.group, "kind": rt.kind,
+            "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>(),
+        }));
+        e
+    }
+
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(
+            405,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+        )
+    }
+
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            413,
+            "RequestEntityTooLarge",
+            "the request body is too large",
+        )
+    }
+
+    pub fn unsupported_media(ct: &str) -> ApiError {
+        ApiError::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json (got {ct:?})"
+            ),
+        )
+    }
+
+    pub fn gone(message: impl Into<String>) -> ApiError {
+        ApiError::new(410, "Expired", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(403, "Forbidden", message)
+    }
+
+    pub fn to_status(&self) -> Value {
+        let mut s = json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": self.message, "reason": self.reason, "code": self.code,
+        });
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
+        s
+    }
+}
+
+impl Cause {
+    pub fn required(field: &str, what: &str) -> Cause {
+        Cause {
+            reason: "FieldValueRequired",
+            field: field.into(),
+            message: format!("Required value: {what}"),
+        }
+    }
+
+    pub fn invalid(field: &str, value: &str, why: &str) -> Cause {
+        Cause {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: \"{value}\": {why}"),
+        }
+    }
+}

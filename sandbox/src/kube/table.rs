@@ -1,0 +1,193 @@
+//! Server-side printing: `kubectl get` asks for `as=Table` and prints the columns the
+//! server chooses, so the common kinds get the columns a real cluster shows.
+
+use serde_json::{Value, json};
+
+use super::resources::ResourceType;
+use super::time;
+
+fn s(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn n(obj: &Value, ptr: &str) -> i64 {
+    obj.pointer(ptr).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn or_none(v: String) -> String {
+    if v.is_empty() { "<none>".into() } else { v }
+}
+
+/// Kind-specific columns between NAME and AGE: (headers, cells for one object).
+fn columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value>) {
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("apps", "deployments") => (
+            vec!["Ready", "Up-to-date", "Available"],
+            vec![
+                json!(format!(
+                    "{}/{}",
+                    n(obj, "/status/readyReplicas"),
+                    n(obj, "/spec/replicas")
+                )),
+                json!(n(obj, "/status/updatedReplicas")),
+                json!(n(obj, "/status/availableReplicas")),
+            ],
+        ),
+        ("apps", "replicasets") => (
+            vec!["Desired", "Current", "Ready"],
+            vec![
+                json!(n(obj, "/spec/replicas")),
+                json!(n(obj, "/status/replicas")),
+                json!(n(obj, "/status/readyReplicas")),
+            ],
+        ),
+        ("", "pods") => {
+            let cs = obj
+                .pointer("/status/containerStatuses")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let total = obj
+                .pointer("/spec/containers")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            let ready = cs
+                .iter()
+                .filter(|c| c.get("ready") == Some(&json!(true)))
+                .count();
+            let phase = if obj.pointer("/metadata/deletionTimestamp").is_some() {
+                "Terminating".to_string()
+            } else {
+                s(obj.pointer("/status/phase"))
+            };
+            (
+                vec!["Ready", "Status", "Restarts"],
+                vec![json!(format!("{ready}/{total}")), json!(phase), json!(0)],
+            )
+        }
+        ("", "services") => {
+            let ports: Vec<String> = obj
+                .pointer("/spec/ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| match p.get("nodePort") {
+                    Some(np) => format!("{}:{}/{}", s(p.get("port")), np, s(p.get("protocol"))),
+                    None => format!("{}/{}", s(p.get("port")), s(p.get("protocol"))),
+                })
+                .collect();
+            let external = obj
+                .pointer("/status/loadBalancer/ingress/0")
+                .map(|i| s(i.get("hostname").or(i.get("ip"))))
+                .unwrap_or_else(|| "<none>".into());
+            (
+                vec!["Type", "Cluster-IP", "External-IP", "Port(s)"],
+                vec![
+                    json!(s(obj.pointer("/spec/type"))),
+                    json!(s(obj.pointer("/spec/clusterIP"))),
+                    json!(external),
+                    json!(or_none(ports.join(","))),
+                ],
+            )
+        }
+        ("networking.k8s.io", "ingresses") => {
+            let hosts: Vec<String> = obj
+                .pointer("/spec/rules")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| s(r.get("host")))
+                .map(|h| if h.is_empty() { "*".into() } else { h })
+                .collect();
+            let addrs: Vec<String> = obj
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|i| s(i.get("hostname").or(i.get("ip"))))
+                .collect();
+            let class = s(obj.pointer("/spec/ingressClassName"));
+            (
+                vec!["Class", "Hosts", "Address", "Ports"],
+                vec![
+                    json!(or_none(class)),
+                    json!(hosts.join(",")),
+                    json!(addrs.join(",")),
+                    json!("80"),
+                ],
+            )
+        }
+        ("", "namespaces") => (vec!["Status"], vec![json!(s(obj.pointer("/status/phase")))]),
+        ("", "endpoints") => {
+            let eps: Vec<String> = obj
+                .pointer("/subsets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .flat_map(|ss| {
+                    let ips: Vec<String> = ss
+                        .get("addresses")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|a| s(a.get("ip")))
+                        .collect();
+                    let ports: Vec<String> = ss
+                        .get("ports")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .map(|p| s(p.get("port")))
+                        .collect();
+                    ips.into_iter().flat_map(move |ip| {
+                        ports
+                            .iter()
+                            .map(move |p| format!("{ip}:{p}"))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            (vec!["Endpoints"], vec![json!(or_none(eps.join(",")))])
+        }
+        _ => (vec![], vec![]),
+    }
+}
+
+/// A `meta.k8s.io/v1` Table of the objects.
+pub fn table(rt: &ResourceType, objs: &[Value], rv: u64) -> Value {
+    let sample = objs.first().cloned().unwrap_or(json!({}));
+    let (headers, _) = columns(rt, &sample);
+    let mut defs = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
+    for h in &headers {
+        defs.push(
+            json!({"name": h, "type": "string", "format": "", "description": "", "priority": 0}),
+        );
+    }
+    defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0}));
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| {
+            let mut cells = vec![json!(
+                o.pointer("/metadata/name").cloned().unwrap_or(json!(""))
+            )];
+            cells.extend(columns(rt, o).1);
+            cells.push(json!(time::age(
+                o.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            )));
+            json!({"cells": cells, "object": {
+                "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+                "metadata": o.get("metadata").cloned().unwrap_or(json!({})),
+            }})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()},
+        "columnDefinitions": defs, "rows": rows})
+}

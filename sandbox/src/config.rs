@@ -35,8 +35,14 @@ impl SandboxConfig {
         Self {
             state_dir,
             clusters: vec![
-                ClusterSpec { name: "primary".into(), region: "us-east-1".into() },
-                ClusterSpec { name: "secondary".into(), region: "us-east-2".into() },
+                ClusterSpec {
+                    name: "primary".into(),
+                    region: "us-east-1".into(),
+                },
+                ClusterSpec {
+                    name: "secondary".into(),
+                    region: "us-east-2".into(),
+                },
             ],
             account_id: "000000000000".into(),
             access_key_id: "runner-sandbox".into(),
@@ -58,4 +64,54 @@ mod millis {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
     }
+}
+
+/// Refuses configurations that would produce broken endpoints or kubeconfigs.
+pub fn validate(cfg: &SandboxConfig) -> anyhow::Result<()> {
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &cfg.clusters {
+        let ok_name = !c.name.is_empty()
+            && c.name.len() <= 63
+            && c.name
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+            && !c.name.starts_with('-')
+            && !c.name.ends_with('-');
+        anyhow::ensure!(
+            ok_name,
+            "cluster name '{}' is not valid: use 1-63 lower-case letters, digits or '-'",
+            c.name
+        );
+        let ok_region = !c.region.is_empty()
+            && c.region
+                .chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-');
+        anyhow::ensure!(
+            ok_region,
+            "region '{}' of cluster '{}' is not a valid AWS region name",
+            c.region,
+            c.name
+        );
+        anyhow::ensure!(
+            seen.insert(c.name.clone()),
+            "cluster name '{}' is used twice",
+            c.name
+        );
+    }
+    anyhow::ensure!(
+        !cfg.access_key_id.is_empty() && !cfg.secret_access_key.is_empty(),
+        "the sandbox credentials must not be empty"
+    );
+    Ok(())
+}
+
+/// Parses `NAME=REGION` (the `--cluster` flag).
+pub fn parse_cluster(s: &str) -> anyhow::Result<ClusterSpec> {
+    let (name, region) = s.split_once('=').ok_or_else(|| {
+        anyhow::anyhow!("--cluster '{s}': expected NAME=REGION, e.g. primary=us-east-1")
+    })?;
+    Ok(ClusterSpec {
+        name: name.trim().to_string(),
+        region: region.trim().to_string(),
+    })
 }

@@ -11,14 +11,17 @@ use serde::de::DeserializeOwned;
 
 /// Atomically replaces `path` with the JSON form of `value`.
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let dir = path.parent().context("snapshot path has no parent directory")?;
+    let dir = path
+        .parent()
+        .context("snapshot path has no parent directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     serde_json::to_writer_pretty(&mut tmp, value)?;
     tmp.write_all(b"\n")?;
     tmp.as_file().sync_data()?;
-    tmp.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }

@@ -31,5 +31,10 @@ pub struct AlbInfo {
 /// returns the same ALB, deleting a missing one is not an error.
 pub trait LoadBalancers: Send + Sync + 'static {
     fn ensure_ingress_alb(&self, req: &AlbRequest) -> anyhow::Result<AlbInfo>;
-    fn delete_ingress_alb(&self, cluster: &str, namespace: &str, ingress: &str) -> anyhow::Result<()>;
+    fn delete_ingress_alb(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        ingress: &str,
+    ) -> anyhow::Result<()>;
 }

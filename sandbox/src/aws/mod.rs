@@ -1,0 +1,413 @@
+//! The emulated AWS account: Global Accelerator (awsJson1_1), Route 53 (restXml),
+//! ELBv2 and STS (awsQuery) behind one loopback port. One handler reads the request,
+//! checks its SigV4 signature, routes it by protocol and persists state after every
+//! mutation, so stock SDKs and the `aws` CLI work against it unmodified.
+
+pub mod elbv2;
+pub mod ga;
+mod ids;
+pub mod route53;
+mod sigv4;
+mod sts;
+mod xml;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use anyhow::Result;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+
+use crate::persist;
+
+/// Requests larger than this are refused with the protocol's own error (HTTP 413).
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Who the emulated account is and how it behaves; derived from `SandboxConfig`.
+#[derive(Debug, Clone)]
+pub struct AwsSettings {
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// How long IN_PROGRESS, PENDING and provisioning last.
+    pub transition_delay_ms: u64,
+    /// Where the account's state is snapshotted (JSON, replaced atomically).
+    pub state_path: PathBuf,
+}
+
+/// Everything the account holds. Serialized whole to `state_path`.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct AwsState {
+    #[serde(default)]
+    pub ga: ga::GaState,
+    #[serde(default)]
+    pub route53: route53::Route53State,
+    #[serde(default)]
+    pub elbv2: elbv2::Elbv2State,
+}
+
+/// How many resources of each kind exist (for `runner sandbox status`).
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ResourceCounts {
+    pub accelerators: usize,
+    pub listeners: usize,
+    pub endpoint_groups: usize,
+    pub hosted_zones: usize,
+    pub record_sets: usize,
+    pub load_balancers: usize,
+    pub target_groups: usize,
+}
+
+impl AwsState {
+    pub fn counts(&self) -> ResourceCounts {
+        let listeners = self.ga.accelerators.iter().flat_map(|a| &a.listeners);
+        ResourceCounts {
+            accelerators: self.ga.accelerators.len(),
+            listeners: listeners.clone().count(),
+            endpoint_groups: listeners.map(|l| l.endpoint_groups.len()).sum(),
+            hosted_zones: self.route53.zones.len(),
+            record_sets: self.route53.zones.iter().map(|z| z.record_sets.len()).sum(),
+            load_balancers: self.elbv2.load_balancers.len(),
+            target_groups: self.elbv2.target_groups.len(),
+        }
+    }
+}
+
+/// The running account: settings plus state behind one lock.
+pub struct Aws {
+    settings: AwsSettings,
+    state: Mutex<AwsState>,
+}
+
+/// What a handler knows about the call it serves.
+pub struct Ctx<'a> {
+    pub now: u64,
+    pub delay: u64,
+    pub account: &'a str,
+    /// From the SigV4 credential scope.
+    pub region: String,
+}
+
+impl Ctx<'_> {
+    /// When a transition started now completes.
+    pub fn ready_at(&self) -> u64 {
+        self.now + self.delay
+    }
+}
+
+/// An error in protocol-neutral form; each protocol renders it in its own shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A client error (HTTP 400).
+    pub fn bad(code: &str, message: impl Into<String>) -> Self {
+        Self::new(400, code, message)
+    }
+}
+
+pub type ApiResult<T> = std::result::Result<T, ApiError>;
+
+/// The wire protocol a request speaks, which decides how its errors look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Json,
+    RestXml,
+    Query,
+}
+
+impl Aws {
+    /// Opens the account, loading its snapshot if there is one.
+    pub fn open(settings: AwsSettings) -> Result<Arc<Self>> {
+        let state: AwsState = persist::load(&settings.state_path)?.unwrap_or_default();
+        Ok(Arc::new(Self {
+            settings,
+            state: Mutex::new(state),
+        }))
+    }
+
+    pub fn settings(&self) -> &AwsSettings {
+        &self.settings
+    }
+
+    /// A copy of the whole state (tests, status).
+    pub fn snapshot(&self) -> AwsState {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, AwsState> {
+        // A panic while holding the lock must not take the whole account down.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the snapshot now.
+    pub fn save(&self) -> Result<()> {
+        let state = self.lock();
+        persist::save(&self.settings.state_path, &*state)
+    }
+
+    /// Runs `f` on the state with a context for `region`; when `mutating`, snapshots the
+    /// state afterwards (if `f` succeeded) while still holding the lock, so snapshots
+    /// are written in the order the changes happened.
+    pub(crate) fn with_state<T>(
+        &self,
+        region: &str,
+        mutating: bool,
+        f: impl FnOnce(&mut AwsState, &Ctx<'_>) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let ctx = Ctx {
+            now: ids::now_ms(),
+            delay: self.settings.transition_delay_ms,
+            account: &self.settings.account_id,
+            region: region.to_string(),
+        };
+        let mut state = self.lock();
+        let out = f(&mut state, &ctx)?;
+        if mutating && let Err(e) = persist::save(&self.settings.state_path, &*state) {
+            tracing::error!(error = %e, "saving the sandbox AWS state failed");
+            return Err(ApiError::new(
+                500,
+                "InternalFailure",
+                format!("saving state failed: {e}"),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The axum router serving every AWS API (and `/_sandbox/health`).
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new().fallback(handle).with_state(self.clone())
+    }
+}
+
+fn classify(req: &Request) -> Protocol {
+    if req.headers().contains_key("x-amz-target") {
+        Protocol::Json
+    } else if req.uri().path().starts_with("/2013-04-01/") {
+        Protocol::RestXml
+    } else {
+        Protocol::Query
+    }
+}
+
+async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
+    if req.uri().path() == "/_sandbox/health" && req.method() == Method::GET {
+        let counts = aws.snapshot().counts();
+        let body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts});
+        return json_response(200, body.to_string());
+    }
+    let proto = classify(&req);
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            let e = ApiError::new(
+                413,
+                "RequestEntityTooLarge",
+                format!("Request body exceeds the limit of {MAX_BODY} bytes"),
+            );
+            return render_error(proto, "", &e);
+        }
+    };
+    let signed = sigv4::SignedRequest {
+        method: parts.method.as_str(),
+        raw_path: parts.uri.path(),
+        raw_query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    };
+    let scope = match sigv4::verify(
+        &signed,
+        &aws.settings.access_key_id,
+        &aws.settings.secret_access_key,
+    ) {
+        Ok(scope) => scope,
+        Err(e) => {
+            let service = query_service(&parts, &body, None);
+            return render_error(proto, service, &auth_error(proto, e));
+        }
+    };
+    match proto {
+        Protocol::Json => {
+            let target = parts
+                .headers
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            match ga::handle(&aws, &scope.region, target, &body) {
+                Ok(v) => json_response(200, v.to_string()),
+                Err(e) => render_error(proto, "", &e),
+            }
+        }
+        Protocol::RestXml => {
+            let path = parts.uri.path().to_string();
+            let query = parts.uri.query().unwrap_or("");
+            match route53::handle(&aws, &scope.region, &parts.method, &path, query, &body) {
+                Ok(r) => r,
+                Err(e) => render_error(proto, "route53", &e),
+            }
+        }
+        Protocol::Query => {
+            let mut params: Vec<(String, String)> =
+                form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                    .into_owned()
+                    .collect();
+            params.extend(form_urlencoded::parse(&body).into_owned());
+            let service = query_service(&parts, &body, Some(&scope.service));
+            let result = match service {
+                "elasticloadbalancing" => elbv2::handle(&aws, &scope.region, &params),
+                "sts" => sts::handle(&aws, &scope.region, &params),
+                _ => Err(ApiError::bad(
+                    "InvalidAction",
+                    format!(
+                        "The service {} is not emulated by this sandbox",
+                        scope.service
+                    ),
+                )),
+            };
+            match result {
+                Ok(body) => xml_response(200, body),
+                Err(e) => render_error(proto, service, &e),
+            }
+        }
+    }
+}
+
+/// Which awsQuery service a request is for: the signing name, else the API version.
+fn query_service<'a>(
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    signed: Option<&'a str>,
+) -> &'a str {
+    match signed {
+        Some("elasticloadbalancing") => return "elasticloadbalancing",
+        Some("sts") => return "sts",
+        _ => {}
+    }
+    let version = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .chain(form_urlencoded::parse(body))
+        .find(|(k, _)| k == "Version")
+        .map(|(_, v)| v.into_owned());
+    match version.as_deref() {
+        Some(elbv2::VERSION) => "elasticloadbalancing",
+        Some(sts::VERSION) => "sts",
+        _ => "",
+    }
+}
+
+fn auth_error(proto: Protocol, e: sigv4::AuthError) -> ApiError {
+    use sigv4::AuthError::*;
+    let json = proto == Protocol::Json;
+    let (code, message) = match e {
+        Missing if json => ("MissingAuthenticationTokenException", "Missing Authentication Token".to_string()),
+        Missing => ("MissingAuthenticationToken", "Request is missing Authentication Token".to_string()),
+        Malformed(m) if json => ("IncompleteSignatureException", m),
+        Malformed(m) => ("IncompleteSignature", m),
+        UnknownKey if json => ("UnrecognizedClientException", "The security token included in the request is invalid.".into()),
+        UnknownKey => ("InvalidClientTokenId", "The security token included in the request is invalid.".into()),
+        BadSignature => (
+            if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" },
+            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),
+        ),
+    };
+    ApiError::new(403, code, message)
+}
+
+fn request_id() -> String {
+    ids::uuid()
+}
+
+fn json_response(status: u16, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-amz-json-1.1"),
+    );
+    add_request_id(&mut r);
+    r
+}
+
+pub(crate) fn xml_response(status: u16, body: String) -> Response {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml"));
+    add_request_id(&mut r);
+    r
+}
+
+fn add_request_id(r: &mut Response) {
+    if let Ok(v) = HeaderValue::from_str(&request_id()) {
+        r.headers_mut().insert("x-amzn-requestid", v.clone());
+        r.headers_mut().insert("x-amz-request-id", v);
+    }
+}
+
+fn render_error(proto: Protocol, service: &str, e: &ApiError) -> Response {
+    match proto {
+        Protocol::Json => {
+            let body = serde_json::json!({"__type": e.code, "message": e.message});
+            let mut r = json_response(e.status, body.to_string());
+            if let Ok(v) = HeaderValue::from_str(&e.code) {
+                r.headers_mut().insert("x-amzn-errortype", v);
+            }
+            r
+        }
+        Protocol::RestXml | Protocol::Query => {
+            let ns = match (proto, service) {
+                (Protocol::RestXml, _) => route53::NAMESPACE,
+                (_, "sts") => sts::NAMESPACE,
+                _ => elbv2::NAMESPACE,
+            };
+            let mut w = xml::Writer::new();
+            w.open_ns("ErrorResponse", ns)
+                .open("Error")
+                .leaf(
+                    "Type",
+                    if e.status >= 500 {
+                        "Receiver"
+                    } else {
+                        "Sender"
+                    },
+                )
+                .leaf("Code", &e.code)
+                .leaf("Message", &e.message)
+                .close("Error")
+                .leaf("RequestId", request_id())
+                .close("ErrorResponse");
+            xml_response(e.status, w.finish())
+        }
+    }
+}
+
+/// Paginates `items` from `offset` (an opaque marker that is the decimal index).
+pub(crate) fn page<T: Clone>(
+    items: &[T],
+    marker: Option<&str>,
+    size: usize,
+) -> Option<(Vec<T>, Option<String>)> {
+    let start = match marker {
+        None => 0,
+        Some(m) => m.parse::<usize>().ok().filter(|n| *n <= items.len())?,
+    };
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Some((items[start..end].to_vec(), next))
+}

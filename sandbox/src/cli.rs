@@ -1,0 +1,405 @@
+//! `runner sandbox up|down|status|env|kubeconfig|reset`: run the local cloud in the
+//! foreground or in the background, and hand its endpoints to other tools
+//! (`eval "$(runner sandbox env)"`), kind/k3d style.
+//!
+//! Exit codes: 0 success; 1 error; 3 `status` found the sandbox stopped.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Subcommand;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::{SandboxConfig, parse_cluster};
+use crate::{
+    AWS_STATE_FILE, CONFIG_FILE, ENDPOINTS_FILE, Endpoints, KUBECONFIG_FILE, PORTS_FILE, Sandbox,
+    persist,
+};
+
+pub const PID_FILE: &str = "sandbox.pid";
+pub const LOG_FILE: &str = "sandbox.log";
+/// Exit code of `status` when the sandbox is not running.
+pub const EXIT_STOPPED: u8 = 3;
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SandboxCommand {
+    /// Start the sandbox and print its endpoints; runs until Ctrl-C unless --detach.
+    Up {
+        /// Run in the background (log in <state dir>/sandbox/sandbox.log) and return once it answers.
+        #[arg(long)]
+        detach: bool,
+        /// A cluster as NAME=REGION; repeat for several. Replaces the saved cluster list.
+        /// Default: primary=us-east-1 and secondary=us-east-2.
+        #[arg(long = "cluster", value_name = "NAME=REGION")]
+        clusters: Vec<String>,
+        /// How long asynchronous transitions take (accelerator DEPLOYED, record INSYNC,
+        /// ALB active, pod ready), in milliseconds. Saved for later starts.
+        #[arg(long, env = "RUNNER_SANDBOX_DELAY_MS", value_name = "MS")]
+        delay_ms: Option<u64>,
+    },
+    /// Stop a sandbox started with `up` (SIGTERM, then wait for it to save and exit).
+    Down,
+    /// Say whether the sandbox runs, with its endpoints, clusters and resource counts.
+    Status,
+    /// Print `export` lines for the aws CLI, SDKs and kubectl: eval "$(runner sandbox env)".
+    Env,
+    /// Print the kubeconfig (one context per cluster, `sandbox-<name>`).
+    Kubeconfig,
+    /// Delete every AWS resource and Kubernetes object (the sandbox must be stopped).
+    /// Clusters, ports and the delay setting are kept.
+    Reset,
+}
+
+/// Runs one `runner sandbox` command against the sandbox kept in `sandbox_dir`.
+pub async fn run(cmd: SandboxCommand, sandbox_dir: PathBuf) -> Result<ExitCode> {
+    match cmd {
+        SandboxCommand::Up {
+            detach,
+            clusters,
+            delay_ms,
+        } => up(&sandbox_dir, detach, &clusters, delay_ms).await,
+        SandboxCommand::Down => down(&sandbox_dir).await,
+        SandboxCommand::Status => status(&sandbox_dir).await,
+        SandboxCommand::Env => {
+            let ep = saved_endpoints(&sandbox_dir)?;
+            print!("{}", env_lines(&ep));
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Kubeconfig => {
+            let path = sandbox_dir.join(KUBECONFIG_FILE);
+            let text = std::fs::read_to_string(&path).with_context(|| {
+                format!(
+                    "reading {}; start the sandbox once with `runner sandbox up`",
+                    path.display()
+                )
+            })?;
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        SandboxCommand::Reset => reset(&sandbox_dir).await,
+    }
+}
+
+/// The shell lines `env` prints.
+pub fn env_lines(ep: &Endpoints) -> String {
+    let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut out = String::new();
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_GLOBAL_ACCELERATOR",
+        "AWS_ENDPOINT_URL_ROUTE_53",
+        "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+        "AWS_ENDPOINT_URL_STS",
+    ] {
+        out += &format!("export {var}={}\n", q(&ep.aws));
+    }
+    out += &format!("export AWS_ACCESS_KEY_ID={}\n", q(&ep.access_key_id));
+    out += &format!(
+        "export AWS_SECRET_ACCESS_KEY={}\n",
+        q(&ep.secret_access_key)
+    );
+    out += "unset AWS_SESSION_TOKEN AWS_PROFILE\n";
+    out += &format!("export AWS_REGION={}\n", q(&ep.region));
+    out += &format!("export AWS_DEFAULT_REGION={}\n", q(&ep.region));
+    out += &format!(
+        "export KUBECONFIG={}\n",
+        q(&ep.kubeconfig.display().to_string())
+    );
+    out
+}
+
+fn saved_endpoints(dir: &Path) -> Result<Endpoints> {
+    persist::load(&dir.join(ENDPOINTS_FILE))?.with_context(|| {
+        format!(
+            "the sandbox in {} has never been started; run `runner sandbox up --detach`",
+            dir.display()
+        )
+    })
+}
+
+fn describe(ep: &Endpoints, dir: &Path) -> String {
+    let mut out = format!(
+        "AWS (Global Accelerator, Route 53, ELBv2, STS): {}\n",
+        ep.aws
+    );
+    for c in &ep.clusters {
+        out += &format!(
+            "cluster {} ({}): {}  context {}\n",
+            c.name, c.region, c.url, c.context
+        );
+    }
+    out += &format!("kubeconfig: {}\n", ep.kubeconfig.display());
+    out += &format!("state: {}\n", dir.display());
+    out
+}
+
+/// The configuration to start with: the saved one (or the default) plus flags.
+fn effective_config(
+    dir: &Path,
+    clusters: &[String],
+    delay_ms: Option<u64>,
+) -> Result<SandboxConfig> {
+    let mut cfg: SandboxConfig = persist::load(&dir.join(CONFIG_FILE))?
+        .unwrap_or_else(|| SandboxConfig::new(dir.to_path_buf()));
+    cfg.state_dir = dir.to_path_buf();
+    if !clusters.is_empty() {
+        cfg.clusters = clusters
+            .iter()
+            .map(|c| parse_cluster(c))
+            .collect::<Result<_>>()?;
+    }
+    if let Some(ms) = delay_ms {
+        cfg.transition_delay = Duration::from_millis(ms);
+    }
+    crate::config::validate(&cfg)?;
+    Ok(cfg)
+}
+
+/// The pid of a running sandbox on this directory, if any.
+fn running_pid(dir: &Path) -> Option<i32> {
+    let pid: i32 = std::fs::read_to_string(dir.join(PID_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    let alive = pid > 0 && unsafe { libc::kill(pid, 0) } == 0;
+    alive.then_some(pid)
+}
+
+/// Whether the AWS endpoint answers its health check.
+async fn answers(aws_url: &str) -> bool {
+    let Some(addr) = aws_url.strip_prefix("http://") else {
+        return false;
+    };
+    let probe = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(
+            format!("GET /_sandbox/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .ok()?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await.ok()?;
+        Some(buf.starts_with(b"HTTP/1.1 200"))
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Some(true))
+    )
+}
+
+async fn up(
+    dir: &Path,
+    detach: bool,
+    clusters: &[String],
+    delay_ms: Option<u64>,
+) -> Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some(pid) = running_pid(dir) {
+        let ep = saved_endpoints(dir)?;
+        eprintln!("The sandbox is already running (pid {pid}).");
+        print!("{}", describe(&ep, dir));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let cfg = effective_config(dir, clusters, delay_ms)?;
+    if detach {
+        return up_detached(dir).await;
+    }
+    std::fs::write(dir.join(PID_FILE), std::process::id().to_string())?;
+    let result = serve_foreground(cfg, dir).await;
+    let _ = std::fs::remove_file(dir.join(PID_FILE));
+    result
+}
+
+async fn serve_foreground(cfg: SandboxConfig, dir: &Path) -> Result<ExitCode> {
+    let handle = Sandbox::start(cfg).await?;
+    println!("Sandbox running. Stop it with Ctrl-C or `runner sandbox down`.");
+    print!("{}", describe(handle.endpoints(), dir));
+    println!("Use it from a shell: eval \"$(runner sandbox env)\"");
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    println!("Stopping the sandbox and saving its state...");
+    handle.shutdown().await?;
+    println!("Sandbox stopped.");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-executes this program without `--detach` in a new session, logging to the
+/// sandbox dir, and waits until it answers.
+async fn up_detached(dir: &Path) -> Result<ExitCode> {
+    use std::os::unix::process::CommandExt;
+    let exe =
+        std::env::current_exe().context("finding this program to run it in the background")?;
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--detach")
+        .collect();
+    let log_path = dir.join(LOG_FILE);
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)?;
+    let _ = std::fs::remove_file(dir.join(ENDPOINTS_FILE));
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    // SAFETY: setsid is async-signal-safe; it detaches the child from our terminal so
+    // Ctrl-C in this shell does not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .context("starting the sandbox in the background")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            bail!(
+                "the sandbox exited during start-up ({status}); last lines of {}:\n{}",
+                log_path.display(),
+                tail.join("\n")
+            );
+        }
+        if let Ok(Some(ep)) = persist::load::<Endpoints>(&dir.join(ENDPOINTS_FILE))
+            && answers(&ep.aws).await
+        {
+            println!(
+                "Sandbox running in the background (pid {}, log {}).",
+                child.id(),
+                log_path.display()
+            );
+            print!("{}", describe(&ep, dir));
+            println!(
+                "Use it from a shell: eval \"$(runner sandbox env)\"; stop it with `runner sandbox down`."
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the sandbox did not answer within 60 s; see {}",
+                log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn down(dir: &Path) -> Result<ExitCode> {
+    let Some(pid) = running_pid(dir) else {
+        println!("The sandbox is not running.");
+        let _ = std::fs::remove_file(dir.join(PID_FILE));
+        return Ok(ExitCode::SUCCESS);
+    };
+    // SAFETY: sending SIGTERM to the pid recorded by our own `up`.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running_pid(dir) == Some(pid) && !exited(pid) {
+        if Instant::now() > deadline {
+            bail!(
+                "the sandbox (pid {pid}) did not stop within 20 s after SIGTERM; see {}",
+                dir.join(LOG_FILE).display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::fs::remove_file(dir.join(PID_FILE));
+    println!(
+        "Sandbox stopped (pid {pid}); its state is kept in {}.",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether `pid` is gone (or a zombie of ours).
+fn exited(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks existence.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return true;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z "))
+        .unwrap_or(true)
+}
+
+async fn status(dir: &Path) -> Result<ExitCode> {
+    let ep: Option<Endpoints> = persist::load(&dir.join(ENDPOINTS_FILE))?;
+    let pid = running_pid(dir);
+    let running = match (&pid, &ep) {
+        (Some(_), Some(ep)) => answers(&ep.aws).await,
+        _ => false,
+    };
+    match (running, pid) {
+        (true, Some(pid)) => println!("Sandbox: running (pid {pid})"),
+        (false, Some(pid)) => println!("Sandbox: starting or not answering (pid {pid})"),
+        _ => println!("Sandbox: stopped"),
+    }
+    match &ep {
+        Some(ep) => print!("{}", describe(ep, dir)),
+        None => println!("It has never been started in {}.", dir.display()),
+    }
+    if let Some(state) = persist::load::<crate::aws::AwsState>(&dir.join(AWS_STATE_FILE))? {
+        let c = state.counts();
+        println!(
+            "AWS resources: {} accelerators, {} listeners, {} endpoint groups, {} hosted zones ({} record sets), {} load balancers, {} target groups",
+            c.accelerators,
+            c.listeners,
+            c.endpoint_groups,
+            c.hosted_zones,
+            c.record_sets,
+            c.load_balancers,
+            c.target_groups
+        );
+    }
+    Ok(if running {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_STOPPED)
+    })
+}
+
+async fn reset(dir: &Path) -> Result<ExitCode> {
+    if let Some(pid) = running_pid(dir) {
+        bail!(
+            "the sandbox is running (pid {pid}); stop it first with `runner sandbox down`, then reset"
+        );
+    }
+    let mut removed = 0;
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let resource_state =
+                name == AWS_STATE_FILE || (name.starts_with("kube-") && name.ends_with(".json"));
+            if resource_state {
+                std::fs::remove_file(e.path())
+                    .with_context(|| format!("removing {}", e.path().display()))?;
+                removed += 1;
+            }
+        }
+    }
+    println!(
+        "Sandbox reset: removed {removed} state files from {}; kept {CONFIG_FILE} (clusters, delay) and {PORTS_FILE} (endpoints).",
+        dir.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,16 @@
+//! The emulated AWS APIs driven by real clients: the stock `aws` CLI through the
+//! tutorial, boto3, a moto parity script, restarts, and malformed requests. One test
+//! binary (modules under `aws_api/`) so the suite links once.
+
+mod support;
+
+#[path = "aws_api/boto3.rs"]
+mod boto3;
+#[path = "aws_api/cli_tutorial.rs"]
+mod cli_tutorial;
+#[path = "aws_api/malformed.rs"]
+mod malformed;
+#[path = "aws_api/parity.rs"]
+mod parity;
+#[path = "aws_api/restart.rs"]
+mod restart;

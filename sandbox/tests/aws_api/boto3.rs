@@ -1,0 +1,41 @@
+//! boto3 (botocore's own serializers, parsers, paginators and waiters) through the
+//! tutorial's operations, from `tests/scripts/tutorial_boto3.py`.
+
+use runner_sandbox::provider::{AlbRequest, LoadBalancers};
+
+use crate::support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boto3_runs_the_tutorial_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let ep = sb.endpoints().clone();
+    let mut env = support::aws_env(&ep);
+    for (cluster, region, var) in [
+        ("primary", "us-east-1", "ALB1_DNS"),
+        ("secondary", "us-east-2", "ALB2_DNS"),
+    ] {
+        let alb = sb
+            .aws()
+            .ensure_ingress_alb(&AlbRequest {
+                cluster: cluster.into(),
+                region: region.into(),
+                namespace: "default".into(),
+                ingress: "py-az-ingress".into(),
+                scheme: "internet-facing".into(),
+                tags: Default::default(),
+            })
+            .unwrap();
+        env.push((var.into(), alb.dns_name));
+    }
+    let script = support::scripts_dir().join("tutorial_boto3.py");
+    let out = support::run("python3", &[script.to_str().unwrap()], &env, None).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "tutorial_boto3.py failed:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({"account": "000000000000", "accelerators_left": 0, "zones_left": 0})
+    );
+    sb.shutdown().await.unwrap();
+}

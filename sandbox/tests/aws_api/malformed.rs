@@ -1,0 +1,309 @@
+//! Requests no SDK would send get each protocol's own error shape and a 4xx status,
+//! never a panic or a hang; and nothing they carry is applied.
+
+use crate::support::{self, Req, error_code, send};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_protocol_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let ep = sb.endpoints().clone();
+    let before = serde_json::to_string(&sb.aws().snapshot()).unwrap();
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let cases: Vec<(&str, Req<'_>, u16, &str)> = vec![
+        // Global Accelerator, awsJson1_1.
+        (
+            "bad json",
+            Req::ga("CreateAccelerator", "{not json", &ep),
+            400,
+            "SerializationException",
+        ),
+        (
+            "json array",
+            Req::ga("CreateAccelerator", "[1,2]", &ep),
+            400,
+            "SerializationException",
+        ),
+        (
+            "wrong type",
+            Req::ga(
+                "CreateAccelerator",
+                r#"{"Name":5,"IdempotencyToken":"t"}"#,
+                &ep,
+            ),
+            400,
+            "SerializationException",
+        ),
+        (
+            "missing field",
+            Req::ga("CreateAccelerator", r#"{"IdempotencyToken":"t"}"#, &ep),
+            400,
+            "InvalidArgumentException",
+        ),
+        (
+            "bad name",
+            Req::ga(
+                "CreateAccelerator",
+                r#"{"Name":"-bad-","IdempotencyToken":"t"}"#,
+                &ep,
+            ),
+            400,
+            "InvalidArgumentException",
+        ),
+        (
+            "unknown op",
+            Req::ga("LaunchRockets", "{}", &ep),
+            400,
+            "UnknownOperationException",
+        ),
+        (
+            "not found",
+            Req::ga(
+                "DescribeAccelerator",
+                r#"{"AcceleratorArn":"arn:aws:globalaccelerator::000000000000:accelerator/nope"}"#,
+                &ep,
+            ),
+            400,
+            "AcceleratorNotFoundException",
+        ),
+        (
+            "bad max results",
+            Req::ga("ListAccelerators", r#"{"MaxResults":1000}"#, &ep),
+            400,
+            "InvalidArgumentException",
+        ),
+        (
+            "oversized json",
+            Req::ga("CreateAccelerator", &huge, &ep),
+            413,
+            "RequestEntityTooLarge",
+        ),
+        (
+            "unsigned json",
+            Req {
+                key: None,
+                ..Req::ga("ListAccelerators", "{}", &ep)
+            },
+            403,
+            "MissingAuthenticationTokenException",
+        ),
+        // Route 53, restXml.
+        (
+            "bad xml",
+            Req::route53(
+                "POST",
+                "/2013-04-01/hostedzone",
+                "<CreateHostedZoneRequest><Name>x",
+                &ep,
+            ),
+            400,
+            "InvalidInput",
+        ),
+        (
+            "wrong root",
+            Req::route53("POST", "/2013-04-01/hostedzone", "<Foo/>", &ep),
+            400,
+            "InvalidInput",
+        ),
+        (
+            "missing name",
+            Req::route53(
+                "POST",
+                "/2013-04-01/hostedzone",
+                "<CreateHostedZoneRequest><CallerReference>r</CallerReference></CreateHostedZoneRequest>",
+                &ep,
+            ),
+            400,
+            "InvalidInput",
+        ),
+        (
+            "bad domain",
+            Req::route53(
+                "POST",
+                "/2013-04-01/hostedzone",
+                "<CreateHostedZoneRequest><Name>a..b</Name><CallerReference>r</CallerReference></CreateHostedZoneRequest>",
+                &ep,
+            ),
+            400,
+            "InvalidDomainName",
+        ),
+        (
+            "no zone",
+            Req::route53("GET", "/2013-04-01/hostedzone/ZNOPE", "", &ep),
+            404,
+            "NoSuchHostedZone",
+        ),
+        (
+            "no change",
+            Req::route53("GET", "/2013-04-01/change/CNOPE", "", &ep),
+            404,
+            "NoSuchChange",
+        ),
+        (
+            "unknown path",
+            Req::route53("GET", "/2013-04-01/frobnicate", "", &ep),
+            404,
+            "UnknownOperationException",
+        ),
+        (
+            "oversized xml",
+            Req::route53("POST", "/2013-04-01/hostedzone", &huge, &ep),
+            413,
+            "RequestEntityTooLarge",
+        ),
+        (
+            "unsigned xml",
+            Req {
+                key: None,
+                ..Req::route53("GET", "/2013-04-01/hostedzone", "", &ep)
+            },
+            403,
+            "MissingAuthenticationToken",
+        ),
+        // ELBv2 and STS, awsQuery.
+        (
+            "no action",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Version=2015-12-01",
+                &ep,
+            ),
+            400,
+            "MissingAction",
+        ),
+        (
+            "unknown action",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Action=Explode&Version=2015-12-01",
+                &ep,
+            ),
+            400,
+            "InvalidAction",
+        ),
+        (
+            "classic elb version",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Action=DescribeLoadBalancers&Version=2012-06-01",
+                &ep,
+            ),
+            400,
+            "InvalidAction",
+        ),
+        (
+            "missing param",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Action=DeleteLoadBalancer&Version=2015-12-01",
+                &ep,
+            ),
+            400,
+            "ValidationError",
+        ),
+        (
+            "bad page size",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Action=DescribeLoadBalancers&Version=2015-12-01&PageSize=0",
+                &ep,
+            ),
+            400,
+            "ValidationError",
+        ),
+        (
+            "lb not found",
+            Req::query(
+                "elasticloadbalancing",
+                "us-east-1",
+                "Action=DescribeLoadBalancers&Version=2015-12-01&Names.member.1=nope",
+                &ep,
+            ),
+            400,
+            "LoadBalancerNotFound",
+        ),
+        (
+            "garbage form",
+            Req::query("elasticloadbalancing", "us-east-1", "%%%&&==&\u{1}", &ep),
+            400,
+            "MissingAction",
+        ),
+        (
+            "oversized form",
+            Req::query("elasticloadbalancing", "us-east-1", &huge, &ep),
+            413,
+            "RequestEntityTooLarge",
+        ),
+        (
+            "sts unknown action",
+            Req::query(
+                "sts",
+                "us-east-1",
+                "Action=AssumeRole&Version=2011-06-15",
+                &ep,
+            ),
+            400,
+            "InvalidAction",
+        ),
+        (
+            "unsigned query",
+            Req {
+                key: None,
+                ..Req::query(
+                    "sts",
+                    "us-east-1",
+                    "Action=GetCallerIdentity&Version=2011-06-15",
+                    &ep,
+                )
+            },
+            403,
+            "MissingAuthenticationToken",
+        ),
+        (
+            "unknown service",
+            Req::query(
+                "ec2",
+                "us-east-1",
+                "Action=DescribeInstances&Version=2016-11-15",
+                &ep,
+            ),
+            400,
+            "InvalidAction",
+        ),
+    ];
+    for (name, req, status, code) in cases {
+        let xml = req.service != "globalaccelerator";
+        let reply = send(&ep, req).await;
+        assert_eq!(reply.status, status, "{name}: {}", reply.body);
+        assert_eq!(error_code(&reply.body), code, "{name}: {}", reply.body);
+        if xml {
+            assert!(
+                reply.body.contains("<ErrorResponse") && reply.body.contains("<Type>Sender</Type>"),
+                "{name}: {}",
+                reply.body
+            );
+        } else {
+            let v: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+            assert!(v["message"].is_string(), "{name}: {}", reply.body);
+        }
+    }
+    // The sandbox still answers, and none of it changed anything.
+    let ok = send(
+        &ep,
+        Req::query(
+            "sts",
+            "us-east-1",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            &ep,
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(before, serde_json::to_string(&sb.aws().snapshot()).unwrap());
+    sb.shutdown().await.unwrap();
+}

@@ -1,0 +1,163 @@
+"""The tutorial's AWS calls through boto3 against the sandbox (endpoint, credentials and
+region from the environment; ALB DNS names in ALB1_DNS / ALB2_DNS). Exits non-zero with
+a message on the first divergence; prints a JSON summary on success."""
+
+import json
+import os
+import sys
+import time
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+CFG = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=20)
+
+
+def client(service, region):
+    return boto3.client(service, region_name=region, config=CFG)
+
+
+def expect_error(code, fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        got = e.response["Error"]["Code"]
+        assert got == code, f"expected {code}, got {got}: {e}"
+        return e
+    raise AssertionError(f"expected {code}, call succeeded")
+
+
+def wait_until(what, fn, timeout=10.0):
+    deadline = time.time() + timeout
+    while not fn():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def main():
+    summary = {}
+    sts = client("sts", "us-east-1")
+    summary["account"] = sts.get_caller_identity()["Account"]
+
+    elb1, elb2 = client("elbv2", "us-east-1"), client("elbv2", "us-east-2")
+    alb1_dns, alb2_dns = os.environ["ALB1_DNS"], os.environ["ALB2_DNS"]
+    elb1.get_waiter("load_balancer_available").wait(WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    arns = []
+    for elb, dns in ((elb1, alb1_dns), (elb2, alb2_dns)):
+        lbs = elb.describe_load_balancers()["LoadBalancers"]
+        match = [lb for lb in lbs if dns in lb["DNSName"]]
+        assert len(match) == 1, lbs
+        lb = match[0]
+        assert lb["State"]["Code"] in ("provisioning", "active")
+        assert lb["Type"] == "application" and lb["Scheme"] == "internet-facing"
+        tags = elb.describe_tags(ResourceArns=[lb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
+        keys = {t["Key"]: t["Value"] for t in tags}
+        assert keys["ingress.k8s.aws/resource"] == "LoadBalancer", keys
+        assert keys["ingress.k8s.aws/stack"] == "default/py-az-ingress", keys
+        arns.append(lb["LoadBalancerArn"])
+    # Regions are separate: the primary's ALB is unknown in us-east-2.
+    expect_error("LoadBalancerNotFound", elb2.describe_load_balancers, LoadBalancerArns=[arns[0]])
+    expect_error("LoadBalancerNotFound", elb1.describe_load_balancers, Names=["no-such-lb"])
+
+    # Target groups and health.
+    tg = elb1.create_target_group(Name="py-az", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
+    elb1.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
+    health = elb1.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
+    assert health[0]["Target"]["Id"] == "10.0.0.1" and health[0]["TargetHealth"]["State"] == "unused", health
+    elb1.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
+    assert elb1.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"] == []
+    elb1.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
+    expect_error("TargetGroupNotFound", elb1.describe_target_groups, Names=["py-az"])
+
+    ga = client("globalaccelerator", "us-west-2")
+    acc = ga.create_accelerator(Name="multi-region", Tags=[{"Key": "app", "Value": "py-az"}])["Accelerator"]
+    assert acc["Status"] == "IN_PROGRESS", acc
+    assert len(acc["IpSets"][0]["IpAddresses"]) == 2
+    acc_arn = acc["AcceleratorArn"]
+    wait_until("DEPLOYED", lambda: ga.describe_accelerator(AcceleratorArn=acc_arn)["Accelerator"]["Status"] == "DEPLOYED")
+    listener = ga.create_listener(AcceleratorArn=acc_arn, Protocol="TCP", PortRanges=[{"FromPort": 80, "ToPort": 80}])["Listener"]
+    groups = []
+    for region, arn, dial in (("us-east-1", arns[0], 100.0), ("us-east-2", arns[1], 0.0)):
+        g = ga.create_endpoint_group(
+            ListenerArn=listener["ListenerArn"],
+            EndpointGroupRegion=region,
+            TrafficDialPercentage=dial,
+            EndpointConfigurations=[{"EndpointId": arn, "Weight": 128, "ClientIPPreservationEnabled": True}],
+        )["EndpointGroup"]
+        assert g["TrafficDialPercentage"] == dial and g["HealthCheckPort"] == 80 and g["ThresholdCount"] == 3, g
+        groups.append(g["EndpointGroupArn"])
+    expect_error("EndpointGroupAlreadyExistsException", ga.create_endpoint_group, ListenerArn=listener["ListenerArn"], EndpointGroupRegion="us-east-1")
+    listed = ga.list_endpoint_groups(ListenerArn=listener["ListenerArn"])["EndpointGroups"]
+    assert [g["EndpointGroupRegion"] for g in listed] == ["us-east-1", "us-east-2"], listed
+    # Failover drill knobs: dial and weight updates.
+    g = ga.update_endpoint_group(EndpointGroupArn=groups[1], TrafficDialPercentage=100.0)["EndpointGroup"]
+    assert g["TrafficDialPercentage"] == 100.0 and g["EndpointDescriptions"][0]["Weight"] == 128
+    ga.update_endpoint_group(EndpointGroupArn=groups[1], TrafficDialPercentage=0.0)
+    ga.remove_endpoints(EndpointGroupArn=groups[1], EndpointIdentifiers=[{"EndpointId": arns[1]}])
+    added = ga.add_endpoints(EndpointGroupArn=groups[1], EndpointConfigurations=[{"EndpointId": arns[1], "Weight": 0}])
+    assert added["EndpointDescriptions"][0]["Weight"] == 0, added
+    tags = ga.list_tags_for_resource(ResourceArn=acc_arn)["Tags"]
+    assert tags == [{"Key": "app", "Value": "py-az"}], tags
+
+    # Pagination over accelerators.
+    extra = [ga.create_accelerator(Name=f"extra-{i}", Enabled=False)["Accelerator"]["AcceleratorArn"] for i in range(3)]
+    page = ga.list_accelerators(MaxResults=2)
+    assert len(page["Accelerators"]) == 2 and "NextToken" in page, page
+    rest = ga.list_accelerators(MaxResults=2, NextToken=page["NextToken"])
+    assert len(rest["Accelerators"]) == 2 and "NextToken" not in rest, rest
+    names = [a["Name"] for a in ga.get_paginator("list_accelerators").paginate(PaginationConfig={"PageSize": 1}).build_full_result()["Accelerators"]]
+    assert names == ["multi-region", "extra-0", "extra-1", "extra-2"], names
+    expect_error("InvalidNextTokenException", ga.list_accelerators, NextToken="bogus")
+
+    dns = ga.describe_accelerator(AcceleratorArn=acc_arn)["Accelerator"]["DnsName"]
+    r53 = client("route53", "us-east-1")
+    zone = r53.create_hosted_zone(Name="example.com", CallerReference=str(time.time()))["HostedZone"]
+    zone_id = zone["Id"].split("/")[-1]
+    change = {
+        "Action": "CREATE",
+        "ResourceRecordSet": {
+            "Name": "multi-region.example.com.",
+            "Type": "A",
+            "AliasTarget": {"HostedZoneId": "Z2BJ6XQ5FK7U4H", "DNSName": dns, "EvaluateTargetHealth": False},
+        },
+    }
+    info = r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})["ChangeInfo"]
+    assert info["Status"] == "PENDING", info
+    r53.get_waiter("resource_record_sets_changed").wait(Id=info["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 10})
+    assert r53.get_change(Id=info["Id"])["ChangeInfo"]["Status"] == "INSYNC"
+    e = expect_error("InvalidChangeBatch", r53.change_resource_record_sets, HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+    assert "but it already exists" in e.response["Error"]["Message"], e.response
+    rrs = r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+    alias = [r for r in rrs if r["Type"] == "A"][0]["AliasTarget"]
+    assert alias["DNSName"] == dns + "." and alias["HostedZoneId"] == "Z2BJ6XQ5FK7U4H", alias
+    expect_error("HostedZoneNotEmpty", r53.delete_hosted_zone, Id=zone_id)
+
+    # Cleanup in the tutorial's order.
+    expect_error("AcceleratorNotDisabledException", ga.delete_accelerator, AcceleratorArn=acc_arn)
+    expect_error("AssociatedEndpointGroupFoundException", ga.delete_listener, ListenerArn=listener["ListenerArn"])
+    for g in reversed(groups):
+        ga.delete_endpoint_group(EndpointGroupArn=g)
+    ga.update_accelerator(AcceleratorArn=acc_arn, Enabled=False)
+    expect_error("AssociatedListenerFoundException", ga.delete_accelerator, AcceleratorArn=acc_arn)
+    ga.delete_listener(ListenerArn=listener["ListenerArn"])
+    wait_until("DEPLOYED", lambda: ga.describe_accelerator(AcceleratorArn=acc_arn)["Accelerator"]["Status"] == "DEPLOYED")
+    ga.delete_accelerator(AcceleratorArn=acc_arn)
+    expect_error("AcceleratorNotFoundException", ga.describe_accelerator, AcceleratorArn=acc_arn)
+    for arn in extra:
+        wait_until("DEPLOYED", lambda: ga.describe_accelerator(AcceleratorArn=arn)["Accelerator"]["Status"] == "DEPLOYED")
+        ga.delete_accelerator(AcceleratorArn=arn)
+    change["Action"] = "DELETE"
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [change]})
+    r53.delete_hosted_zone(Id=zone_id)
+    summary["accelerators_left"] = len(ga.list_accelerators()["Accelerators"])
+    summary["zones_left"] = len(r53.list_hosted_zones()["HostedZones"])
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except AssertionError as e:
+        print(f"assertion failed: {e}", file=sys.stderr)
+        raise

@@ -1,0 +1,285 @@
+//! Helpers shared by the AWS tests: an in-process sandbox on a temp dir with a short
+//! delay, the stock `aws` CLI and python pointed at it, and a tiny SigV4-signing HTTP
+//! client for requests no SDK would send (malformed bodies, wrong secrets).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::Duration;
+
+use runner_sandbox::{Endpoints, Sandbox, SandboxConfig, SandboxHandle};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Transitions in tests take this long.
+pub const DELAY: Duration = Duration::from_millis(20);
+/// No external client call may take longer than this.
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub fn config(dir: &Path) -> SandboxConfig {
+    let mut cfg = SandboxConfig::new(dir.to_path_buf());
+    cfg.transition_delay = DELAY;
+    cfg
+}
+
+pub async fn start(dir: &Path) -> SandboxHandle {
+    tokio::time::timeout(Duration::from_secs(30), Sandbox::start(config(dir)))
+        .await
+        .expect("sandbox start timed out")
+        .expect("sandbox start failed")
+}
+
+/// The environment that points the aws CLI, boto3 and SDKs at the sandbox and at
+/// nothing else (no user config, no metadata service).
+pub fn aws_env(ep: &Endpoints) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("AWS_ENDPOINT_URL".into(), ep.aws.clone()),
+        ("AWS_ACCESS_KEY_ID".into(), ep.access_key_id.clone()),
+        ("AWS_SECRET_ACCESS_KEY".into(), ep.secret_access_key.clone()),
+        ("AWS_DEFAULT_REGION".into(), ep.region.clone()),
+        ("AWS_REGION".into(), ep.region.clone()),
+    ];
+    env.extend(isolation_env());
+    env
+}
+
+pub fn isolation_env() -> Vec<(String, String)> {
+    vec![
+        ("AWS_CONFIG_FILE".into(), "/nonexistent/aws-config".into()),
+        (
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            "/nonexistent/aws-credentials".into(),
+        ),
+        ("AWS_EC2_METADATA_DISABLED".into(), "true".into()),
+        ("AWS_PAGER".into(), String::new()),
+        ("AWS_MAX_ATTEMPTS".into(), "1".into()),
+    ]
+}
+
+/// Runs a program with `env` (and no inherited AWS_* variables), bounded by CALL_TIMEOUT.
+pub async fn run(
+    program: &str,
+    args: &[&str],
+    env: &[(String, String)],
+    cwd: Option<&Path>,
+) -> Output {
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args).kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k == "KUBECONFIG" {
+            cmd.env_remove(k);
+        }
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
+    tokio::time::timeout(CALL_TIMEOUT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("{program} {args:?} timed out"))
+        .unwrap_or_else(|e| panic!("running {program}: {e}"))
+}
+
+/// Runs the aws CLI against the sandbox; panics with its stderr unless it succeeds.
+pub async fn aws_ok(ep: &Endpoints, args: &[&str]) -> String {
+    let out = run("aws", args, &aws_env(ep), None).await;
+    assert!(
+        out.status.success(),
+        "aws {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs the aws CLI expecting failure; returns its stderr.
+pub async fn aws_err(ep: &Endpoints, env: &[(String, String)], args: &[&str]) -> String {
+    let _ = ep;
+    let out = run("aws", args, env, None).await;
+    assert!(
+        !out.status.success(),
+        "aws {args:?} unexpectedly succeeded: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+pub fn scripts_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts")
+}
+
+/// A raw HTTP response.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What to send: everything a malformed-request test may want to get wrong.
+pub struct Req<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: Vec<(&'a str, String)>,
+    pub body: Vec<u8>,
+    pub service: &'a str,
+    pub region: &'a str,
+    /// None: unsigned.
+    pub key: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> Req<'a> {
+    pub fn ga(op: &str, body: &str, ep: &'a Endpoints) -> Self {
+        Req {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: vec![
+                ("x-amz-target", format!("GlobalAccelerator_V20180706.{op}")),
+                ("content-type", "application/x-amz-json-1.1".into()),
+            ],
+            body: body.as_bytes().to_vec(),
+            service: "globalaccelerator",
+            region: "us-west-2",
+            key: Some((&ep.access_key_id, &ep.secret_access_key)),
+        }
+    }
+
+    pub fn query(service: &'a str, region: &'a str, form: &str, ep: &'a Endpoints) -> Self {
+        Req {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: vec![(
+                "content-type",
+                "application/x-www-form-urlencoded; charset=utf-8".into(),
+            )],
+            body: form.as_bytes().to_vec(),
+            service,
+            region,
+            key: Some((&ep.access_key_id, &ep.secret_access_key)),
+        }
+    }
+
+    pub fn route53(method: &'a str, path: &'a str, body: &str, ep: &'a Endpoints) -> Self {
+        Req {
+            method,
+            path,
+            query: "",
+            headers: vec![("content-type", "text/xml".into())],
+            body: body.as_bytes().to_vec(),
+            service: "route53",
+            region: "us-east-1",
+            key: Some((&ep.access_key_id, &ep.secret_access_key)),
+        }
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(data)
+        .finalize();
+    Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+/// Sends one request over a fresh connection (SigV4-signed when `key` is set).
+pub async fn send(ep: &Endpoints, req: Req<'_>) -> Reply {
+    let addr = ep.aws.strip_prefix("http://").unwrap().to_string();
+    let amz_date = "20260101T000000Z";
+    let mut headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    headers.push(("host".into(), addr.clone()));
+    headers.push(("x-amz-date".into(), amz_date.into()));
+    if let Some((key, secret)) = req.key {
+        headers.sort();
+        let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
+        let signed = signed.join(";");
+        let canonical_headers: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}:{}\n", v.trim()))
+            .collect();
+        let canonical = format!(
+            "{}\n{}\n{}\n{canonical_headers}\n{signed}\n{}",
+            req.method,
+            req.path,
+            req.query,
+            hex::encode(Sha256::digest(&req.body))
+        );
+        let scope = format!("20260101/{}/{}/aws4_request", req.region, req.service);
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let mut k = hmac(format!("AWS4{secret}").as_bytes(), b"20260101");
+        for part in [req.region, req.service, "aws4_request"] {
+            k = hmac(&k, part.as_bytes());
+        }
+        let sig = hex::encode(hmac(&k, to_sign.as_bytes()));
+        headers.push((
+            "authorization".into(),
+            format!(
+                "AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={sig}"
+            ),
+        ));
+    }
+    let target = if req.query.is_empty() {
+        req.path.to_string()
+    } else {
+        format!("{}?{}", req.path, req.query)
+    };
+    let mut head = format!("{} {target} HTTP/1.1\r\n", req.method);
+    for (k, v) in &headers {
+        head += &format!("{k}: {v}\r\n");
+    }
+    head += &format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        req.body.len()
+    );
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        s.write_all(head.as_bytes()).await.unwrap();
+        // The server may answer (e.g. 413) before reading a huge body: ignore write errors.
+        let _ = s.write_all(&req.body).await;
+        let mut buf = Vec::new();
+        let _ = s.read_to_end(&mut buf).await;
+        buf
+    };
+    let buf = tokio::time::timeout(Duration::from_secs(20), io)
+        .await
+        .expect("request timed out");
+    let text = String::from_utf8_lossy(&buf).to_string();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Reply { status, body }
+}
+
+/// The error code in an awsJson or XML error body.
+pub fn error_code(body: &str) -> String {
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
+        return v["__type"].as_str().unwrap_or_default().to_string();
+    }
+    body.split_once("<Code>")
+        .and_then(|(_, r)| r.split_once("</Code>"))
+        .map(|(c, _)| c.to_string())
+        .unwrap_or_default()
+}

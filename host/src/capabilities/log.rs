@@ -12,7 +12,7 @@ use crate::bindings::runner::plugin::log::{Field, Host, Level};
 use crate::events::Event;
 use crate::state::audit::clip;
 
-pub const MAX_MESSAGE: usize = 16 << 10;
+pub const MAX_MESSAGE: usize = 4 << 10;
 pub const MAX_FIELDS: usize = 64;
 pub const MAX_FIELD: usize = 1 << 10;
 pub const MAX_CALLS: u32 = 10_000;

@@ -11,6 +11,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::engine::outcome::duration;
 use crate::events::{Envelope, Event, RunStatus, StepStatus};
 use crate::exec::recorder::EventSink;
+use crate::state::audit::clip;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -66,8 +67,8 @@ pub fn describe(event: &Event) -> Option<String> {
             }
         }
         Event::StepLog { step, level, message, fields } => {
-            let fields: String = fields.iter().map(|(k, v)| format!(" {k}={v}")).collect();
-            format!("[{step}] {level}: {message}{fields}")
+            let fields: String = fields.iter().map(|(k, v)| format!(" {k}={}", clip(v, 200))).collect();
+            format!("[{step}] {level}: {}{fields}", clip(message, 500))
         }
         Event::StepProgress { step, done, total, message } => {
             if *total > 0 {

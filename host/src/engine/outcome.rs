@@ -129,7 +129,10 @@ fn explain_trap(err: &wasmtime::Error, state: &StepState, limits: &StepLimits) -
             None => Failure::new("trap", "plugin trapped: unreachable instruction executed"),
         },
         Some(trap) => Failure::new("trap", format!("plugin trapped: {trap}")),
-        None => Failure::new("trap", format!("plugin failed: {err:#}")),
+        // Not a wasm trap: the host refused what the guest passed it (a pointer outside
+        // its memory, an enum out of range) or a host call failed. The root cause says
+        // which; the wasm backtrace above it helps nobody reading a step failure.
+        None => Failure::new("trap", format!("plugin failed in a host call: {}", err.root_cause())),
     }
 }
 

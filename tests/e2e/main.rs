@@ -1,0 +1,10 @@
+//! End-to-end tests: each drives the built `runner` binary in a temporary directory.
+
+mod support;
+
+mod bad_input;
+mod destroy;
+mod exec_basics;
+mod hostile;
+mod locking;
+mod resume;

@@ -25,8 +25,12 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it, when there is something useful to say.
     pub help: Option<String>,
-    /// The text of `line` (without its line break), echoed under the location.
+    /// The text of `line` (without its line break), echoed under the location. A line
+    /// longer than 120 characters is cut to a window around the problem, marked with `…`.
     pub source_line: String,
+    /// 1-based column in `source_line` where the carets start: `col`, unless the line
+    /// was cut.
+    pub caret_col: usize,
     /// How many characters of `source_line` the carets underline (at least 1 when the
     /// diagnostic has a position, 0 otherwise).
     pub width: usize,
@@ -40,14 +44,16 @@ impl Diagnostic {
         span: Range<usize>,
         message: impl Into<String>,
     ) -> Self {
-        let (line, col, source_line, width) = source.locate(span);
+        let (line, col, text, width) = source.locate(span);
+        let (source_line, caret_col, width) = excerpt(text, col, width);
         Diagnostic {
             file: file.to_path_buf(),
             line,
             col,
             message: message.into(),
             help: None,
-            source_line: source_line.to_owned(),
+            source_line,
+            caret_col,
             width,
         }
     }
@@ -61,6 +67,7 @@ impl Diagnostic {
             message: message.into(),
             help: None,
             source_line: String::new(),
+            caret_col: 0,
             width: 0,
         }
     }
@@ -93,7 +100,8 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             write!(f, "\n{:pad$}--> {}", "", self.file.display())?;
         } else {
-            let (shown, prefix, carets) = caret_layout(&self.source_line, self.col, self.width);
+            let (shown, prefix, carets) =
+                caret_layout(&self.source_line, self.caret_col, self.width);
             write!(
                 f,
                 "\n{:pad$}--> {}:{}:{}",
@@ -111,6 +119,36 @@ impl fmt::Display for Diagnostic {
         }
         Ok(())
     }
+}
+
+/// Longest source line echoed in full, in characters.
+const MAX_EXCERPT: usize = 120;
+/// Characters kept before the problem when a long line is cut.
+const EXCERPT_LEAD: usize = 40;
+
+/// `line`, cut to a window around column `col` if it is long (a minified or generated
+/// file must not turn each diagnostic into a copy of a megabyte-long line), with the
+/// caret column and width adjusted to the window.
+fn excerpt(line: &str, col: usize, width: usize) -> (String, usize, usize) {
+    let total = line.chars().count();
+    if total <= MAX_EXCERPT {
+        return (line.to_owned(), col, width);
+    }
+    let first = (col - 1).saturating_sub(EXCERPT_LEAD);
+    let last = (first + MAX_EXCERPT).min(total);
+    let byte = |nth: usize| line.char_indices().nth(nth).map_or(line.len(), |(i, _)| i);
+    let mut shown = String::new();
+    let mut caret_col = col - first;
+    if first > 0 {
+        shown.push('…');
+        caret_col += 1;
+    }
+    shown.push_str(&line[byte(first)..byte(last)]);
+    if last < total {
+        shown.push('…');
+    }
+    let width = width.min(last.saturating_sub(col - 1)).max(1);
+    (shown, caret_col, width)
 }
 
 /// The source line as displayed (tabs expanded), the display column where the carets
@@ -209,6 +247,11 @@ impl<'s> SourceText<'s> {
         self.text
     }
 
+    /// 1-based line of byte `offset`.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        self.line_starts.partition_point(|&s| s <= offset)
+    }
+
     /// 1-based line and column of `span.start`, the text of that line, and how many
     /// characters of the span lie on it (at least 1).
     fn locate(&self, span: Range<usize>) -> (usize, usize, &'s str, usize) {
@@ -281,6 +324,32 @@ mod tests {
         assert_eq!(
             (d.line, d.col, d.width, d.source_line.as_str()),
             (1, 5, 1, "a = [")
+        );
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_problem() {
+        let source = format!(
+            "x = [{}\"${{vars.nope}}\", {}]\n",
+            "1, ".repeat(100),
+            "2, ".repeat(100)
+        );
+        let text = SourceText::new(&source);
+        let start = source.find("${").unwrap();
+        let d = Diagnostic::at(Path::new("w.toml"), &text, start..start + 12, "m");
+        assert_eq!((d.line, d.col, d.caret_col, d.width), (1, 307, 42, 12));
+        assert_eq!(d.source_line.chars().count(), 122);
+        assert!(
+            d.source_line.starts_with("…1, ") && d.source_line.ends_with("2,…"),
+            "{}",
+            d.source_line
+        );
+        let rendered = d.to_string();
+        let carets = rendered.lines().nth(4).unwrap();
+        assert_eq!(carets, format!("  | {}^^^^^^^^^^^^", " ".repeat(41)));
+        assert_eq!(
+            &d.source_line[d.source_line.char_indices().nth(41).unwrap().0..][..12],
+            "${vars.nope}"
         );
     }
 

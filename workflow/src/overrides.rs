@@ -8,7 +8,7 @@ use std::path::Path;
 use serde_json::{Number, Value};
 
 use crate::diagnostic::Diagnostic;
-use crate::suggest::did_you_mean;
+use crate::suggest::Suggester;
 
 /// Applies `overrides` to `vars` in order (a later one wins); problems go to `diagnostics`.
 pub(crate) fn apply(
@@ -17,14 +17,17 @@ pub(crate) fn apply(
     overrides: &[(String, String)],
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let mut hints = Suggester::new();
     for (name, text) in overrides {
         let flag = format!("`--var {name}={text}`");
         let Some(default) = vars.get(name) else {
-            let help = did_you_mean(name, vars.keys().map(String::as_str)).or_else(|| {
-                Some(format!(
-                    "declare `{name}` under [vars] in the workflow first"
-                ))
-            });
+            let help = hints
+                .did_you_mean(name, vars.keys().map(String::as_str))
+                .or_else(|| {
+                    Some(format!(
+                        "declare `{name}` under [vars] in the workflow first"
+                    ))
+                });
             diagnostics.push(
                 Diagnostic::unplaced(file, format!("{flag}: no variable `{name}` is declared"))
                     .with_help(help),

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::diagnostic::{Diagnostic, SourceText};
-use crate::suggest::did_you_mean;
+use crate::suggest::Suggester;
 use crate::template::Reference;
 use crate::workflow::Workflow;
 
@@ -86,6 +86,7 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
     let text = SourceText::new(&workflow.source);
     let file = &workflow.file;
     let mut diagnostics = Vec::new();
+    let mut hints = Suggester::new();
     let mut declared: BTreeMap<&str, (&str, BTreeSet<String>)> = BTreeMap::new();
     for (step, site) in workflow.steps.iter().zip(&workflow.sites) {
         let plugin = &site.plugin_text;
@@ -103,7 +104,8 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
         let (span, message, help) = match problem {
             PluginProblem::UnknownBuiltin => {
                 let builtins = catalog.builtins();
-                let help = did_you_mean(plugin, builtins.iter().map(String::as_str))
+                let help = hints
+                    .did_you_mean(plugin, builtins.iter().map(String::as_str))
                     .unwrap_or_else(|| format!("built-in plugins: {}", builtins.join(", ")));
                 (
                     site.plugin.clone(),
@@ -147,16 +149,18 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
             if outputs.contains(key) {
                 continue;
             }
-            let help = did_you_mean(key, outputs.iter().map(String::as_str)).unwrap_or_else(|| {
-                if outputs.is_empty() {
-                    return format!("plugin `{plugin}` declares no outputs");
-                }
-                let list: Vec<&str> = outputs.iter().map(String::as_str).collect();
-                format!(
-                    "plugin `{plugin}` declares the outputs: {}",
-                    list.join(", ")
-                )
-            });
+            let help = hints
+                .did_you_mean(key, outputs.iter().map(String::as_str))
+                .unwrap_or_else(|| {
+                    if outputs.is_empty() {
+                        return format!("plugin `{plugin}` declares no outputs");
+                    }
+                    let list: Vec<&str> = outputs.iter().map(String::as_str).collect();
+                    format!(
+                        "plugin `{plugin}` declares the outputs: {}",
+                        list.join(", ")
+                    )
+                });
             let message = format!("step `{step}` has no output `{key}`");
             diagnostics
                 .push(Diagnostic::at(file, &text, span.clone(), message).with_help(Some(help)));

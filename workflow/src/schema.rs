@@ -14,9 +14,9 @@ use toml::de::{DeTable, DeValue};
 use crate::condition::Condition;
 use crate::diagnostic::{Diagnostic, Report, SourceText};
 use crate::plugin::PluginRef;
-use crate::suggest::did_you_mean;
+use crate::suggest::Suggester;
 use crate::template::{self, Reference};
-use crate::toml_string::source_offset;
+use crate::toml_string::StringSpans;
 use crate::units::{self, DURATION_HELP, SIZE_HELP};
 use crate::workflow::{Limits, Retry, Step, StepSite, Workflow};
 use crate::{dag, overrides};
@@ -28,6 +28,9 @@ pub(crate) const MAX_STEPS: usize = 1000;
 /// Deepest nesting of tables and arrays, counted from the top of the file (the `steps`
 /// array is level 1, a step level 2, its `with` table level 3).
 pub(crate) const MAX_NESTING: usize = 32;
+/// Validation stops collecting problems after this many: a hostile or generated file
+/// could otherwise produce a report far larger than itself, slowly.
+const MAX_DIAGNOSTICS: usize = 200;
 /// At most this many TOML syntax errors are shown: after the first few, the parser's
 /// recovery mostly reports echoes of the same mistake.
 const MAX_SYNTAX_ERRORS: usize = 10;
@@ -91,8 +94,17 @@ pub(crate) fn parse(
         path,
         text,
         diagnostics: Vec::new(),
+        truncated: false,
+        hints: Suggester::new(),
     };
     let workflow = checker.workflow(document.get_ref(), overrides);
+    if checker.truncated {
+        let message =
+            format!("stopped after {MAX_DIAGNOSTICS} problems; fix these and validate again");
+        checker
+            .diagnostics
+            .push(Diagnostic::unplaced(path, message));
+    }
     if checker.diagnostics.is_empty() {
         Ok(workflow)
     } else {
@@ -156,12 +168,27 @@ struct Checker<'s> {
     path: &'s Path,
     text: SourceText<'s>,
     diagnostics: Vec<Diagnostic>,
+    /// Set when a problem was dropped because [`MAX_DIAGNOSTICS`] were already found.
+    truncated: bool,
+    hints: Suggester,
 }
 
 impl Checker<'_> {
     fn report(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
+        if self.full() {
+            self.truncated = true;
+            return;
+        }
         self.diagnostics
             .push(Diagnostic::at(self.path, &self.text, span, message).with_help(help));
+    }
+
+    /// Whether the report is full; loops over input of unbounded length stop early then,
+    /// so the work after the limit stays linear.
+    fn full(&mut self) -> bool {
+        let full = self.diagnostics.len() >= MAX_DIAGNOSTICS;
+        self.truncated |= full;
+        full
     }
 
     fn wrong_type(&mut self, key: &str, scope: &str, value: &Value_<'_>, expected: &str) {
@@ -175,9 +202,14 @@ impl Checker<'_> {
 
     fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], scope: &str) {
         for (key, _) in table.iter() {
+            if self.full() {
+                break;
+            }
             let name = key.get_ref();
             if !allowed.contains(&name.as_ref()) {
-                let help = did_you_mean(name, allowed.iter().copied())
+                let help = self
+                    .hints
+                    .did_you_mean(name, allowed.iter().copied())
                     .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
                 self.report(
                     key.span(),
@@ -453,7 +485,9 @@ impl Checker<'_> {
                 continue;
             }
             if let Some(&earlier) = first.get(id) {
-                let line = self.line_of(ids[earlier].as_ref().map_or(0, |s: &StepId| s.span.start));
+                let line = self
+                    .text
+                    .line_of(ids[earlier].as_ref().map_or(0, |s: &StepId| s.span.start));
                 self.report(
                     id_span,
                     format!("duplicate step id `{id}` (first defined on line {line})"),
@@ -469,10 +503,6 @@ impl Checker<'_> {
             }));
         }
         ids
-    }
-
-    fn line_of(&self, offset: usize) -> usize {
-        Diagnostic::at(self.path, &self.text, offset..offset, "").line
     }
 
     fn step(
@@ -522,6 +552,9 @@ impl Checker<'_> {
             None => (Value::Object(Map::new()), None),
         };
         for (text, string_span) in strings {
+            if self.full() {
+                break;
+            }
             match template::parse(text) {
                 Ok(pieces) => {
                     let refs = pieces.into_iter().filter_map(|p| match p {
@@ -531,7 +564,7 @@ impl Checker<'_> {
                     self.link_references(string_span, refs, &mut links);
                 }
                 Err(e) => {
-                    let at = self.span_in_string(string_span, e.range);
+                    let at = StringSpans::new(self.text.text(), string_span).span(e.range);
                     self.report(at, format!("{}{}", e.message, within(&scope)), e.help);
                 }
             }
@@ -569,7 +602,7 @@ impl Checker<'_> {
                 retry,
                 limits,
                 condition,
-                line: self.line_of(span.start),
+                line: self.text.line_of(span.start),
             },
             site: StepSite {
                 table: span,
@@ -671,6 +704,9 @@ impl Checker<'_> {
             return;
         };
         for item in items.iter() {
+            if self.full() {
+                break;
+            }
             let DeValue::String(name) = item.get_ref() else {
                 let message = format!(
                     "wrong type for an entry of `needs`{}: expected a step id, found {}",
@@ -690,7 +726,7 @@ impl Checker<'_> {
                 }
                 Some(&target) => links.edges.push((target, item.span())),
                 None => {
-                    let help = did_you_mean(name, links.index.keys().copied());
+                    let help = self.hints.did_you_mean(name, links.index.keys().copied());
                     self.report(
                         item.span(),
                         format!("step `{}` needs unknown step `{name}`", links.label),
@@ -701,13 +737,6 @@ impl Checker<'_> {
         }
     }
 
-    /// The file span of `range`, a byte range in the value of the string at `string_span`.
-    fn span_in_string(&self, string_span: Range<usize>, range: Range<usize>) -> Range<usize> {
-        let raw = &self.text.text()[string_span.clone()];
-        string_span.start + source_offset(raw, range.start)
-            ..string_span.start + source_offset(raw, range.end)
-    }
-
     /// Checks references made in the string at `string_span` and records the
     /// dependencies they imply.
     fn link_references(
@@ -716,12 +745,18 @@ impl Checker<'_> {
         refs: impl IntoIterator<Item = (Reference, Range<usize>)>,
         links: &mut Links<'_>,
     ) {
+        let mut spans = StringSpans::new(self.text.text(), string_span);
         for (reference, range) in refs {
-            let at = self.span_in_string(string_span.clone(), range);
+            if self.full() {
+                break;
+            }
+            let at = spans.span(range);
             match &reference {
                 Reference::Var(name) => {
                     if !links.vars.contains_key(name) {
-                        let help = did_you_mean(name, links.vars.keys().map(String::as_str))
+                        let help = self
+                            .hints
+                            .did_you_mean(name, links.vars.keys().map(String::as_str))
                             .or_else(|| Some(format!("declare `{name}` under [vars]")));
                         self.report(
                             at,
@@ -746,7 +781,7 @@ impl Checker<'_> {
                         links.output_refs.push((reference.clone(), at));
                     }
                     None => {
-                        let help = did_you_mean(step, links.index.keys().copied());
+                        let help = self.hints.did_you_mean(step, links.index.keys().copied());
                         self.report(
                             at,
                             format!("reference to unknown step `{step}`{}", within(links.scope)),
@@ -771,7 +806,7 @@ impl Checker<'_> {
                 Some(condition)
             }
             Err(e) => {
-                let span = self.span_in_string(at, e.range);
+                let span = StringSpans::new(self.text.text(), at).span(e.range);
                 self.report(
                     span,
                     format!("invalid condition{}: {}", within(links.scope), e.message),

@@ -64,7 +64,7 @@ pub struct Step {
 }
 
 /// How often and how patiently a failed step is retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Retry {
     /// Total attempts, the first included (at least 1).
     pub attempts: u32,

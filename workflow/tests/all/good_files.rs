@@ -135,7 +135,7 @@ fn a_long_backoff_without_a_cap_raises_the_cap() {
     let wf = crate::support::parse(
         "name = \"r\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nretry = { attempts = 4, backoff = \"1m\" }\n",
     );
-    let retry = wf.steps[0].retry;
+    let retry = &wf.steps[0].retry;
     assert_eq!(
         (retry.backoff, retry.max_backoff),
         (Duration::from_secs(60), Duration::from_secs(60))

@@ -152,3 +152,42 @@ fn a_mebibyte_of_brackets_or_dotted_keys_is_a_syntax_report() {
         "{report}"
     );
 }
+
+#[test]
+fn a_mebibyte_of_problems_on_one_line_gives_a_short_report() {
+    let refs = "${vars.x}".repeat(110_000);
+    let source = format!(
+        "name = \"n\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nwith = {{ a = \"{refs}\" }}\n"
+    );
+    assert!(source.len() < 1 << 20);
+    let report = small_stack(move || parse_with(&source, &[]).unwrap_err());
+    let diagnostics = report.diagnostics();
+    assert_eq!(diagnostics.len(), 201);
+    assert_eq!(diagnostics[0].col, 15);
+    assert!(
+        diagnostics[..200]
+            .iter()
+            .all(|d| d.message == "reference to unknown variable `x` in step `a`")
+    );
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d.source_line.chars().count() <= 122)
+    );
+    assert_eq!(
+        diagnostics[200].message,
+        "stopped after 200 problems; fix these and validate again"
+    );
+}
+
+#[test]
+fn a_thousand_steps_on_one_line_with_unknown_references() {
+    let name = "q".repeat(30);
+    let steps: Vec<String> = (0..1000)
+        .map(|i| format!("{{ id = \"{}{i:04}\", plugin = \"echo\", with = {{ v = \"${{steps.{name}.outputs.x}}\" }} }}", &name[..26]))
+        .collect();
+    let source = format!("name = \"n\"\nsteps = [{}]\n", steps.join(", "));
+    let report = small_stack(move || parse_with(&source, &[]).unwrap_err());
+    assert_eq!(report.diagnostics().len(), 201);
+    assert_eq!(report.diagnostics()[0].line, 2);
+}

@@ -1,0 +1,523 @@
+//! Reads a workflow from its spanned TOML tree. Every key and value is checked and every
+//! problem recorded with its span, instead of stopping at the first, so one `validate`
+//! shows the user everything to fix.
+//!
+//! This module reads the document level (top-level keys, `[vars]`, the `steps` array and
+//! step ids); `step` reads each step's keys and references, `execution` its `timeout`,
+//! `retry` and `limits`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use serde_json::{Map, Number, Value};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::diagnostic::{Diagnostic, Report, SourceText};
+use crate::overrides;
+use crate::suggest::Suggester;
+use crate::workflow::{Step, StepSite, Workflow};
+
+mod execution;
+mod step;
+
+use step::StepDraft;
+
+/// Largest workflow file accepted.
+pub(crate) const MAX_FILE_BYTES: usize = 1 << 20;
+/// Most steps a workflow may have.
+pub(crate) const MAX_STEPS: usize = 1000;
+/// Deepest nesting of tables and arrays, counted from the top of the file (the `steps`
+/// array is level 1, a step level 2, its `with` table level 3).
+pub(crate) const MAX_NESTING: usize = 32;
+/// Validation stops collecting problems after this many: a hostile or generated file
+/// could otherwise produce a report far larger than itself, slowly.
+const MAX_DIAGNOSTICS: usize = 200;
+/// At most this many TOML syntax errors are shown: after the first few, the parser's
+/// recovery mostly reports echoes of the same mistake.
+const MAX_SYNTAX_ERRORS: usize = 10;
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "vars",
+    "steps",
+    "clusters",
+    "aws",
+    "policy",
+];
+const STEP_KEYS: &[&str] = &[
+    "id", "plugin", "sha256", "needs", "with", "grants", "timeout", "retry", "limits", "if",
+];
+const RETRY_KEYS: &[&str] = &["attempts", "backoff", "max_backoff"];
+const LIMIT_KEYS: &[&str] = &["memory", "fuel", "output"];
+const ADD_A_STEP: &str = "add at least one [[steps]] table";
+
+/// A value of the parsed document, with its span.
+type Node<'i> = Spanned<DeValue<'i>>;
+
+pub(crate) fn too_big_message() -> String {
+    format!(
+        "the workflow is larger than {} MiB, the limit for workflow files",
+        MAX_FILE_BYTES >> 20
+    )
+}
+
+/// Parses and validates `source`; see [`Workflow::parse`].
+pub(crate) fn parse(
+    path: &Path,
+    source: &str,
+    overrides: &[(String, String)],
+) -> Result<Workflow, Report> {
+    if source.len() > MAX_FILE_BYTES {
+        return Err(Report::new(
+            path,
+            vec![Diagnostic::unplaced(path, too_big_message())],
+        ));
+    }
+    let text = SourceText::new(source);
+    let (document, errors) = DeTable::parse_recoverable(source);
+    if !errors.is_empty() {
+        let mut seen = BTreeSet::new();
+        let diagnostics = errors
+            .iter()
+            .filter(|e| seen.insert((e.span().map(|s| s.start), e.message().to_owned())))
+            .take(MAX_SYNTAX_ERRORS)
+            .map(|e| {
+                let message = format!("invalid TOML: {}", e.message());
+                match e.span() {
+                    Some(span) => Diagnostic::at(path, &text, span, message),
+                    None => Diagnostic::unplaced(path, message),
+                }
+            })
+            .collect();
+        return Err(Report::new(path, diagnostics));
+    }
+    let mut checker = Checker {
+        path,
+        text,
+        diagnostics: Vec::new(),
+        truncated: false,
+        hints: Suggester::new(),
+    };
+    let workflow = checker.workflow(document.get_ref(), overrides);
+    if checker.truncated {
+        let message =
+            format!("stopped after {MAX_DIAGNOSTICS} problems; fix these and validate again");
+        checker
+            .diagnostics
+            .push(Diagnostic::unplaced(path, message));
+    }
+    if checker.diagnostics.is_empty() {
+        Ok(workflow)
+    } else {
+        Err(Report::new(path, checker.diagnostics))
+    }
+}
+
+/// The place a key belongs to, for messages: empty at the top level, else " in ...".
+fn within(scope: &str) -> String {
+    if scope.is_empty() {
+        String::new()
+    } else {
+        format!(" in {scope}")
+    }
+}
+
+/// "a string", "an integer", ... for "found ..." in messages.
+fn kind(value: &DeValue<'_>) -> &'static str {
+    match value {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a datetime",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+fn valid_step_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+fn valid_var_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// An entry of `steps` that is a table.
+struct StepTable<'t, 'i> {
+    /// 1-based position in `steps`, to name a step that has no usable id.
+    number: usize,
+    table: &'t DeTable<'i>,
+    span: Range<usize>,
+}
+
+/// A step's id and where it was defined, from the first pass over `steps`.
+struct StepId {
+    id: String,
+    span: Range<usize>,
+}
+
+/// Walks the tree, collecting diagnostics.
+struct Checker<'s> {
+    path: &'s Path,
+    text: SourceText<'s>,
+    diagnostics: Vec<Diagnostic>,
+    /// Set when a problem was dropped because [`MAX_DIAGNOSTICS`] were already found.
+    truncated: bool,
+    hints: Suggester,
+}
+
+impl Checker<'_> {
+    fn report(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
+        if self.full() {
+            self.truncated = true;
+            return;
+        }
+        self.diagnostics
+            .push(Diagnostic::at(self.path, &self.text, span, message).with_help(help));
+    }
+
+    /// Whether the report is full; loops over input of unbounded length stop early then,
+    /// so the work after the limit stays linear.
+    fn full(&mut self) -> bool {
+        let full = self.diagnostics.len() >= MAX_DIAGNOSTICS;
+        self.truncated |= full;
+        full
+    }
+
+    fn wrong_type(&mut self, key: &str, scope: &str, value: &Node<'_>, expected: &str) {
+        let message = format!(
+            "wrong type for `{key}`{}: expected {expected}, found {}",
+            within(scope),
+            kind(value.get_ref())
+        );
+        self.report(value.span(), message, None);
+    }
+
+    fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], scope: &str) {
+        for (key, _) in table.iter() {
+            if self.full() {
+                break;
+            }
+            let name = key.get_ref();
+            if !allowed.contains(&name.as_ref()) {
+                let help = self
+                    .hints
+                    .did_you_mean(name, allowed.iter().copied())
+                    .or_else(|| Some(format!("expected one of: {}", allowed.join(", "))));
+                self.report(
+                    key.span(),
+                    format!("unknown key `{name}`{}", within(scope)),
+                    help,
+                );
+            }
+        }
+    }
+
+    fn missing(&mut self, key: &str, scope: &str, table_span: Range<usize>, help: Option<String>) {
+        self.report(
+            table_span,
+            format!("missing required key `{key}`{}", within(scope)),
+            help,
+        );
+    }
+
+    /// The string at `key`, reporting a wrong type.
+    fn string<'t>(
+        &mut self,
+        table: &'t DeTable<'_>,
+        key: &str,
+        scope: &str,
+    ) -> Option<(&'t str, Range<usize>)> {
+        let value = table.get(key)?;
+        match value.get_ref() {
+            DeValue::String(s) => Some((s.as_ref(), value.span())),
+            _ => {
+                self.wrong_type(key, scope, value, "a string");
+                None
+            }
+        }
+    }
+
+    /// The table at `key`, reporting a wrong type.
+    fn table<'t, 'i>(
+        &mut self,
+        table: &'t DeTable<'i>,
+        key: &str,
+        scope: &str,
+    ) -> Option<(&'t DeTable<'i>, Range<usize>)> {
+        let value = table.get(key)?;
+        match value.get_ref() {
+            DeValue::Table(t) => Some((t, value.span())),
+            _ => {
+                self.wrong_type(key, scope, value, "a table");
+                None
+            }
+        }
+    }
+
+    /// `value` as JSON, `depth` being its nesting level. Strings are collected into
+    /// `strings` (with their spans) so references in them can be checked.
+    fn json<'v>(
+        &mut self,
+        value: &'v Node<'_>,
+        depth: usize,
+        strings: &mut Vec<(&'v str, Range<usize>)>,
+    ) -> Value {
+        let container = matches!(value.get_ref(), DeValue::Array(_) | DeValue::Table(_));
+        if container && depth > MAX_NESTING {
+            let message = format!("tables and arrays nest deeper than {MAX_NESTING} levels");
+            self.report(value.span(), message, None);
+            return Value::Null;
+        }
+        match value.get_ref() {
+            DeValue::String(s) => {
+                strings.push((s.as_ref(), value.span()));
+                Value::String(s.to_string())
+            }
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
+                Ok(n) => Value::from(n),
+                Err(_) => {
+                    self.report(
+                        value.span(),
+                        "integer out of range (a 64-bit signed integer)",
+                        None,
+                    );
+                    Value::Null
+                }
+            },
+            DeValue::Float(f) => match f.as_str().parse::<f64>().ok().and_then(Number::from_f64) {
+                Some(n) => Value::Number(n),
+                None => {
+                    self.report(
+                        value.span(),
+                        format!("`{}` has no JSON representation", f.as_str()),
+                        None,
+                    );
+                    Value::Null
+                }
+            },
+            DeValue::Boolean(b) => Value::Bool(*b),
+            DeValue::Datetime(d) => Value::String(d.to_string()),
+            DeValue::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.json(v, depth + 1, strings))
+                    .collect(),
+            ),
+            DeValue::Table(t) => Value::Object(self.json_table(t, depth, strings)),
+        }
+    }
+
+    fn json_table<'v>(
+        &mut self,
+        table: &'v DeTable<'_>,
+        depth: usize,
+        strings: &mut Vec<(&'v str, Range<usize>)>,
+    ) -> Map<String, Value> {
+        table
+            .iter()
+            .map(|(k, v)| (k.get_ref().to_string(), self.json(v, depth + 1, strings)))
+            .collect()
+    }
+
+    /// An opaque table (`grants`, `clusters`, ...) as JSON; `absent` when not given.
+    fn opaque(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        scope: &str,
+        depth: usize,
+        absent: Value,
+    ) -> Value {
+        match self.table(table, key, scope) {
+            Some((t, _)) => Value::Object(self.json_table(t, depth, &mut Vec::new())),
+            None => absent,
+        }
+    }
+
+    fn workflow(&mut self, root: &DeTable<'_>, overrides: &[(String, String)]) -> Workflow {
+        self.unknown_keys(root, TOP_LEVEL_KEYS, "");
+        let name = self.string(root, "name", "").map(|(s, _)| s.to_owned());
+        if !root.contains_key("name") {
+            self.missing("name", "", 0..0, None);
+        }
+        let description = self
+            .string(root, "description", "")
+            .map(|(s, _)| s.to_owned());
+        let mut vars = self.vars(root);
+        overrides::apply(self.path, &mut vars, overrides, &mut self.diagnostics);
+        let clusters = self.opaque(root, "clusters", "", 1, Value::Null);
+        let aws = self.opaque(root, "aws", "", 1, Value::Null);
+        let policy = self.opaque(root, "policy", "", 1, Value::Null);
+        let (steps, sites) = self.steps(root, &vars);
+        Workflow {
+            file: self.path.to_path_buf(),
+            name: name.unwrap_or_default(),
+            description,
+            vars,
+            steps,
+            clusters,
+            aws,
+            policy,
+            source: self.text.text().to_owned(),
+            sites,
+        }
+    }
+
+    fn vars(&mut self, root: &DeTable<'_>) -> BTreeMap<String, Value> {
+        let Some((table, _)) = self.table(root, "vars", "") else {
+            return BTreeMap::new();
+        };
+        let mut vars = BTreeMap::new();
+        for (key, value) in table.iter() {
+            let name = key.get_ref();
+            if !valid_var_name(name) {
+                self.report(
+                    key.span(),
+                    format!("invalid variable name `{name}`"),
+                    Some("variable names use only letters, digits, `_` and `-`, so `${vars.NAME}` can refer to them".into()),
+                );
+            }
+            let json = match value.get_ref() {
+                DeValue::String(_)
+                | DeValue::Integer(_)
+                | DeValue::Float(_)
+                | DeValue::Boolean(_) => self.json(value, 2, &mut Vec::new()),
+                _ => {
+                    self.wrong_type(
+                        name,
+                        "[vars]",
+                        value,
+                        "a string, an integer, a float or a boolean",
+                    );
+                    continue;
+                }
+            };
+            vars.insert(name.to_string(), json);
+        }
+        vars
+    }
+
+    fn steps(
+        &mut self,
+        root: &DeTable<'_>,
+        vars: &BTreeMap<String, Value>,
+    ) -> (Vec<Step>, Vec<StepSite>) {
+        let Some(value) = root.get("steps") else {
+            self.missing("steps", "", 0..0, Some(ADD_A_STEP.into()));
+            return Default::default();
+        };
+        let DeValue::Array(items) = value.get_ref() else {
+            self.wrong_type("steps", "", value, "an array of tables");
+            return Default::default();
+        };
+        if items.is_empty() {
+            self.report(value.span(), "`steps` is empty", Some(ADD_A_STEP.into()));
+        }
+        if let Some(extra) = items.get(MAX_STEPS) {
+            self.report(
+                extra.span(),
+                format!("too many steps: a workflow may have at most {MAX_STEPS}"),
+                None,
+            );
+        }
+        let items = &items[..items.len().min(MAX_STEPS)];
+        let mut tables = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item.get_ref() {
+                DeValue::Table(table) => tables.push(StepTable {
+                    number: i + 1,
+                    table,
+                    span: item.span(),
+                }),
+                other => {
+                    let message = format!(
+                        "wrong type for an entry of `steps`: expected a table, found {}",
+                        kind(other)
+                    );
+                    self.report(item.span(), message, None);
+                }
+            }
+        }
+        let ids = self.step_ids(&tables);
+        let index: BTreeMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| id.as_ref().map(|id| (id.id.as_str(), i)))
+            .collect();
+        let drafts: Vec<StepDraft> = tables
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| self.step(i, entry, &ids, &index, vars))
+            .collect();
+        self.check_graph(&drafts);
+        drafts.into_iter().map(|d| (d.step, d.site)).unzip()
+    }
+
+    /// First pass: each step's id (None when missing or invalid), reporting duplicates.
+    fn step_ids(&mut self, tables: &[StepTable<'_, '_>]) -> Vec<Option<StepId>> {
+        let mut first: BTreeMap<String, usize> = BTreeMap::new();
+        let mut ids = Vec::new();
+        for (
+            i,
+            StepTable {
+                number,
+                table,
+                span,
+            },
+        ) in tables.iter().enumerate()
+        {
+            let scope = format!("step #{number}");
+            let Some((id, id_span)) = self.string(table, "id", &scope) else {
+                if !table.contains_key("id") {
+                    self.missing("id", &scope, span.clone(), None);
+                }
+                ids.push(None);
+                continue;
+            };
+            if !valid_step_id(id) {
+                let message = if id.is_empty() {
+                    "empty step id".to_owned()
+                } else {
+                    format!("invalid step id `{id}`")
+                };
+                self.report(
+                    id_span,
+                    message,
+                    Some("a step id starts with a lowercase letter or a digit and has only a-z, 0-9, `_` and `-`".into()),
+                );
+                ids.push(None);
+                continue;
+            }
+            if let Some(&earlier) = first.get(id) {
+                let line = self
+                    .text
+                    .line_of(ids[earlier].as_ref().map_or(0, |s: &StepId| s.span.start));
+                self.report(
+                    id_span,
+                    format!("duplicate step id `{id}` (first defined on line {line})"),
+                    None,
+                );
+                ids.push(None);
+                continue;
+            }
+            first.insert(id.to_owned(), i);
+            ids.push(Some(StepId {
+                id: id.to_owned(),
+                span: id_span,
+            }));
+        }
+        ids
+    }
+}

@@ -117,3 +117,19 @@ fn a_huge_log_message_is_cut_not_fatal() {
     let msg = log["message"].as_str().unwrap();
     assert!(msg.len() < 5000 && msg.ends_with("… (4194304 bytes)"), "message of {} bytes", msg.len());
 }
+
+#[test]
+fn a_plugin_has_no_files_sockets_environment_or_arguments() {
+    let s = Scratch::new();
+    s.write("wf.toml", &format!("name = \"escape\"\n{}", step("testkit", "with = { escape = true }")));
+    let out = s.runner(&["exec", "wf.toml", "--output", "json"]).env("AWS_SECRET_ACCESS_KEY", "hunter2").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ev = events(&stdout(&out));
+    let seen = &ev.last().unwrap()["outputs"]["hostile"];
+    assert_eq!(seen["env"], serde_json::json!([]), "no environment variables leak in");
+    assert_eq!(seen["args"], 0);
+    assert_ne!(seen["file"], "read");
+    assert_ne!(seen["dir"], "listed");
+    assert_ne!(seen["net"], "connected");
+    assert!(!stdout(&out).contains("hunter2"));
+}

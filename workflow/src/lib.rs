@@ -1,6 +1,56 @@
 //! The runner workflow format: parsing and validating workflow TOML files (reporting every
 //! problem at once, with file:line:col), the step DAG, `${...}` interpolation and `if`
-//! conditions. The host engine runs what this crate validates.
+//! conditions. The host engine runs what this crate validates; the format itself is
+//! described in `workflow/README.md`.
+//!
+//! Validation happens in two phases. [`Workflow::load`] / [`Workflow::parse`] check
+//! everything the file alone can tell; [`Workflow::check_plugins`] then asks the host's
+//! [`PluginCatalog`] about each step's plugin. Both return a [`Report`] of every problem.
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//! use std::path::Path;
+//!
+//! use runner_workflow::{Context, Workflow};
+//! use serde_json::{Map, json};
+//!
+//! let source = r#"
+//! name = "hello"
+//! [vars]
+//! who = "world"
+//! [[steps]]
+//! id = "greet"
+//! plugin = "echo"
+//! with = { message = "hello ${vars.who}" }
+//! [[steps]]
+//! id = "shout"
+//! plugin = "echo"
+//! with = { message = "${steps.greet.outputs.message}" }
+//! if = "${vars.who} != ''"
+//! "#;
+//! let overrides = [("who".to_owned(), "runner".to_owned())];
+//! let workflow = Workflow::parse(Path::new("hello.toml"), source, &overrides).unwrap();
+//!
+//! // `shout` reads an output of `greet`, so it runs after it.
+//! let order: Vec<&str> = workflow.order().iter().map(|s| s.id.as_str()).collect();
+//! assert_eq!(order, ["greet", "shout"]);
+//!
+//! let mut greet = Map::new();
+//! greet.insert("message".into(), json!("hello runner"));
+//! let outputs = BTreeMap::from([("greet".to_owned(), greet)]);
+//! let ctx = Context { vars: &workflow.vars, outputs: &outputs };
+//! let shout = workflow.step("shout").unwrap();
+//! assert!(shout.condition.as_ref().unwrap().eval(&ctx).unwrap());
+//! assert_eq!(workflow.render_with(shout, &ctx).unwrap(), json!({"message": "hello runner"}));
+//!
+//! // Every problem at once, in file order.
+//! let report = Workflow::parse(Path::new("bad.toml"), "name = 1\n", &[]).unwrap_err();
+//! let messages: Vec<&str> = report.diagnostics().iter().map(|d| d.message.as_str()).collect();
+//! assert_eq!(messages, [
+//!     "missing required key `steps`",
+//!     "wrong type for `name`: expected a string, found an integer",
+//! ]);
+//! ```
 
 mod condition;
 mod dag;
@@ -17,5 +67,5 @@ mod workflow;
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};
 pub use plugin::{PluginCatalog, PluginInfo, PluginProblem, PluginRef};
-pub use template::{Context, Reference, RenderError};
+pub use template::{Context, RenderError};
 pub use workflow::{Limits, Retry, Step, Workflow};

@@ -12,7 +12,7 @@ use crate::workflow::{Limits, Retry};
 
 impl Checker<'_> {
     /// A duration: a string like "1m30s" or an integer number of seconds.
-    pub(super) fn duration(
+    fn duration(
         &mut self,
         table: &DeTable<'_>,
         key: &str,
@@ -38,6 +38,19 @@ impl Checker<'_> {
             );
         }
         parsed.map(|d| (d, value.span()))
+    }
+
+    /// `timeout`: a duration longer than zero.
+    pub(super) fn timeout(&mut self, table: &DeTable<'_>, scope: &str) -> Option<Duration> {
+        let (timeout, at) = self.duration(table, "timeout", scope)?;
+        if timeout.is_zero() {
+            self.report(
+                at,
+                format!("`timeout`{} must be longer than zero", within(scope)),
+                Some(DURATION_HELP.into()),
+            );
+        }
+        Some(timeout)
     }
 
     pub(super) fn retry(&mut self, step: &DeTable<'_>, step_scope: &str) -> Retry {

@@ -14,7 +14,6 @@ use crate::dag;
 use crate::plugin::PluginRef;
 use crate::template::{self, Reference};
 use crate::toml_string::StringSpans;
-use crate::units::DURATION_HELP;
 use crate::workflow::{Step, StepSite};
 
 /// What the walk over one step found besides the [`Step`] itself.
@@ -80,57 +79,23 @@ impl Checker<'_> {
         };
         self.needs(table, &mut links);
 
-        let mut strings = Vec::new();
-        let (with, with_span) = match self.table(table, "with", &scope) {
-            Some((t, with_span)) => (
-                Value::Object(self.json_table(t, 3, &mut strings)),
-                Some(with_span),
-            ),
-            None => (Value::Object(Map::new()), None),
-        };
-        for (text, string_span) in strings {
-            if self.full() {
-                break;
-            }
-            match template::parse(text) {
-                Ok(pieces) => {
-                    let refs = pieces.into_iter().filter_map(|p| match p {
-                        template::Piece::Ref(reference, range) => Some((reference, range)),
-                        template::Piece::Text(_) => None,
-                    });
-                    self.link_references(string_span, refs, &mut links);
-                }
-                Err(e) => {
-                    let at = StringSpans::new(self.text.text(), string_span).span(e.range);
-                    self.report(at, format!("{}{}", e.message, within(&scope)), e.help);
-                }
-            }
-        }
-        let condition = self.condition(table, &label, &mut links);
+        let (with, with_span) = self.with(table, &mut links);
+        let condition = self.condition(table, &mut links);
+        let Links {
+            edges, output_refs, ..
+        } = links;
+
         let grants = self.opaque(table, "grants", &scope, 3, Value::Object(Map::new()));
-        let timeout = self.duration(table, "timeout", &scope).map(|(d, at)| {
-            if d.is_zero() {
-                self.report(
-                    at,
-                    format!("`timeout`{} must be longer than zero", within(&scope)),
-                    Some(DURATION_HELP.into()),
-                );
-            }
-            d
-        });
+        let timeout = self.timeout(table, &scope);
         let retry = self.retry(table, &scope);
         let limits = self.limits(table, &scope);
-
-        let needs = links
-            .edges
+        let needs = edges
             .iter()
             .filter_map(|(i, _)| ids[*i].as_ref().map(|s| s.id.clone()))
             .collect();
-        let output_refs = std::mem::take(&mut links.output_refs);
-        let edges = std::mem::take(&mut links.edges);
         StepDraft {
             step: Step {
-                id: label.clone(),
+                id: label,
                 plugin,
                 needs,
                 with,
@@ -317,14 +282,43 @@ impl Checker<'_> {
         }
     }
 
-    fn condition(
+    /// `with` as JSON (an empty object when absent) and its span, checking the references
+    /// in its strings.
+    fn with(
         &mut self,
         table: &DeTable<'_>,
-        label: &str,
         links: &mut Links<'_>,
-    ) -> Option<Condition> {
+    ) -> (Value, Option<Range<usize>>) {
+        let Some((with, span)) = self.table(table, "with", links.scope) else {
+            return (Value::Object(Map::new()), None);
+        };
+        let mut strings = Vec::new();
+        let json = self.json_table(with, 3, &mut strings);
+        for (text, string_span) in strings {
+            if self.full() {
+                break;
+            }
+            match template::parse(text) {
+                Ok(pieces) => {
+                    let refs = pieces.into_iter().filter_map(|p| match p {
+                        template::Piece::Ref(reference, range) => Some((reference, range)),
+                        template::Piece::Text(_) => None,
+                    });
+                    self.link_references(string_span, refs, links);
+                }
+                Err(e) => {
+                    let at = StringSpans::new(self.text.text(), string_span).span(e.range);
+                    let message = format!("{}{}", e.message, within(links.scope));
+                    self.report(at, message, e.help);
+                }
+            }
+        }
+        (Value::Object(json), Some(span))
+    }
+
+    fn condition(&mut self, table: &DeTable<'_>, links: &mut Links<'_>) -> Option<Condition> {
         let (text, at) = self.string(table, "if", links.scope)?;
-        match Condition::parse(text, label) {
+        match Condition::parse(text, links.label) {
             Ok(condition) => {
                 self.link_references(at, condition.references(), links);
                 Some(condition)

@@ -196,12 +196,23 @@ impl Checker<'_> {
     }
 
     fn wrong_type(&mut self, key: &str, scope: &str, value: &Node<'_>, expected: &str) {
+        self.wrong_type_with_help(key, scope, value, expected, None);
+    }
+
+    fn wrong_type_with_help(
+        &mut self,
+        key: &str,
+        scope: &str,
+        value: &Node<'_>,
+        expected: &str,
+        help: Option<String>,
+    ) {
         let message = format!(
             "wrong type for `{key}`{}: expected {expected}, found {}",
             within(scope),
             kind(value.get_ref())
         );
-        self.report(value.span(), message, None);
+        self.report(value.span(), message, help);
     }
 
     fn unknown_keys(&mut self, table: &DeTable<'_>, allowed: &[&str], scope: &str) {
@@ -419,7 +430,10 @@ impl Checker<'_> {
             return Default::default();
         };
         let DeValue::Array(items) = value.get_ref() else {
-            self.wrong_type("steps", "", value, "an array of tables");
+            // `[steps]` instead of `[[steps]]` is the likely slip.
+            let help = matches!(value.get_ref(), DeValue::Table(_))
+                .then(|| "write each step as a [[steps]] table, with double brackets".to_owned());
+            self.wrong_type_with_help("steps", "", value, "an array of tables", help);
             return Default::default();
         };
         if items.is_empty() {

@@ -246,3 +246,8 @@ bad_file! { references_to_undeclared_outputs, "undeclared-outputs.toml", [
     (22, 52, "step `accel` has no output `id`", "plugin `plugins/accelerator.wasm` declares the outputs: arn, dns-name"),
     (22, 85, "step `wait` has no output `done`", "plugin `sleep` declares no outputs"),
 ] }
+
+bad_file! { steps_written_with_single_brackets, "steps-as-single-table.toml", [
+    (3, 1, "wrong type for `steps`: expected an array of tables, found a table",
+        "write each step as a [[steps]] table, with double brackets"),
+] }

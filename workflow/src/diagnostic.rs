@@ -229,6 +229,73 @@ impl fmt::Display for Report {
     }
 }
 
+/// Validation stops collecting problems after this many: a hostile or generated file
+/// could otherwise produce a report far larger than itself, slowly.
+pub(crate) const MAX_DIAGNOSTICS: usize = 200;
+
+/// Collects the problems of one validation pass, up to [`MAX_DIAGNOSTICS`].
+pub(crate) struct Collector {
+    file: PathBuf,
+    diagnostics: Vec<Diagnostic>,
+    /// Set once a problem was dropped, or work skipped, because the collector was full.
+    truncated: bool,
+}
+
+impl Collector {
+    pub(crate) fn new(file: &Path) -> Self {
+        Collector {
+            file: file.to_path_buf(),
+            diagnostics: Vec::new(),
+            truncated: false,
+        }
+    }
+
+    /// Records a problem at byte range `span` of `text`.
+    pub(crate) fn at(
+        &mut self,
+        text: &SourceText<'_>,
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) {
+        if !self.is_full() {
+            let diagnostic = Diagnostic::at(&self.file, text, span, message).with_help(help);
+            self.diagnostics.push(diagnostic);
+        }
+    }
+
+    /// Records a problem that has no position in the file.
+    pub(crate) fn unplaced(&mut self, message: impl Into<String>, help: Option<String>) {
+        if !self.is_full() {
+            self.diagnostics
+                .push(Diagnostic::unplaced(&self.file, message).with_help(help));
+        }
+    }
+
+    /// Whether the collector takes no more problems. Loops over input of unbounded length
+    /// stop early then, so the work after the limit stays small.
+    pub(crate) fn is_full(&mut self) -> bool {
+        let full = self.diagnostics.len() >= MAX_DIAGNOSTICS;
+        self.truncated |= full;
+        full
+    }
+
+    /// `Ok` when nothing was found, else the report (noting when it stopped early).
+    pub(crate) fn finish(mut self) -> Result<(), Report> {
+        if self.truncated {
+            let message =
+                format!("stopped after {MAX_DIAGNOSTICS} problems; fix these and validate again");
+            self.diagnostics
+                .push(Diagnostic::unplaced(&self.file, message));
+        }
+        if self.diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(Report::new(&self.file, self.diagnostics))
+        }
+    }
+}
+
 /// Workflow source text with its line starts, to turn byte offsets into line:col.
 pub(crate) struct SourceText<'s> {
     text: &'s str,

@@ -3,19 +3,17 @@
 //! turn a number into a string.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde_json::{Number, Value};
 
-use crate::diagnostic::Diagnostic;
+use crate::diagnostic::Collector;
 use crate::suggest::Suggester;
 
-/// Applies `overrides` to `vars` in order (a later one wins); problems go to `diagnostics`.
+/// Applies `overrides` to `vars` in order (a later one wins), reporting problems.
 pub(crate) fn apply(
-    file: &Path,
     vars: &mut BTreeMap<String, Value>,
     overrides: &[(String, String)],
-    diagnostics: &mut Vec<Diagnostic>,
+    problems: &mut Collector,
 ) {
     let mut hints = Suggester::new();
     for (name, text) in overrides {
@@ -28,10 +26,7 @@ pub(crate) fn apply(
                         "declare `{name}` under [vars] in the workflow first"
                     ))
                 });
-            diagnostics.push(
-                Diagnostic::unplaced(file, format!("{flag}: no variable `{name}` is declared"))
-                    .with_help(help),
-            );
+            problems.unplaced(format!("{flag}: no variable `{name}` is declared"), help);
             continue;
         };
         let parsed = match default {
@@ -56,10 +51,7 @@ pub(crate) fn apply(
                     Value::Bool(_) => "a boolean (`true` or `false`)",
                     _ => "a value of its declared type",
                 };
-                diagnostics.push(Diagnostic::unplaced(
-                    file,
-                    format!("{flag}: variable `{name}` is {kind}"),
-                ));
+                problems.unplaced(format!("{flag}: variable `{name}` is {kind}"), None);
             }
         }
     }
@@ -82,12 +74,16 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).into(), (*v).into()))
             .collect();
-        let mut diagnostics = Vec::new();
-        apply(Path::new("w.toml"), &mut vars, &overrides, &mut diagnostics);
-        let rendered = diagnostics
-            .iter()
-            .map(|d| format!("{} | {:?}", d.message, d.help))
-            .collect();
+        let mut problems = Collector::new(std::path::Path::new("w.toml"));
+        apply(&mut vars, &overrides, &mut problems);
+        let rendered = match problems.finish() {
+            Ok(()) => Vec::new(),
+            Err(report) => report
+                .diagnostics()
+                .iter()
+                .map(|d| format!("{} | {:?}", d.message, d.help))
+                .collect(),
+        };
         (vars, rendered)
     }
 

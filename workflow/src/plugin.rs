@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::diagnostic::{Diagnostic, SourceText};
+use crate::diagnostic::{Collector, Report, SourceText};
 use crate::suggest::Suggester;
 use crate::template::Reference;
 use crate::workflow::Workflow;
@@ -82,13 +82,15 @@ pub enum PluginProblem {
 }
 
 /// The plugin checks of [`Workflow::check_plugins`].
-pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Diagnostic> {
+pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Result<(), Report> {
     let text = SourceText::new(&workflow.source);
-    let file = &workflow.file;
-    let mut diagnostics = Vec::new();
+    let mut problems = Collector::new(&workflow.file);
     let mut hints = Suggester::new();
     let mut declared: BTreeMap<&str, (&str, BTreeSet<String>)> = BTreeMap::new();
     for (step, site) in workflow.steps.iter().zip(&workflow.sites) {
+        if problems.is_full() {
+            break;
+        }
         let plugin = &site.plugin_text;
         let id = &step.id;
         let problem = match catalog.inspect(&step.plugin, &step.with) {
@@ -136,10 +138,13 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
                 None,
             ),
         };
-        diagnostics.push(Diagnostic::at(file, &text, span, message).with_help(help));
+        problems.at(&text, span, message, help);
     }
     for site in &workflow.sites {
         for (reference, span) in &site.output_refs {
+            if problems.is_full() {
+                break;
+            }
             let Reference::Output { step, key } = reference else {
                 continue;
             };
@@ -162,9 +167,8 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Vec<Dia
                     )
                 });
             let message = format!("step `{step}` has no output `{key}`");
-            diagnostics
-                .push(Diagnostic::at(file, &text, span.clone(), message).with_help(Some(help)));
+            problems.at(&text, span.clone(), message, Some(help));
         }
     }
-    diagnostics
+    problems.finish()
 }

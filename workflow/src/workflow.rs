@@ -161,12 +161,7 @@ impl Workflow {
     /// pins, the `step` world, each plugin's verdict on its `with`, and references to
     /// outputs a plugin does not declare. Reports all problems at once.
     pub fn check_plugins(&self, catalog: &dyn PluginCatalog) -> Result<(), Report> {
-        let diagnostics = plugin::check(self, catalog);
-        if diagnostics.is_empty() {
-            Ok(())
-        } else {
-            Err(Report::new(&self.file, diagnostics))
-        }
+        plugin::check(self, catalog)
     }
 
     /// The step with this id.

@@ -14,7 +14,7 @@ use serde_json::{Map, Number, Value};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::diagnostic::{Diagnostic, Report, SourceText};
+use crate::diagnostic::{Collector, Diagnostic, Report, SourceText};
 use crate::overrides;
 use crate::suggest::Suggester;
 use crate::workflow::{Step, StepSite, Workflow};
@@ -31,9 +31,6 @@ pub(crate) const MAX_STEPS: usize = 1000;
 /// Deepest nesting of tables and arrays, counted from the top of the file (the `steps`
 /// array is level 1, a step level 2, its `with` table level 3).
 pub(crate) const MAX_NESTING: usize = 32;
-/// Validation stops collecting problems after this many: a hostile or generated file
-/// could otherwise produce a report far larger than itself, slowly.
-const MAX_DIAGNOSTICS: usize = 200;
 /// At most this many TOML syntax errors are shown: after the first few, the parser's
 /// recovery mostly reports echoes of the same mistake.
 const MAX_SYNTAX_ERRORS: usize = 10;
@@ -97,23 +94,11 @@ pub(crate) fn parse(
     let mut checker = Checker {
         path,
         text,
-        diagnostics: Vec::new(),
-        truncated: false,
+        problems: Collector::new(path),
         hints: Suggester::new(),
     };
     let workflow = checker.workflow(document.get_ref(), overrides);
-    if checker.truncated {
-        let message =
-            format!("stopped after {MAX_DIAGNOSTICS} problems; fix these and validate again");
-        checker
-            .diagnostics
-            .push(Diagnostic::unplaced(path, message));
-    }
-    if checker.diagnostics.is_empty() {
-        Ok(workflow)
-    } else {
-        Err(Report::new(path, checker.diagnostics))
-    }
+    checker.problems.finish().map(|()| workflow)
 }
 
 /// The place a key belongs to, for messages: empty at the top level, else " in ...".
@@ -171,28 +156,18 @@ struct StepId {
 struct Checker<'s> {
     path: &'s Path,
     text: SourceText<'s>,
-    diagnostics: Vec<Diagnostic>,
-    /// Set when a problem was dropped because [`MAX_DIAGNOSTICS`] were already found.
-    truncated: bool,
+    problems: Collector,
     hints: Suggester,
 }
 
 impl Checker<'_> {
     fn report(&mut self, span: Range<usize>, message: impl Into<String>, help: Option<String>) {
-        if self.full() {
-            self.truncated = true;
-            return;
-        }
-        self.diagnostics
-            .push(Diagnostic::at(self.path, &self.text, span, message).with_help(help));
+        self.problems.at(&self.text, span, message, help);
     }
 
-    /// Whether the report is full; loops over input of unbounded length stop early then,
-    /// so the work after the limit stays linear.
+    /// See [`Collector::is_full`].
     fn full(&mut self) -> bool {
-        let full = self.diagnostics.len() >= MAX_DIAGNOSTICS;
-        self.truncated |= full;
-        full
+        self.problems.is_full()
     }
 
     fn wrong_type(&mut self, key: &str, scope: &str, value: &Node<'_>, expected: &str) {
@@ -367,7 +342,7 @@ impl Checker<'_> {
             .string(root, "description", "")
             .map(|(s, _)| s.to_owned());
         let mut vars = self.vars(root);
-        overrides::apply(self.path, &mut vars, overrides, &mut self.diagnostics);
+        overrides::apply(&mut vars, overrides, &mut self.problems);
         let clusters = self.opaque(root, "clusters", "", 1, Value::Null);
         let aws = self.opaque(root, "aws", "", 1, Value::Null);
         let policy = self.opaque(root, "policy", "", 1, Value::Null);

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// A `${...}` reference.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Reference {
+pub(crate) enum Reference {
     /// `${vars.NAME}`
     Var(String),
     /// `${steps.STEP.outputs.KEY}`

@@ -24,17 +24,30 @@ fn micros(d: Duration) -> String {
 }
 
 fn builtin(name: &str) -> &'static [u8] {
-    runner::plugins::builtins().iter().find(|(n, _, _)| *n == name).unwrap().2
+    runner::plugins::builtins()
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .unwrap()
+        .2
 }
 
 /// Instantiate + run `echo` with a small input in a fresh store, from a loaded plugin.
 async fn trivial_step(pooling: bool) {
     let cache = tempfile::tempdir().unwrap();
-    let engine = WasmEngine::new(EngineOptions { cache_dir: Some(cache.path().into()), pooling }).unwrap();
+    let engine = WasmEngine::new(EngineOptions {
+        cache_dir: Some(cache.path().into()),
+        pooling,
+    })
+    .unwrap();
     let plugin = engine.load(builtin("echo")).unwrap();
     let recorder = Arc::new(Recorder::detached());
     let limits = StepLimits::default();
-    let inv = Invocation { step: "s".into(), run: "r".into(), attempt: 1, params: r#"{"outputs":{"k":"v"}}"#.into() };
+    let inv = Invocation {
+        step: "s".into(),
+        run: "r".into(),
+        attempt: 1,
+        params: r#"{"outputs":{"k":"v"}}"#.into(),
+    };
     let mut samples = Vec::new();
     for i in 0..3000 {
         let host = StepHost::new("s".into(), recorder.clone(), Default::default());
@@ -61,14 +74,22 @@ async fn hundred_steps(chained: bool) {
     let dir = tempfile::tempdir().unwrap();
     let mut toml = String::from("name = \"hundred\"\n");
     for i in 0..100 {
-        toml.push_str(&format!("[[steps]]\nid = \"s{i}\"\nplugin = \"echo\"\nwith = {{ outputs = {{ n = {i} }} }}\n"));
+        toml.push_str(&format!(
+            "[[steps]]\nid = \"s{i}\"\nplugin = \"echo\"\nwith = {{ outputs = {{ n = {i} }} }}\n"
+        ));
         if chained && i > 0 {
             toml.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
         }
     }
     let path = dir.path().join("wf.toml");
     std::fs::write(&path, &toml).unwrap();
-    let engine = Arc::new(WasmEngine::new(EngineOptions { cache_dir: Some(dir.path().join("cache")), pooling: false }).unwrap());
+    let engine = Arc::new(
+        WasmEngine::new(EngineOptions {
+            cache_dir: Some(dir.path().join("cache")),
+            pooling: false,
+        })
+        .unwrap(),
+    );
     // Warm the compile cache: the figure is the engine's overhead, not Cranelift's.
     engine.load(builtin("echo")).unwrap();
     let mut totals = Vec::new();
@@ -77,14 +98,27 @@ async fn hundred_steps(chained: bool) {
         let wf = Workflow::load(&path, &[]).unwrap();
         let loaded = Loaded::new(&engine, &wf).unwrap();
         let state = StateDir::new(dir.path().join(format!("state{round}")));
-        let result = runner::exec::exec(engine.clone(), &wf, &loaded, &state, Arc::new(Silent), &ExecOptions::default()).await.unwrap();
+        let result = runner::exec::exec(
+            engine.clone(),
+            &wf,
+            &loaded,
+            &state,
+            Arc::new(Silent),
+            &ExecOptions::default(),
+        )
+        .await
+        .unwrap();
         totals.push(start.elapsed());
         assert_eq!(result.steps.len(), 100);
     }
     totals.sort();
     println!(
         "100-step workflow ({}), parse + plan + run + journal: median {:.1} ms (min {:.1}, max {:.1}) over {} runs",
-        if chained { "a chain" } else { "all independent" },
+        if chained {
+            "a chain"
+        } else {
+            "all independent"
+        },
         percentile(&totals, 0.5).as_secs_f64() * 1e3,
         totals[0].as_secs_f64() * 1e3,
         totals[totals.len() - 1].as_secs_f64() * 1e3,
@@ -95,7 +129,10 @@ async fn hundred_steps(chained: bool) {
 /// First compile of every built-in, then loading them from the on-disk cache.
 fn compile_and_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let opts = EngineOptions { cache_dir: Some(cache.path().into()), pooling: false };
+    let opts = EngineOptions {
+        cache_dir: Some(cache.path().into()),
+        pooling: false,
+    };
     let engine = WasmEngine::new(opts.clone()).unwrap();
     let start = Instant::now();
     for (_, _, bytes) in runner::plugins::builtins() {
@@ -127,7 +164,13 @@ fn rss_kib() -> u64 {
 /// Resident memory per concurrently running instance: N `sleep` steps at once.
 async fn memory_per_instance(n: usize) {
     let cache = tempfile::tempdir().unwrap();
-    let engine = Arc::new(WasmEngine::new(EngineOptions { cache_dir: Some(cache.path().into()), pooling: false }).unwrap());
+    let engine = Arc::new(
+        WasmEngine::new(EngineOptions {
+            cache_dir: Some(cache.path().into()),
+            pooling: false,
+        })
+        .unwrap(),
+    );
     let plugin = engine.load(builtin("sleep")).unwrap();
     let recorder = Arc::new(Recorder::detached());
     let before = rss_kib();
@@ -135,9 +178,23 @@ async fn memory_per_instance(n: usize) {
     for i in 0..n {
         let (engine, plugin, recorder) = (engine.clone(), plugin.clone(), recorder.clone());
         tasks.push(tokio::spawn(async move {
-            let inv = Invocation { step: format!("s{i}"), run: "r".into(), attempt: 1, params: r#"{"ms":2000}"#.into() };
+            let inv = Invocation {
+                step: format!("s{i}"),
+                run: "r".into(),
+                attempt: 1,
+                params: r#"{"ms":2000}"#.into(),
+            };
             let host = StepHost::new(inv.step.clone(), recorder, Default::default());
-            outcome::call(&engine, &plugin, host, &StepLimits::default(), Call::Run(&inv)).await.0.unwrap();
+            outcome::call(
+                &engine,
+                &plugin,
+                host,
+                &StepLimits::default(),
+                Call::Run(&inv),
+            )
+            .await
+            .0
+            .unwrap();
         }));
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -154,7 +211,10 @@ async fn memory_per_instance(n: usize) {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         compile_and_cache();
         trivial_step(false).await;

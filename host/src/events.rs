@@ -22,12 +22,19 @@ pub struct Envelope {
 
 impl Envelope {
     pub fn now(event: Event) -> Self {
-        Self { v: EVENT_VERSION, ts_ms: now_ms(), event }
+        Self {
+            v: EVENT_VERSION,
+            ts_ms: now_ms(),
+            event,
+        }
     }
 }
 
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// What kind of run a journal records.
@@ -175,9 +182,21 @@ mod tests {
 
     #[test]
     fn events_serialise_flat_with_version_and_tag() {
-        let e = Envelope { v: 1, ts_ms: 5, event: Event::StepProgress { step: "a".into(), done: 1, total: 2, message: "m".into() } };
+        let e = Envelope {
+            v: 1,
+            ts_ms: 5,
+            event: Event::StepProgress {
+                step: "a".into(),
+                done: 1,
+                total: 2,
+                message: "m".into(),
+            },
+        };
         let text = serde_json::to_string(&e).unwrap();
-        assert_eq!(text, r#"{"v":1,"ts_ms":5,"event":"step_progress","step":"a","done":1,"total":2,"message":"m"}"#);
+        assert_eq!(
+            text,
+            r#"{"v":1,"ts_ms":5,"event":"step_progress","step":"a","done":1,"total":2,"message":"m"}"#
+        );
         assert_eq!(serde_json::from_str::<Envelope>(&text).unwrap(), e);
     }
 }

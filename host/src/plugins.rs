@@ -38,24 +38,42 @@ pub struct Resolved {
 pub fn resolve(plugin: &PluginRef) -> Result<Resolved, PluginProblem> {
     match plugin {
         PluginRef::Builtin(name) => {
-            let (_, _, bytes) = builtins().iter().find(|(n, _, _)| n == name).ok_or(PluginProblem::UnknownBuiltin)?;
-            Ok(Resolved { label: name.clone(), bytes: Cow::Borrowed(*bytes), sha256: sha256_hex(bytes) })
+            let (_, _, bytes) = builtins()
+                .iter()
+                .find(|(n, _, _)| n == name)
+                .ok_or(PluginProblem::UnknownBuiltin)?;
+            Ok(Resolved {
+                label: name.clone(),
+                bytes: Cow::Borrowed(*bytes),
+                sha256: sha256_hex(bytes),
+            })
         }
         PluginRef::File { path, sha256 } => {
-            let bytes = std::fs::read(path).map_err(|e| PluginProblem::Missing(format!("{}: {e}", path.display())))?;
+            let bytes = std::fs::read(path)
+                .map_err(|e| PluginProblem::Missing(format!("{}: {e}", path.display())))?;
             let actual = sha256_hex(&bytes);
             if let Some(expected) = sha256
                 && *expected != actual
             {
-                return Err(PluginProblem::Sha256Mismatch { expected: expected.clone(), actual });
+                return Err(PluginProblem::Sha256Mismatch {
+                    expected: expected.clone(),
+                    actual,
+                });
             }
-            Ok(Resolved { label: path.display().to_string(), bytes: Cow::Owned(bytes), sha256: actual })
+            Ok(Resolved {
+                label: path.display().to_string(),
+                bytes: Cow::Owned(bytes),
+                sha256: actual,
+            })
         }
     }
 }
 
 /// Resolves and loads a plugin into the engine.
-pub fn load(engine: &WasmEngine, plugin: &PluginRef) -> Result<(Resolved, Arc<LoadedPlugin>), PluginProblem> {
+pub fn load(
+    engine: &WasmEngine,
+    plugin: &PluginRef,
+) -> Result<(Resolved, Arc<LoadedPlugin>), PluginProblem> {
     let resolved = resolve(plugin)?;
     let loaded = engine.load(&resolved.bytes).map_err(|e| match e {
         LoadError::Invalid(_) | LoadError::WrongWorld(_) => PluginProblem::NotAStep(e.to_string()),
@@ -72,13 +90,35 @@ const DESCRIBE_LIMITS: StepLimits = StepLimits {
 };
 
 /// Asks a loaded plugin to describe itself for these parameters.
-pub async fn describe(engine: &WasmEngine, plugin: &LoadedPlugin, params: &String) -> Result<PluginInfo, PluginProblem> {
-    let host = StepHost::new("describe".into(), Arc::new(Recorder::detached()), Default::default());
-    match outcome::call(engine, plugin, host, &DESCRIBE_LIMITS, Call::Describe(params)).await.0 {
-        Ok(Returned::Description(d)) => Ok(PluginInfo { outputs: Some(d.outputs.into_iter().collect::<BTreeSet<_>>()) }),
+pub async fn describe(
+    engine: &WasmEngine,
+    plugin: &LoadedPlugin,
+    params: &String,
+) -> Result<PluginInfo, PluginProblem> {
+    let host = StepHost::new(
+        "describe".into(),
+        Arc::new(Recorder::detached()),
+        Default::default(),
+    );
+    match outcome::call(
+        engine,
+        plugin,
+        host,
+        &DESCRIBE_LIMITS,
+        Call::Describe(params),
+    )
+    .await
+    .0
+    {
+        Ok(Returned::Description(d)) => Ok(PluginInfo {
+            outputs: Some(d.outputs.into_iter().collect::<BTreeSet<_>>()),
+        }),
         Ok(_) => Err(PluginProblem::Invalid("describe returned nothing".into())),
         Err(f) if f.kind == "invalid" => Err(PluginProblem::Invalid(f.message)),
-        Err(f) => Err(PluginProblem::NotAStep(format!("describe failed: {}", f.message))),
+        Err(f) => Err(PluginProblem::NotAStep(format!(
+            "describe failed: {}",
+            f.message
+        ))),
     }
 }
 
@@ -93,7 +133,11 @@ impl PluginCatalog for Catalog<'_> {
         builtins().iter().map(|(n, _, _)| n.to_string()).collect()
     }
 
-    fn inspect(&self, plugin: &PluginRef, with: &serde_json::Value) -> Result<PluginInfo, PluginProblem> {
+    fn inspect(
+        &self,
+        plugin: &PluginRef,
+        with: &serde_json::Value,
+    ) -> Result<PluginInfo, PluginProblem> {
         let (_, loaded) = load(self.engine, plugin)?;
         let params = with.to_string();
         tokio::task::block_in_place(|| {

@@ -44,9 +44,19 @@ impl StepHost {
 }
 
 impl Host for StepHost {
-    async fn log(&mut self, level: Level, message: String, fields: Vec<Field>) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<Field>,
+    ) -> wasmtime::Result<()> {
         let started = Instant::now();
-        let args = format!("{} {:?} ({} fields)", level_name(level), clip(&message, 64), fields.len());
+        let args = format!(
+            "{} {:?} ({} fields)",
+            level_name(level),
+            clip(&message, 64),
+            fields.len()
+        );
         if self.within_log_budget()? {
             let fields = fields
                 .into_iter()
@@ -68,7 +78,12 @@ impl Host for StepHost {
         let started = Instant::now();
         let args = format!("{done}/{total} {:?}", clip(&message, 64));
         if self.within_log_budget()? {
-            self.emit(Event::StepProgress { step: self.step.clone(), done, total, message: clip(&message, MAX_FIELD) })?;
+            self.emit(Event::StepProgress {
+                step: self.step.clone(),
+                done,
+                total,
+                message: clip(&message, MAX_FIELD),
+            })?;
         }
         self.audit("log", "progress", args, "ok".into(), started);
         Ok(())

@@ -27,11 +27,24 @@ pub struct StepHost {
 
 impl StepHost {
     pub fn new(step: String, recorder: Arc<Recorder>, state: BTreeMap<String, String>) -> Self {
-        Self { step, recorder, state, log_calls: 0, fatal: None }
+        Self {
+            step,
+            recorder,
+            state,
+            log_calls: 0,
+            fatal: None,
+        }
     }
 
     /// Records one host call in the audit log.
-    fn audit(&self, interface: &str, function: &str, args: String, outcome: String, started: Instant) {
+    fn audit(
+        &self,
+        interface: &str,
+        function: &str,
+        args: String,
+        outcome: String,
+        started: Instant,
+    ) {
         self.recorder.audit(&AuditRecord {
             ts_ms: now_ms(),
             run: &self.recorder.run,

@@ -18,9 +18,16 @@ pub const MAX_VALUE: usize = 64 << 10;
 pub const MAX_KEYS: usize = 128;
 
 /// Checks a write against the limits; the message tells the plugin author what to fix.
-fn check(state: &std::collections::BTreeMap<String, String>, key: &str, value: &str) -> Result<(), PluginError> {
+fn check(
+    state: &std::collections::BTreeMap<String, String>,
+    key: &str,
+    value: &str,
+) -> Result<(), PluginError> {
     if key.is_empty() || key.len() > MAX_KEY {
-        return Err(PluginError::Invalid(format!("state keys must be 1 to {MAX_KEY} bytes, got {}", key.len())));
+        return Err(PluginError::Invalid(format!(
+            "state keys must be 1 to {MAX_KEY} bytes, got {}",
+            key.len()
+        )));
     }
     if value.len() > MAX_VALUE {
         return Err(PluginError::Invalid(format!(
@@ -30,7 +37,9 @@ fn check(state: &std::collections::BTreeMap<String, String>, key: &str, value: &
         )));
     }
     if !state.contains_key(key) && state.len() >= MAX_KEYS {
-        return Err(PluginError::Invalid(format!("a step may keep at most {MAX_KEYS} state keys")));
+        return Err(PluginError::Invalid(format!(
+            "a step may keep at most {MAX_KEYS} state keys"
+        )));
     }
     Ok(())
 }
@@ -51,12 +60,20 @@ impl Host for StepHost {
         Ok(value)
     }
 
-    async fn set(&mut self, key: String, value: String) -> wasmtime::Result<Result<(), PluginError>> {
+    async fn set(
+        &mut self,
+        key: String,
+        value: String,
+    ) -> wasmtime::Result<Result<(), PluginError>> {
         let started = Instant::now();
         let args = format!("{} ({} bytes)", clip(&key, 64), value.len());
         let result = check(&self.state, &key, &value);
         if result.is_ok() {
-            self.emit(Event::StepState { step: self.step.clone(), key: key.clone(), value: Some(value.clone()) })?;
+            self.emit(Event::StepState {
+                step: self.step.clone(),
+                key: key.clone(),
+                value: Some(value.clone()),
+            })?;
             self.state.insert(key, value);
         }
         self.audit("state", "set", args, outcome(&result), started);
@@ -66,7 +83,11 @@ impl Host for StepHost {
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), PluginError>> {
         let started = Instant::now();
         if self.state.remove(&key).is_some() {
-            self.emit(Event::StepState { step: self.step.clone(), key: key.clone(), value: None })?;
+            self.emit(Event::StepState {
+                step: self.step.clone(),
+                key: key.clone(),
+                value: None,
+            })?;
         }
         self.audit("state", "delete", clip(&key, 64), "ok".into(), started);
         Ok(Ok(()))
@@ -75,7 +96,13 @@ impl Host for StepHost {
     async fn keys(&mut self) -> wasmtime::Result<Vec<String>> {
         let started = Instant::now();
         let keys: Vec<String> = self.state.keys().cloned().collect();
-        self.audit("state", "keys", String::new(), format!("ok ({} keys)", keys.len()), started);
+        self.audit(
+            "state",
+            "keys",
+            String::new(),
+            format!("ok ({} keys)", keys.len()),
+            started,
+        );
         Ok(keys)
     }
 }

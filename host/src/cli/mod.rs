@@ -27,11 +27,22 @@ pub const EXIT_CANNOT_RUN: u8 = 3;
 pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, Parser)]
-#[command(name = "runner", version, about = "Run TOML workflows whose steps are sandboxed WebAssembly components.")]
-#[command(after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid input or usage, 3 could not run (state locked, I/O error), 130 interrupted.")]
+#[command(
+    name = "runner",
+    version,
+    about = "Run TOML workflows whose steps are sandboxed WebAssembly components."
+)]
+#[command(
+    after_help = "Exit codes: 0 success, 1 a step failed, 2 invalid input or usage, 3 could not run (state locked, I/O error), 130 interrupted."
+)]
 pub struct Cli {
     /// Where runs, journals, audit logs and the lock are kept.
-    #[arg(long, global = true, env = "RUNNER_STATE_DIR", default_value = ".runner")]
+    #[arg(
+        long,
+        global = true,
+        env = "RUNNER_STATE_DIR",
+        default_value = ".runner"
+    )]
     pub state_dir: PathBuf,
     /// Where compiled plugins are cached (default: $XDG_CACHE_HOME/runner or ~/.cache/runner).
     #[arg(long, global = true, env = "RUNNER_CACHE_DIR")]
@@ -106,7 +117,10 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: starting the async runtime: {e}");
@@ -115,8 +129,12 @@ pub fn main() -> ExitCode {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Exec { args, fresh, jobs } => workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, fresh, jobs).await,
-            Command::Destroy { args, jobs } => workflow_cmd::destroy(&cli.state_dir, cli.cache_dir, args, jobs).await,
+            Command::Exec { args, fresh, jobs } => {
+                workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, fresh, jobs).await
+            }
+            Command::Destroy { args, jobs } => {
+                workflow_cmd::destroy(&cli.state_dir, cli.cache_dir, args, jobs).await
+            }
             Command::Validate { args } => validate::validate(cli.cache_dir, args).await,
             Command::Runs { output } => runs::list(&cli.state_dir, output),
             Command::Logs { run, output } => runs::logs(&cli.state_dir, &run, output),
@@ -131,5 +149,8 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::builder()
         .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
         .from_env_lossy();
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

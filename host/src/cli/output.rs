@@ -38,7 +38,9 @@ pub struct PlainLines {
 
 impl PlainLines {
     pub fn new() -> Self {
-        Self { last_progress: Mutex::new(HashMap::new()) }
+        Self {
+            last_progress: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -51,26 +53,57 @@ impl Default for PlainLines {
 /// The text of an event for people; None for events not worth a line.
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
-        Event::RunStarted { run, kind, workflow, steps, resumed_from, .. } => {
+        Event::RunStarted {
+            run,
+            kind,
+            workflow,
+            steps,
+            resumed_from,
+            ..
+        } => {
             let verb = match kind {
                 crate::events::RunKind::Exec => "exec",
                 crate::events::RunKind::Destroy => "destroy",
             };
-            let resumed = resumed_from.as_ref().map(|r| format!(", resuming {r}")).unwrap_or_default();
-            format!("run {run}: {verb} {workflow} ({} steps{resumed})", steps.len())
+            let resumed = resumed_from
+                .as_ref()
+                .map(|r| format!(", resuming {r}"))
+                .unwrap_or_default();
+            format!(
+                "run {run}: {verb} {workflow} ({} steps{resumed})",
+                steps.len()
+            )
         }
-        Event::StepStarted { step, attempt, plugin, .. } => {
+        Event::StepStarted {
+            step,
+            attempt,
+            plugin,
+            ..
+        } => {
             if *attempt == 1 {
                 format!("[{step}] started ({plugin})")
             } else {
                 format!("[{step}] attempt {attempt} started")
             }
         }
-        Event::StepLog { step, level, message, fields } => {
-            let fields: String = fields.iter().map(|(k, v)| format!(" {k}={}", clip(v, 200))).collect();
+        Event::StepLog {
+            step,
+            level,
+            message,
+            fields,
+        } => {
+            let fields: String = fields
+                .iter()
+                .map(|(k, v)| format!(" {k}={}", clip(v, 200)))
+                .collect();
             format!("[{step}] {level}: {}{fields}", clip(message, 500))
         }
-        Event::StepProgress { step, done, total, message } => {
+        Event::StepProgress {
+            step,
+            done,
+            total,
+            message,
+        } => {
             if *total > 0 {
                 format!("[{step}] {done}/{total} {message}")
             } else {
@@ -78,26 +111,50 @@ pub fn describe(event: &Event) -> Option<String> {
             }
         }
         Event::StepState { .. } | Event::StepCarried { .. } => return None,
-        Event::StepRetry { step, attempt, delay_ms, error } => format!(
+        Event::StepRetry {
+            step,
+            attempt,
+            delay_ms,
+            error,
+        } => format!(
             "[{step}] attempt {attempt} failed ({}: {}); retrying in {}",
             error.kind,
             error.message,
             duration(Duration::from_millis(*delay_ms))
         ),
-        Event::StepFinished { step, status, duration_ms, error, reason, .. } => {
+        Event::StepFinished {
+            step,
+            status,
+            duration_ms,
+            error,
+            reason,
+            ..
+        } => {
             let took = duration(Duration::from_millis(*duration_ms));
             match status {
                 StepStatus::Succeeded => format!("[{step}] ok in {took}"),
                 StepStatus::Destroyed => format!("[{step}] destroyed in {took}"),
-                StepStatus::Reused => format!("[{step}] unchanged since an earlier run; not run again"),
-                StepStatus::Skipped => format!("[{step}] skipped: {}", reason.as_deref().unwrap_or("")),
+                StepStatus::Reused => {
+                    format!("[{step}] unchanged since an earlier run; not run again")
+                }
+                StepStatus::Skipped => {
+                    format!("[{step}] skipped: {}", reason.as_deref().unwrap_or(""))
+                }
                 StepStatus::Failed => {
-                    let e = error.as_ref().map(|e| format!("{}: {}", e.kind, e.message)).unwrap_or_default();
+                    let e = error
+                        .as_ref()
+                        .map(|e| format!("{}: {}", e.kind, e.message))
+                        .unwrap_or_default();
                     format!("[{step}] FAILED after {took}: step `{step}` {e}")
                 }
             }
         }
-        Event::RunFinished { run, status, duration_ms, .. } => {
+        Event::RunFinished {
+            run,
+            status,
+            duration_ms,
+            ..
+        } => {
             let took = duration(Duration::from_millis(*duration_ms));
             match status {
                 RunStatus::Succeeded => format!("run {run} succeeded in {took}"),
@@ -110,11 +167,18 @@ pub fn describe(event: &Event) -> Option<String> {
 
 impl EventSink for PlainLines {
     fn event(&self, envelope: &Envelope) {
-        if let Event::StepProgress { step, done, total, .. } = &envelope.event {
+        if let Event::StepProgress {
+            step, done, total, ..
+        } = &envelope.event
+        {
             let mut last = self.last_progress.lock().unwrap();
             let now = Instant::now();
             let finished = total > &0 && done >= total;
-            if !finished && last.get(step).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(1)) {
+            if !finished
+                && last
+                    .get(step)
+                    .is_some_and(|t| now.duration_since(*t) < Duration::from_secs(1))
+            {
                 return;
             }
             last.insert(step.clone(), now);
@@ -134,7 +198,10 @@ pub struct LiveProgress {
 
 impl LiveProgress {
     pub fn new() -> Self {
-        Self { multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()), bars: Mutex::new(HashMap::new()) }
+        Self {
+            multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr()),
+            bars: Mutex::new(HashMap::new()),
+        }
     }
 
     fn bar(&self, step: &str) -> ProgressBar {
@@ -142,7 +209,12 @@ impl LiveProgress {
         bars.entry(step.to_string())
             .or_insert_with(|| {
                 let bar = self.multi.add(ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("{spinner} {prefix:.bold} {elapsed:>4} {wide_msg}").unwrap());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{spinner} {prefix:.bold} {elapsed:>4} {wide_msg}",
+                    )
+                    .unwrap(),
+                );
                 bar.set_prefix(step.to_string());
                 bar.enable_steady_tick(Duration::from_millis(100));
                 bar
@@ -161,8 +233,17 @@ impl EventSink for LiveProgress {
     fn event(&self, envelope: &Envelope) {
         match &envelope.event {
             Event::StepStarted { step, .. } => self.bar(step).set_message("running"),
-            Event::StepProgress { step, done, total, message } => {
-                let pct = if *total > 0 { format!("{}% ", done * 100 / total) } else { String::new() };
+            Event::StepProgress {
+                step,
+                done,
+                total,
+                message,
+            } => {
+                let pct = if *total > 0 {
+                    format!("{}% ", done * 100 / total)
+                } else {
+                    String::new()
+                };
                 self.bar(step).set_message(format!("{pct}{message}"));
             }
             Event::StepFinished { step, .. } => {

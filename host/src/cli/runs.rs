@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use super::output::{OutputFormat, describe};
 use super::{EXIT_CANNOT_RUN, EXIT_INVALID, EXIT_OK};
 use crate::events::{RunKind, RunStatus, StepStatus};
+use crate::state::StateDir;
 use crate::state::journal::Journal;
 use crate::state::runs::format_time;
-use crate::state::StateDir;
 
 pub fn list(state_dir: &Path, output: OutputFormat) -> u8 {
     let state = StateDir::new(state_dir);
@@ -22,7 +22,8 @@ pub fn list(state_dir: &Path, output: OutputFormat) -> u8 {
     match output {
         OutputFormat::Json => {
             for r in &rows {
-                let count = |s: StepStatus| r.steps.values().filter(|st| st.status == Some(s)).count();
+                let count =
+                    |s: StepStatus| r.steps.values().filter(|st| st.status == Some(s)).count();
                 let line = serde_json::json!({
                     "run": r.id, "workflow": r.workflow, "file": r.file, "kind": r.kind,
                     "status": r.status, "started_ms": r.started_ms, "finished_ms": r.finished_ms,
@@ -39,7 +40,10 @@ pub fn list(state_dir: &Path, output: OutputFormat) -> u8 {
                 println!("no runs in {}", state_dir.display());
                 return EXIT_OK;
             }
-            println!("{:<22} {:<8} {:<12} {:<24} {:>9}  WORKFLOW", "RUN", "KIND", "STATUS", "STARTED", "DURATION");
+            println!(
+                "{:<22} {:<8} {:<12} {:<24} {:>9}  WORKFLOW",
+                "RUN", "KIND", "STATUS", "STARTED", "DURATION"
+            );
             for r in &rows {
                 let kind = match r.kind {
                     RunKind::Exec => "exec",
@@ -51,8 +55,16 @@ pub fn list(state_dir: &Path, output: OutputFormat) -> u8 {
                     Some(RunStatus::Interrupted) => "interrupted",
                     None => "unfinished",
                 };
-                let took = r.finished_ms.map(|f| format!("{} ms", f.saturating_sub(r.started_ms))).unwrap_or_else(|| "-".into());
-                println!("{:<22} {kind:<8} {status:<12} {:<24} {took:>9}  {}", r.id, format_time(r.started_ms), r.workflow);
+                let took = r
+                    .finished_ms
+                    .map(|f| format!("{} ms", f.saturating_sub(r.started_ms)))
+                    .unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<22} {kind:<8} {status:<12} {:<24} {took:>9}  {}",
+                    r.id,
+                    format_time(r.started_ms),
+                    r.workflow
+                );
             }
         }
     }
@@ -77,7 +89,9 @@ pub fn logs(state_dir: &Path, run: &str, output: OutputFormat) -> u8 {
     };
     for envelope in &contents.events {
         match output {
-            OutputFormat::Json => println!("{}", serde_json::to_string(envelope).unwrap_or_default()),
+            OutputFormat::Json => {
+                println!("{}", serde_json::to_string(envelope).unwrap_or_default())
+            }
             OutputFormat::Human => {
                 if let Some(line) = describe(&envelope.event) {
                     println!("{} {line}", format_time(envelope.ts_ms));
@@ -86,7 +100,9 @@ pub fn logs(state_dir: &Path, run: &str, output: OutputFormat) -> u8 {
         }
     }
     if contents.torn_tail {
-        eprintln!("note: the journal ends in a partial line (the run was killed mid-write); it was ignored");
+        eprintln!(
+            "note: the journal ends in a partial line (the run was killed mid-write); it was ignored"
+        );
     }
     EXIT_OK
 }
@@ -111,7 +127,11 @@ pub fn plugins(cache_dir: Option<PathBuf>, output: OutputFormat) -> u8 {
                 "{}",
                 serde_json::json!({"name": name, "sha256": loaded.sha256, "world": world, "bytes": bytes.len(), "description": description})
             ),
-            OutputFormat::Human => println!("{name:<8} {world}  sha256:{}  {:>7} B  {description}", loaded.sha256, bytes.len()),
+            OutputFormat::Human => println!(
+                "{name:<8} {world}  sha256:{}  {:>7} B  {description}",
+                loaded.sha256,
+                bytes.len()
+            ),
         }
     }
     EXIT_OK

@@ -27,7 +27,11 @@ pub fn load_checked(engine: &WasmEngine, args: &WorkflowArgs) -> Result<Workflow
 
 pub fn engine(cache_dir: Option<PathBuf>) -> Result<WasmEngine, u8> {
     let cache_dir = cache_dir.or_else(crate::engine::ComponentCache::default_dir);
-    WasmEngine::new(EngineOptions { cache_dir, pooling: false }).map_err(|e| {
+    WasmEngine::new(EngineOptions {
+        cache_dir,
+        pooling: false,
+    })
+    .map_err(|e| {
         eprintln!("error: {e:#}");
         EXIT_CANNOT_RUN
     })
@@ -56,21 +60,36 @@ pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::json!({ "valid": true, "workflow": wf.name, "file": args.file, "steps": steps }));
+            println!(
+                "{}",
+                serde_json::json!({ "valid": true, "workflow": wf.name, "file": args.file, "steps": steps })
+            );
         }
         OutputFormat::Human => {
-            println!("{}: workflow `{}` is valid ({} steps)", args.file.display(), wf.name, wf.steps.len());
+            println!(
+                "{}: workflow `{}` is valid ({} steps)",
+                args.file.display(),
+                wf.name,
+                wf.steps.len()
+            );
             for step in wf.order() {
                 let needs = if step.needs.is_empty() {
                     String::new()
                 } else {
-                    format!(" after {}", step.needs.iter().cloned().collect::<Vec<_>>().join(", "))
+                    format!(
+                        " after {}",
+                        step.needs.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
                 };
                 let grants = match step.grants.as_object() {
                     Some(g) if !g.is_empty() => format!(" grants {}", step.grants),
                     _ => " grants none".into(),
                 };
-                println!("  {} ({}){needs};{grants}", step.id, plugin_name(&step.plugin));
+                println!(
+                    "  {} ({}){needs};{grants}",
+                    step.id,
+                    plugin_name(&step.plugin)
+                );
             }
         }
     }

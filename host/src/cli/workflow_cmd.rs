@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::output::{JsonLines, LiveProgress, PlainLines};
 use super::validate::{engine, load_checked};
-use super::{EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, OutputFormat, WorkflowArgs};
+use super::{
+    EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, OutputFormat, WorkflowArgs,
+};
 use crate::events::{RunStatus, StepStatus};
 use crate::exec::recorder::EventSink;
 use crate::exec::{self, ExecOptions, Loaded, RunResult};
@@ -26,15 +28,46 @@ enum Verb {
     Destroy,
 }
 
-pub async fn exec(state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, fresh: bool, jobs: usize) -> u8 {
-    run(Verb::Exec, state_dir, cache_dir, args, ExecOptions { fresh, jobs }).await
+pub async fn exec(
+    state_dir: &Path,
+    cache_dir: Option<PathBuf>,
+    args: WorkflowArgs,
+    fresh: bool,
+    jobs: usize,
+) -> u8 {
+    run(
+        Verb::Exec,
+        state_dir,
+        cache_dir,
+        args,
+        ExecOptions { fresh, jobs },
+    )
+    .await
 }
 
-pub async fn destroy(state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, jobs: usize) -> u8 {
-    run(Verb::Destroy, state_dir, cache_dir, args, ExecOptions { fresh: false, jobs }).await
+pub async fn destroy(
+    state_dir: &Path,
+    cache_dir: Option<PathBuf>,
+    args: WorkflowArgs,
+    jobs: usize,
+) -> u8 {
+    run(
+        Verb::Destroy,
+        state_dir,
+        cache_dir,
+        args,
+        ExecOptions { fresh: false, jobs },
+    )
+    .await
 }
 
-async fn run(verb: Verb, state_dir: &Path, cache_dir: Option<PathBuf>, args: WorkflowArgs, options: ExecOptions) -> u8 {
+async fn run(
+    verb: Verb,
+    state_dir: &Path,
+    cache_dir: Option<PathBuf>,
+    args: WorkflowArgs,
+    options: ExecOptions,
+) -> u8 {
     let engine = match engine(cache_dir) {
         Ok(e) => Arc::new(e),
         Err(code) => return code,
@@ -55,7 +88,10 @@ async fn run(verb: Verb, state_dir: &Path, cache_dir: Option<PathBuf>, args: Wor
         }
     };
     if let Some(previous) = &lock.taken_over_from {
-        eprintln!("note: the previous runner on {} ({previous}) did not exit cleanly; taking over its lock", state_dir.display());
+        eprintln!(
+            "note: the previous runner on {} ({previous}) did not exit cleanly; taking over its lock",
+            state_dir.display()
+        );
     }
     let loaded = match Loaded::new(&engine, &wf) {
         Ok(l) => l,
@@ -69,7 +105,9 @@ async fn run(verb: Verb, state_dir: &Path, cache_dir: Option<PathBuf>, args: Wor
     let work = async {
         match verb {
             Verb::Exec => exec::exec(engine.clone(), &wf, &loaded, &state, sink, &options).await,
-            Verb::Destroy => exec::destroy(engine.clone(), &wf, &loaded, &state, sink, &options).await,
+            Verb::Destroy => {
+                exec::destroy(engine.clone(), &wf, &loaded, &state, sink, &options).await
+            }
         }
     };
     let result = tokio::select! {
@@ -114,10 +152,23 @@ fn print_summary(result: &RunResult) {
             parts.push(format!("{n} {name}"));
         }
     }
-    let verdict = if result.status == RunStatus::Succeeded { "succeeded" } else { "FAILED" };
-    println!("run {} {verdict}: {} ({} ms)", result.run, parts.join(", "), result.duration_ms);
+    let verdict = if result.status == RunStatus::Succeeded {
+        "succeeded"
+    } else {
+        "FAILED"
+    };
+    println!(
+        "run {} {verdict}: {} ({} ms)",
+        result.run,
+        parts.join(", "),
+        result.duration_ms
+    );
     for (step, outcome) in &result.steps {
-        if let Some(f) = outcome.failure.as_ref().filter(|_| outcome.status == StepStatus::Failed) {
+        if let Some(f) = outcome
+            .failure
+            .as_ref()
+            .filter(|_| outcome.status == StepStatus::Failed)
+        {
             println!("  step `{step}` failed: {}: {}", f.kind, f.message);
         }
     }

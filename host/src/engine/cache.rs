@@ -49,12 +49,20 @@ impl ComponentCache {
     }
 
     fn entry(&self, sha256: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join("components").join(format!("{sha256}-{}.cwasm", self.engine_key)))
+        self.dir.as_ref().map(|d| {
+            d.join("components")
+                .join(format!("{sha256}-{}.cwasm", self.engine_key))
+        })
     }
 
     /// Loads the compiled form of `bytes` (whose sha256 is given), compiling and
     /// storing it on a miss. A corrupt or unreadable entry is recompiled.
-    pub fn load(&self, engine: &Engine, sha256: &str, bytes: &[u8]) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        sha256: &str,
+        bytes: &[u8],
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let entry = self.entry(sha256);
         if let Some(path) = &entry
             && path.exists()
@@ -63,7 +71,9 @@ impl ComponentCache {
             // engine compiled; the key pins the engine version and configuration.
             match unsafe { Component::deserialize_file(engine, path) } {
                 Ok(c) => return Ok((c, CacheOutcome::Hit)),
-                Err(e) => tracing::warn!(path = %path.display(), error = %e, "discarding unreadable compiled component"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "discarding unreadable compiled component")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
@@ -77,7 +87,9 @@ impl ComponentCache {
 }
 
 fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
-    let bytes = component.serialize().map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let bytes = component
+        .serialize()
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
@@ -85,4 +97,3 @@ fn store(path: &Path, component: &Component) -> anyhow::Result<()> {
     tmp.persist(path)?;
     Ok(())
 }
-

@@ -34,7 +34,12 @@ impl StepLimits {
 
 impl Default for StepLimits {
     fn default() -> Self {
-        Self { memory: DEFAULT_MEMORY, fuel: None, output: DEFAULT_OUTPUT, timeout: DEFAULT_TIMEOUT }
+        Self {
+            memory: DEFAULT_MEMORY,
+            fuel: None,
+            output: DEFAULT_OUTPUT,
+            timeout: DEFAULT_TIMEOUT,
+        }
     }
 }
 
@@ -47,7 +52,10 @@ pub struct StepLimiter {
 
 impl StepLimiter {
     pub fn new(memory_max: u64) -> Self {
-        Self { memory_max: usize::try_from(memory_max).unwrap_or(usize::MAX), breach: None }
+        Self {
+            memory_max: usize::try_from(memory_max).unwrap_or(usize::MAX),
+            breach: None,
+        }
     }
 }
 
@@ -55,7 +63,12 @@ impl StepLimiter {
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
 
 impl wasmtime::ResourceLimiter for StepLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_max {
             self.breach.get_or_insert(desired);
             wasmtime::bail!("memory limit of {} exceeded", bytes(self.memory_max as u64));
@@ -63,7 +76,12 @@ impl wasmtime::ResourceLimiter for StepLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > MAX_TABLE_ELEMENTS {
             wasmtime::bail!("table limit of {MAX_TABLE_ELEMENTS} elements exceeded");
         }
@@ -98,7 +116,11 @@ pub fn bytes(n: u64) -> String {
         value /= 1024.0;
         unit = u;
     }
-    if value.fract() == 0.0 { format!("{value:.0} {unit}") } else { format!("{value:.1} {unit}") }
+    if value.fract() == 0.0 {
+        format!("{value:.0} {unit}")
+    } else {
+        format!("{value:.1} {unit}")
+    }
 }
 
 #[cfg(test)]

@@ -43,7 +43,10 @@ pub struct StepState {
 
 impl WasiView for StepState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -88,20 +91,33 @@ impl WasmEngine {
         config.max_wasm_stack(512 << 10);
         if options.pooling {
             let mut pool = wasmtime::PoolingAllocationConfig::default();
-            pool.total_component_instances(256).total_memories(256).max_memory_size(1 << 30);
+            pool.total_component_instances(256)
+                .total_memories(256)
+                .max_memory_size(1 << 30);
             config.allocation_strategy(pool);
         }
-        let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?;
+        let engine =
+            Engine::new(&config).map_err(|e| anyhow::anyhow!("creating the wasm engine: {e:#}"))?;
         let mut linker = Linker::new(&engine);
         // WASI is linked because Rust guests import it, but the context grants nothing:
         // no files, no sockets, no environment, no arguments.
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        Step::add_to_linker::<StepState, wasmtime::component::HasSelf<StepHost>>(&mut linker, |s| &mut s.host)
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        Step::add_to_linker::<StepState, wasmtime::component::HasSelf<StepHost>>(
+            &mut linker,
+            |s| &mut s.host,
+        )
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let cache = ComponentCache::new(&engine, options.cache_dir);
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), stop_ticker.clone());
-        Ok(Self { engine, linker, cache, loaded: Mutex::new(HashMap::new()), stop_ticker })
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            loaded: Mutex::new(HashMap::new()),
+            stop_ticker,
+        })
     }
 
     /// Compiles (or loads from the cache) and pre-instantiates a component, once per
@@ -111,11 +127,20 @@ impl WasmEngine {
         if let Some(p) = self.loaded.lock().unwrap().get(&sha256) {
             return Ok(p.clone());
         }
-        let (component, outcome) =
-            self.cache.load(&self.engine, &sha256, bytes).map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let (component, outcome) = self
+            .cache
+            .load(&self.engine, &sha256, bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let pre = StepPre::new(pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
-        let plugin = Arc::new(LoadedPlugin { sha256: sha256.clone(), pre, outcome });
+        let plugin = Arc::new(LoadedPlugin {
+            sha256: sha256.clone(),
+            pre,
+            outcome,
+        });
         self.loaded.lock().unwrap().insert(sha256, plugin.clone());
         Ok(plugin)
     }
@@ -124,7 +149,10 @@ impl WasmEngine {
     pub fn store(&self, host: StepHost, limits: &StepLimits) -> Store<StepState> {
         let stdout = MemoryOutputPipe::new(CAPTURE_LIMIT);
         let stderr = MemoryOutputPipe::new(CAPTURE_LIMIT);
-        let wasi = WasiCtx::builder().stdout(stdout.clone()).stderr(stderr.clone()).build();
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
         let mut table = ResourceTable::new();
         table.set_max_capacity(4096);
         let state = StepState {
@@ -138,7 +166,9 @@ impl WasmEngine {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled on this engine");
+        store
+            .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+            .expect("fuel is enabled on this engine");
         store.set_epoch_deadline(1);
         // Every tick: stop at the deadline, otherwise yield so parallel steps progress.
         store.epoch_deadline_callback(|ctx| {
@@ -152,7 +182,11 @@ impl WasmEngine {
     }
 
     /// Instantiates a plugin in a store.
-    pub async fn instantiate(&self, plugin: &LoadedPlugin, store: &mut Store<StepState>) -> wasmtime::Result<Step> {
+    pub async fn instantiate(
+        &self,
+        plugin: &LoadedPlugin,
+        store: &mut Store<StepState>,
+    ) -> wasmtime::Result<Step> {
         plugin.pre.instantiate_async(store).await
     }
 }

@@ -33,7 +33,10 @@ pub enum Returned {
 
 impl Failure {
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
-        Self { kind: kind.into(), message: message.into() }
+        Self {
+            kind: kind.into(),
+            message: message.into(),
+        }
     }
 
     /// Only these kinds are worth retrying: the same call may succeed later.
@@ -76,9 +79,15 @@ pub async fn call(
     let fut = async {
         let step = engine.instantiate(plugin, &mut store).await?;
         Ok::<_, wasmtime::Error>(match call {
-            Call::Describe(params) => step.call_describe(&mut store, params).await?.map(Raw::Description),
+            Call::Describe(params) => step
+                .call_describe(&mut store, params)
+                .await?
+                .map(Raw::Description),
             Call::Run(inv) => step.call_run(&mut store, inv).await?.map(Raw::Json),
-            Call::Destroy(inv, rec) => step.call_destroy(&mut store, inv, rec).await?.map(|()| Raw::Done),
+            Call::Destroy(inv, rec) => step
+                .call_destroy(&mut store, inv, rec)
+                .await?
+                .map(|()| Raw::Done),
         })
     };
     let outcome = tokio::time::timeout(limits.timeout + HOST_CALL_GRACE, fut).await;
@@ -103,7 +112,13 @@ fn settle(outcome: Attempt, state: &StepState, limits: &StepLimits) -> Result<Re
 }
 
 fn timed_out(limits: &StepLimits) -> Failure {
-    Failure::new("timeout", format!("timed out: exceeded its deadline of {}", duration(limits.timeout)))
+    Failure::new(
+        "timeout",
+        format!(
+            "timed out: exceeded its deadline of {}",
+            duration(limits.timeout)
+        ),
+    )
 }
 
 /// Names the limit or fault behind a trap.
@@ -111,15 +126,26 @@ fn explain_trap(err: &wasmtime::Error, state: &StepState, limits: &StepLimits) -
     if let Some(wanted) = state.limiter.breach {
         return Failure::new(
             "limit",
-            format!("memory limit of {} exceeded (the plugin asked for {})", bytes(limits.memory), bytes(wanted as u64)),
+            format!(
+                "memory limit of {} exceeded (the plugin asked for {})",
+                bytes(limits.memory),
+                bytes(wanted as u64)
+            ),
         );
     }
     match err.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => timed_out(limits),
-        Some(Trap::OutOfFuel) => {
-            Failure::new("limit", format!("fuel limit of {} exhausted", limits.fuel.unwrap_or_default()))
-        }
-        Some(Trap::StackOverflow) => Failure::new("limit", "stack overflow: exceeded the wasm stack limit of 512 KiB"),
+        Some(Trap::OutOfFuel) => Failure::new(
+            "limit",
+            format!(
+                "fuel limit of {} exhausted",
+                limits.fuel.unwrap_or_default()
+            ),
+        ),
+        Some(Trap::StackOverflow) => Failure::new(
+            "limit",
+            "stack overflow: exceeded the wasm stack limit of 512 KiB",
+        ),
         Some(Trap::MemoryOutOfBounds) => Failure::new(
             "trap",
             "out-of-bounds memory access (a guest stack overflow looks like this: its stack lives in linear memory)",
@@ -132,7 +158,10 @@ fn explain_trap(err: &wasmtime::Error, state: &StepState, limits: &StepLimits) -
         // Not a wasm trap: the host refused what the guest passed it (a pointer outside
         // its memory, an enum out of range) or a host call failed. The root cause says
         // which; the wasm backtrace above it helps nobody reading a step failure.
-        None => Failure::new("trap", format!("plugin failed in a host call: {}", err.root_cause())),
+        None => Failure::new(
+            "trap",
+            format!("plugin failed in a host call: {}", err.root_cause()),
+        ),
     }
 }
 
@@ -151,17 +180,30 @@ fn panic_message(state: &StepState) -> Option<String> {
     Some(crate::state::audit::clip(&msg, 1024))
 }
 
-fn parse_outputs(json: &str, limits: &StepLimits) -> Result<serde_json::Map<String, Value>, Failure> {
+fn parse_outputs(
+    json: &str,
+    limits: &StepLimits,
+) -> Result<serde_json::Map<String, Value>, Failure> {
     if json.len() as u64 > limits.output {
         return Err(Failure::new(
             "limit",
-            format!("output of {} exceeds the output limit of {}", bytes(json.len() as u64), bytes(limits.output)),
+            format!(
+                "output of {} exceeds the output limit of {}",
+                bytes(json.len() as u64),
+                bytes(limits.output)
+            ),
         ));
     }
     match serde_json::from_str::<Value>(json) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(other) => Err(Failure::new("invalid", format!("outputs must be a JSON object, got {}", kind_of(&other)))),
-        Err(e) => Err(Failure::new("invalid", format!("outputs are not valid JSON: {e}"))),
+        Ok(other) => Err(Failure::new(
+            "invalid",
+            format!("outputs must be a JSON object, got {}", kind_of(&other)),
+        )),
+        Err(e) => Err(Failure::new(
+            "invalid",
+            format!("outputs are not valid JSON: {e}"),
+        )),
     }
 }
 
@@ -179,7 +221,7 @@ fn kind_of(v: &Value) -> &'static str {
 /// "2s", "1m30s", "250ms": how durations are written in workflows.
 pub fn duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 != 0 || ms == 0 {
+    if !ms.is_multiple_of(1000) || ms == 0 {
         return format!("{ms}ms");
     }
     let s = ms / 1000;

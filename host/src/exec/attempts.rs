@@ -21,7 +21,9 @@ use crate::events::{Event, Failure, StepStatus};
 pub enum Action {
     Run,
     /// Destroy, with the outputs the step returned when it ran.
-    Destroy { outputs: Value },
+    Destroy {
+        outputs: Value,
+    },
 }
 
 /// Everything needed to carry out one step.
@@ -61,13 +63,29 @@ impl StepJob {
                 params: self.params.clone(),
             };
             let (result, host) = match &self.action {
-                Action::Run => outcome::call(&self.engine, &self.plugin, host, &self.limits, Call::Run(&inv)).await,
+                Action::Run => {
+                    outcome::call(
+                        &self.engine,
+                        &self.plugin,
+                        host,
+                        &self.limits,
+                        Call::Run(&inv),
+                    )
+                    .await
+                }
                 Action::Destroy { outputs } => {
                     let recorded = Recorded {
                         outputs: outputs.to_string(),
                         state: state.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
                     };
-                    outcome::call(&self.engine, &self.plugin, host, &self.limits, Call::Destroy(&inv, &recorded)).await
+                    outcome::call(
+                        &self.engine,
+                        &self.plugin,
+                        host,
+                        &self.limits,
+                        Call::Destroy(&inv, &recorded),
+                    )
+                    .await
                 }
             };
             state = host.state;
@@ -91,7 +109,9 @@ impl StepJob {
         };
         let (status, outputs, failure) = match result {
             Ok(Returned::Outputs(map)) => (StepStatus::Succeeded, Some(map), None),
-            Ok(_) if matches!(self.action, Action::Destroy { .. }) => (StepStatus::Destroyed, None, None),
+            Ok(_) if matches!(self.action, Action::Destroy { .. }) => {
+                (StepStatus::Destroyed, None, None)
+            }
             Ok(_) => (StepStatus::Succeeded, Some(Default::default()), None),
             Err(f) => (StepStatus::Failed, None, Some(f)),
         };
@@ -103,11 +123,23 @@ impl StepJob {
             outputs: outputs.clone().map(Value::Object),
             error: failure.clone(),
             reason: None,
-            input_hash: if status == StepStatus::Succeeded { self.input_hash.clone() } else { None },
+            input_hash: if status == StepStatus::Succeeded {
+                self.input_hash.clone()
+            } else {
+                None
+            },
         };
         if let Err(e) = self.recorder.emit(finished) {
-            return Outcome { status: StepStatus::Failed, outputs: None, failure: Some(Failure::new("internal", e.to_string())) };
+            return Outcome {
+                status: StepStatus::Failed,
+                outputs: None,
+                failure: Some(Failure::new("internal", e.to_string())),
+            };
         }
-        Outcome { status, outputs, failure }
+        Outcome {
+            status,
+            outputs,
+            failure,
+        }
     }
 }

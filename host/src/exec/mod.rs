@@ -31,7 +31,10 @@ pub struct ExecOptions {
 
 impl Default for ExecOptions {
     fn default() -> Self {
-        Self { fresh: false, jobs: 16 }
+        Self {
+            fresh: false,
+            jobs: 16,
+        }
     }
 }
 
@@ -54,8 +57,9 @@ impl Loaded {
     pub fn new(engine: &WasmEngine, wf: &Workflow) -> anyhow::Result<Self> {
         let mut plugins = HashMap::new();
         for step in &wf.steps {
-            let (resolved, loaded) = crate::plugins::load(engine, &step.plugin)
-                .map_err(|p| anyhow::anyhow!("step `{}`: plugin cannot be loaded: {p:?}", step.id))?;
+            let (resolved, loaded) = crate::plugins::load(engine, &step.plugin).map_err(|p| {
+                anyhow::anyhow!("step `{}`: plugin cannot be loaded: {p:?}", step.id)
+            })?;
             plugins.insert(step.id.clone(), (resolved.label, loaded));
         }
         Ok(Self { plugins })
@@ -70,10 +74,17 @@ struct Run {
 
 impl Run {
     fn open(state: &StateDir, sink: Arc<dyn EventSink>) -> anyhow::Result<Self> {
-        let (id, dir) = state.create_run().with_context(|| format!("creating a run in {}", state.root().display()))?;
-        let journal = Journal::create(&dir.join("journal.ndjson")).context("creating the run journal")?;
-        let audit = AuditLog::create(&dir.join("audit.ndjson")).context("creating the audit log")?;
-        Ok(Self { recorder: Arc::new(Recorder::new(id, journal, audit, sink)), started: Instant::now() })
+        let (id, dir) = state
+            .create_run()
+            .with_context(|| format!("creating a run in {}", state.root().display()))?;
+        let journal =
+            Journal::create(&dir.join("journal.ndjson")).context("creating the run journal")?;
+        let audit =
+            AuditLog::create(&dir.join("audit.ndjson")).context("creating the audit log")?;
+        Ok(Self {
+            recorder: Arc::new(Recorder::new(id, journal, audit, sink)),
+            started: Instant::now(),
+        })
     }
 
     fn id(&self) -> String {
@@ -105,8 +116,19 @@ impl Run {
             .collect();
         let duration_ms = self.started.elapsed().as_millis() as u64;
         let run = self.id();
-        self.recorder.emit(Event::RunFinished { run: run.clone(), status, duration_ms, outputs: outputs.clone() })?;
-        Ok(RunResult { run, status, steps, outputs, duration_ms })
+        self.recorder.emit(Event::RunFinished {
+            run: run.clone(),
+            status,
+            duration_ms,
+            outputs: outputs.clone(),
+        })?;
+        Ok(RunResult {
+            run,
+            status,
+            steps,
+            outputs,
+            duration_ms,
+        })
     }
 }
 
@@ -119,7 +141,11 @@ fn skipped(reason: String) -> Decision {
 }
 
 fn failed(failure: Failure) -> Decision {
-    Decision::Settled(Outcome { status: StepStatus::Failed, outputs: None, failure: Some(failure) })
+    Decision::Settled(Outcome {
+        status: StepStatus::Failed,
+        outputs: None,
+        failure: Some(failure),
+    })
 }
 
 /// The hash resume compares: the plugin's content and the step's interpolated input.
@@ -141,7 +167,9 @@ pub async fn exec(
     options: &ExecOptions,
 ) -> anyhow::Result<RunResult> {
     let previous = state.latest_of(&wf.name)?;
-    let resumable = previous.as_ref().filter(|p| p.kind == RunKind::Exec && p.status != Some(RunStatus::Succeeded) && !options.fresh);
+    let resumable = previous.as_ref().filter(|p| {
+        p.kind == RunKind::Exec && p.status != Some(RunStatus::Succeeded) && !options.fresh
+    });
     let run = Run::open(state, sink)?;
     run.recorder.emit(Event::RunStarted {
         run: run.id(),
@@ -156,8 +184,19 @@ pub async fn exec(
     let mut carried: HashMap<String, StepRecord> = HashMap::new();
     if let Some(prev) = &previous {
         for step in &wf.steps {
-            if let Some(rec) = prev.steps.get(&step.id).filter(|r| !r.state.is_empty() || r.outputs.is_some()) {
-                let rec = if resumable.is_some() { rec.clone() } else { StepRecord { state: rec.state.clone(), ..Default::default() } };
+            if let Some(rec) = prev
+                .steps
+                .get(&step.id)
+                .filter(|r| !r.state.is_empty() || r.outputs.is_some())
+            {
+                let rec = if resumable.is_some() {
+                    rec.clone()
+                } else {
+                    StepRecord {
+                        state: rec.state.clone(),
+                        ..Default::default()
+                    }
+                };
                 if rec.state.is_empty() && rec.outputs.is_none() {
                     continue;
                 }
@@ -169,15 +208,34 @@ pub async fn exec(
 
     let plan = Plan {
         order: wf.steps.iter().map(|s| s.id.clone()).collect(),
-        waits_for: wf.steps.iter().map(|s| (s.id.clone(), s.needs.iter().cloned().collect())).collect(),
+        waits_for: wf
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.needs.iter().cloned().collect()))
+            .collect(),
     };
     let recorder = run.recorder.clone();
     let settled = schedule::run(&plan, options.jobs, |id, settled| {
         let step = wf.step(id).expect("planned steps exist");
-        let decision = decide_exec(&engine, wf, loaded, &recorder, step, settled, carried.get(id));
+        let decision = decide_exec(
+            &engine,
+            wf,
+            loaded,
+            &recorder,
+            step,
+            settled,
+            carried.get(id),
+        );
         if let Decision::Settled(outcome) = &decision {
-            let reason = outcome.failure.as_ref().filter(|_| outcome.status == StepStatus::Skipped).map(|f| f.message.clone());
-            let error = outcome.failure.clone().filter(|_| outcome.status == StepStatus::Failed);
+            let reason = outcome
+                .failure
+                .as_ref()
+                .filter(|_| outcome.status == StepStatus::Skipped)
+                .map(|f| f.message.clone());
+            let error = outcome
+                .failure
+                .clone()
+                .filter(|_| outcome.status == StepStatus::Failed);
             let _ = recorder.emit(Event::StepFinished {
                 step: id.into(),
                 status: outcome.status,
@@ -186,7 +244,10 @@ pub async fn exec(
                 outputs: outcome.outputs.clone().map(Value::Object),
                 error,
                 reason,
-                input_hash: carried.get(id).and_then(|c| c.input_hash.clone()).filter(|_| outcome.status == StepStatus::Reused),
+                input_hash: carried
+                    .get(id)
+                    .and_then(|c| c.input_hash.clone())
+                    .filter(|_| outcome.status == StepStatus::Reused),
             });
         }
         decision
@@ -204,13 +265,27 @@ fn decide_exec(
     settled: &BTreeMap<String, Outcome>,
     carried: Option<&StepRecord>,
 ) -> Decision {
-    if let Some((dep, o)) = step.needs.iter().filter_map(|d| settled.get(d).map(|o| (d, o))).find(|(_, o)| !o.ok()) {
-        let what = if o.status == StepStatus::Failed { "failed" } else { "was skipped" };
+    if let Some((dep, o)) = step
+        .needs
+        .iter()
+        .filter_map(|d| settled.get(d).map(|o| (d, o)))
+        .find(|(_, o)| !o.ok())
+    {
+        let what = if o.status == StepStatus::Failed {
+            "failed"
+        } else {
+            "was skipped"
+        };
         return skipped(format!("dependency `{dep}` {what}"));
     }
-    let outputs: BTreeMap<String, Map<String, Value>> =
-        settled.iter().filter_map(|(k, o)| o.outputs.clone().map(|m| (k.clone(), m))).collect();
-    let ctx = Context { vars: &wf.vars, outputs: &outputs };
+    let outputs: BTreeMap<String, Map<String, Value>> = settled
+        .iter()
+        .filter_map(|(k, o)| o.outputs.clone().map(|m| (k.clone(), m)))
+        .collect();
+    let ctx = Context {
+        vars: &wf.vars,
+        outputs: &outputs,
+    };
     if let Some(cond) = &step.condition {
         match cond.eval(&ctx) {
             Ok(true) => {}
@@ -226,10 +301,21 @@ fn decide_exec(
     let hash = input_hash(&plugin.sha256, &params);
     if let Some(prev) = carried
         && prev.input_hash.as_deref() == Some(hash.as_str())
-        && matches!(prev.status, Some(StepStatus::Succeeded | StepStatus::Reused))
+        && matches!(
+            prev.status,
+            Some(StepStatus::Succeeded | StepStatus::Reused)
+        )
     {
-        let outputs = prev.outputs.clone().and_then(|v| v.as_object().cloned()).unwrap_or_default();
-        return Decision::Settled(Outcome { status: StepStatus::Reused, outputs: Some(outputs), failure: None });
+        let outputs = prev
+            .outputs
+            .clone()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default();
+        return Decision::Settled(Outcome {
+            status: StepStatus::Reused,
+            outputs: Some(outputs),
+            failure: None,
+        });
     }
     let job = StepJob {
         engine: engine.clone(),
@@ -270,7 +356,11 @@ pub async fn destroy(
     let mut records: HashMap<String, StepRecord> = HashMap::new();
     if let Some(prev) = &previous {
         for step in &wf.steps {
-            if let Some(rec) = prev.steps.get(&step.id).filter(|r| !r.state.is_empty() || r.outputs.is_some()) {
+            if let Some(rec) = prev
+                .steps
+                .get(&step.id)
+                .filter(|r| !r.state.is_empty() || r.outputs.is_some())
+            {
                 run.carry(&step.id, prev, rec)?;
                 records.insert(step.id.clone(), rec.clone());
             }
@@ -280,22 +370,40 @@ pub async fn destroy(
     let mut waits_for: HashMap<String, Vec<String>> = HashMap::new();
     for step in &wf.steps {
         for dep in &step.needs {
-            waits_for.entry(dep.clone()).or_default().push(step.id.clone());
+            waits_for
+                .entry(dep.clone())
+                .or_default()
+                .push(step.id.clone());
         }
     }
-    let plan = Plan { order: wf.steps.iter().rev().map(|s| s.id.clone()).collect(), waits_for };
+    let plan = Plan {
+        order: wf.steps.iter().rev().map(|s| s.id.clone()).collect(),
+        waits_for,
+    };
     let all_outputs: BTreeMap<String, Map<String, Value>> = records
         .iter()
-        .filter_map(|(k, r)| r.outputs.as_ref().and_then(|v| v.as_object().cloned()).map(|m| (k.clone(), m)))
+        .filter_map(|(k, r)| {
+            r.outputs
+                .as_ref()
+                .and_then(|v| v.as_object().cloned())
+                .map(|m| (k.clone(), m))
+        })
         .collect();
     let recorder = run.recorder.clone();
     let settled = schedule::run(&plan, options.jobs, |id, settled| {
         let step = wf.step(id).expect("planned steps exist");
         let dependents = plan.waits_for.get(id).cloned().unwrap_or_default();
-        let decision = if let Some(d) = dependents.iter().find(|d| settled.get(*d).is_some_and(|o| o.status == StepStatus::Failed)) {
+        let decision = if let Some(d) = dependents.iter().find(|d| {
+            settled
+                .get(*d)
+                .is_some_and(|o| o.status == StepStatus::Failed)
+        }) {
             skipped(format!("dependent `{d}` was not destroyed"))
         } else if let Some(rec) = records.get(id) {
-            let ctx = Context { vars: &wf.vars, outputs: &all_outputs };
+            let ctx = Context {
+                vars: &wf.vars,
+                outputs: &all_outputs,
+            };
             match wf.render_with(step, &ctx) {
                 Err(e) => failed(Failure::new("input", e.to_string())),
                 Ok(params) => {
@@ -311,7 +419,9 @@ pub async fn destroy(
                         limits: StepLimits::new(&step.limits, step.timeout),
                         retry: step.retry.clone(),
                         state: rec.state.clone(),
-                        action: Action::Destroy { outputs: rec.outputs.clone().unwrap_or(Value::Object(Map::new())) },
+                        action: Action::Destroy {
+                            outputs: rec.outputs.clone().unwrap_or(Value::Object(Map::new())),
+                        },
                     };
                     Decision::Run(Box::pin(job.perform()))
                 }
@@ -326,8 +436,15 @@ pub async fn destroy(
                 attempt: 0,
                 duration_ms: 0,
                 outputs: None,
-                error: outcome.failure.clone().filter(|_| outcome.status == StepStatus::Failed),
-                reason: outcome.failure.as_ref().filter(|_| outcome.status == StepStatus::Skipped).map(|f| f.message.clone()),
+                error: outcome
+                    .failure
+                    .clone()
+                    .filter(|_| outcome.status == StepStatus::Failed),
+                reason: outcome
+                    .failure
+                    .as_ref()
+                    .filter(|_| outcome.status == StepStatus::Skipped)
+                    .map(|f| f.message.clone()),
                 input_hash: None,
             });
         }

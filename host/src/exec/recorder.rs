@@ -29,12 +29,22 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(run: String, journal: Journal, audit: AuditLog, sink: Arc<dyn EventSink>) -> Self {
-        Self { run, journal: Some(journal), audit: Some(audit), sink }
+        Self {
+            run,
+            journal: Some(journal),
+            audit: Some(audit),
+            sink,
+        }
     }
 
     /// A recorder that keeps nothing, for plugin calls that are not part of a run.
     pub fn detached() -> Self {
-        Self { run: String::new(), journal: None, audit: None, sink: Arc::new(Silent) }
+        Self {
+            run: String::new(),
+            journal: None,
+            audit: None,
+            sink: Arc::new(Silent),
+        }
     }
 
     /// Journals the event, then shows it. A journal that cannot be written is fatal to
@@ -43,7 +53,10 @@ impl Recorder {
         let envelope = Envelope::now(event);
         if let Some(journal) = &self.journal {
             journal.append(&envelope).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("writing the run journal {}: {e}", journal.path().display()))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("writing the run journal {}: {e}", journal.path().display()),
+                )
             })?;
         }
         self.sink.event(&envelope);

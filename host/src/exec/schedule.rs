@@ -23,7 +23,10 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        matches!(self.status, StepStatus::Succeeded | StepStatus::Reused | StepStatus::Destroyed)
+        matches!(
+            self.status,
+            StepStatus::Succeeded | StepStatus::Reused | StepStatus::Destroyed
+        )
     }
 }
 
@@ -57,7 +60,10 @@ pub async fn run(
         let mut i = 0;
         while i < pending.len() {
             let id = pending[i];
-            let ready = plan.waits_for.get(id).is_none_or(|deps| deps.iter().all(|d| settled.contains_key(d)));
+            let ready = plan
+                .waits_for
+                .get(id)
+                .is_none_or(|deps| deps.iter().all(|d| settled.contains_key(d)));
             if !ready || in_flight >= jobs.max(1) {
                 i += 1;
                 continue;
@@ -91,11 +97,17 @@ pub async fn run(
                 // Nothing runs and nothing is ready: only possible if a step's
                 // prerequisite never settles (a panicked task). Settle the rest.
                 for id in pending.drain(..) {
-                    settled.insert(id.clone(), Outcome {
-                        status: StepStatus::Skipped,
-                        outputs: None,
-                        failure: Some(Failure::new("internal", "a prerequisite never finished")),
-                    });
+                    settled.insert(
+                        id.clone(),
+                        Outcome {
+                            status: StepStatus::Skipped,
+                            outputs: None,
+                            failure: Some(Failure::new(
+                                "internal",
+                                "a prerequisite never finished",
+                            )),
+                        },
+                    );
                 }
                 break;
             }

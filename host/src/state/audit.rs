@@ -30,7 +30,9 @@ pub struct AuditLog {
 impl AuditLog {
     pub fn create(path: &Path) -> std::io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(Self { out: Mutex::new(LineWriter::new(file)) })
+        Ok(Self {
+            out: Mutex::new(LineWriter::new(file)),
+        })
     }
 
     /// Appends one record. A failing audit write is reported, not fatal to the step:

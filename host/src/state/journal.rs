@@ -24,7 +24,11 @@ pub enum JournalError {
     Io { path: PathBuf, source: io::Error },
     /// A line other than the last is not a valid event: not a crash artefact but damage.
     #[error("journal {path} is damaged at line {line}: {reason}")]
-    Damaged { path: PathBuf, line: usize, reason: String },
+    Damaged {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
 }
 
 /// The events of a journal, and whether a torn last line was found after them.
@@ -38,9 +42,15 @@ pub struct Contents {
 impl Journal {
     /// Creates a new journal; fails if one exists (run ids are unique).
     pub fn create(path: &Path) -> io::Result<Self> {
-        let file = OpenOptions::new().create_new(true).append(true).open(path)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(path)?;
         sync_dir(path);
-        Ok(Self { path: path.to_path_buf(), file: Mutex::new(file) })
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Mutex::new(file),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -61,7 +71,10 @@ impl Journal {
 
     /// Reads a journal, tolerating a torn last line (the mark of a crash mid-write).
     pub fn read(path: &Path) -> Result<Contents, JournalError> {
-        let bytes = std::fs::read(path).map_err(|source| JournalError::Io { path: path.into(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| JournalError::Io {
+            path: path.into(),
+            source,
+        })?;
         let mut events = Vec::new();
         let mut offset = 0usize;
         let mut line_no = 0usize;
@@ -70,27 +83,46 @@ impl Journal {
             let rest = &bytes[offset..];
             let Some(end) = rest.iter().position(|b| *b == b'\n') else {
                 // No newline: the write of this last line never finished.
-                return Ok(Contents { events, valid_len: offset as u64, torn_tail: true });
+                return Ok(Contents {
+                    events,
+                    valid_len: offset as u64,
+                    torn_tail: true,
+                });
             };
             match serde_json::from_slice::<Envelope>(&rest[..end]) {
                 Ok(e) => events.push(e),
                 Err(_) if offset + end + 1 == bytes.len() => {
-                    return Ok(Contents { events, valid_len: offset as u64, torn_tail: true });
+                    return Ok(Contents {
+                        events,
+                        valid_len: offset as u64,
+                        torn_tail: true,
+                    });
                 }
                 Err(e) => {
-                    return Err(JournalError::Damaged { path: path.into(), line: line_no, reason: e.to_string() });
+                    return Err(JournalError::Damaged {
+                        path: path.into(),
+                        line: line_no,
+                        reason: e.to_string(),
+                    });
                 }
             }
             offset += end + 1;
         }
-        Ok(Contents { events, valid_len: offset as u64, torn_tail: false })
+        Ok(Contents {
+            events,
+            valid_len: offset as u64,
+            torn_tail: false,
+        })
     }
 
     /// Cuts a torn last line off, so the journal can be appended to or trusted again.
     pub fn repair(path: &Path) -> Result<Contents, JournalError> {
         let contents = Self::read(path)?;
         if contents.torn_tail {
-            let io = |source| JournalError::Io { path: path.into(), source };
+            let io = |source| JournalError::Io {
+                path: path.into(),
+                source,
+            };
             let file = OpenOptions::new().write(true).open(path).map_err(io)?;
             file.set_len(contents.valid_len).map_err(io)?;
             file.sync_all().map_err(io)?;
@@ -140,7 +172,11 @@ mod tests {
             let c = Journal::repair(&path).unwrap();
             assert_eq!(c.events.len(), 1, "cut at {cut}");
             assert_eq!(c.torn_tail, cut != first_len, "cut at {cut}");
-            assert_eq!(std::fs::read(&path).unwrap(), &whole[..first_len], "cut at {cut}");
+            assert_eq!(
+                std::fs::read(&path).unwrap(),
+                &whole[..first_len],
+                "cut at {cut}"
+            );
         }
     }
 

@@ -17,25 +17,46 @@ pub struct StateLock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("the state directory {dir} is in use by another runner ({holder}); wait for it to finish or use another --state-dir")]
+    #[error(
+        "the state directory {dir} is in use by another runner ({holder}); wait for it to finish or use another --state-dir"
+    )]
     Busy { dir: PathBuf, holder: String },
     #[error("locking {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl StateLock {
     pub fn acquire(state_dir: &Path, what: &str) -> Result<Self, LockError> {
         let path = state_dir.join("lock");
-        let io = |source| LockError::Io { path: path.clone(), source };
+        let io = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(state_dir).map_err(io)?;
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
         let mut holder = String::new();
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let _ = file.read_to_string(&mut holder);
-                let holder = if holder.trim().is_empty() { "unknown process".into() } else { holder.trim().to_string() };
-                return Err(LockError::Busy { dir: state_dir.to_path_buf(), holder });
+                let holder = if holder.trim().is_empty() {
+                    "unknown process".into()
+                } else {
+                    holder.trim().to_string()
+                };
+                return Err(LockError::Busy {
+                    dir: state_dir.to_path_buf(),
+                    holder,
+                });
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
         }
@@ -43,9 +64,18 @@ impl StateLock {
         let taken_over_from = (!holder.trim().is_empty()).then(|| holder.trim().to_string());
         file.set_len(0).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
-        write!(file, "pid {} ({what}, started at {} ms)", std::process::id(), crate::events::now_ms()).map_err(io)?;
+        write!(
+            file,
+            "pid {} ({what}, started at {} ms)",
+            std::process::id(),
+            crate::events::now_ms()
+        )
+        .map_err(io)?;
         file.sync_data().map_err(io)?;
-        Ok(Self { file, taken_over_from })
+        Ok(Self {
+            file,
+            taken_over_from,
+        })
     }
 }
 
@@ -65,19 +95,32 @@ mod tests {
     fn a_second_holder_is_refused_with_the_first_named() {
         let dir = tempfile::tempdir().unwrap();
         let first = StateLock::acquire(dir.path(), "exec a.toml").unwrap();
-        let err = StateLock::acquire(dir.path(), "exec b.toml").err().unwrap().to_string();
+        let err = StateLock::acquire(dir.path(), "exec b.toml")
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("in use by another runner (pid"), "{err}");
         assert!(err.contains("exec a.toml"), "{err}");
         drop(first);
         let again = StateLock::acquire(dir.path(), "exec b.toml").unwrap();
-        assert!(again.taken_over_from.is_none(), "a clean release is not a takeover");
+        assert!(
+            again.taken_over_from.is_none(),
+            "a clean release is not a takeover"
+        );
     }
 
     #[test]
     fn a_lock_left_by_a_dead_holder_is_taken_over_and_reported() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("lock"), "pid 999999 (exec a.toml, started at 1 ms)").unwrap();
+        std::fs::write(
+            dir.path().join("lock"),
+            "pid 999999 (exec a.toml, started at 1 ms)",
+        )
+        .unwrap();
         let lock = StateLock::acquire(dir.path(), "exec a.toml").unwrap();
-        assert_eq!(lock.taken_over_from.as_deref(), Some("pid 999999 (exec a.toml, started at 1 ms)"));
+        assert_eq!(
+            lock.taken_over_from.as_deref(),
+            Some("pid 999999 (exec a.toml, started at 1 ms)")
+        );
     }
 }

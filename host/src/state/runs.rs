@@ -43,7 +43,15 @@ impl RunRecord {
     /// Rebuilds a run's record from its events.
     pub fn replay(id: &str, events: &[Envelope]) -> Option<Self> {
         let first = events.first()?;
-        let Event::RunStarted { kind, workflow, file, steps, resumed_from, .. } = &first.event else {
+        let Event::RunStarted {
+            kind,
+            workflow,
+            file,
+            steps,
+            resumed_from,
+            ..
+        } = &first.event
+        else {
             return None;
         };
         let mut record = RunRecord {
@@ -55,7 +63,10 @@ impl RunRecord {
             finished_ms: None,
             status: None,
             resumed_from: resumed_from.clone(),
-            steps: steps.iter().map(|s| (s.clone(), StepRecord::default())).collect(),
+            steps: steps
+                .iter()
+                .map(|s| (s.clone(), StepRecord::default()))
+                .collect(),
         };
         for e in &events[1..] {
             match &e.event {
@@ -66,14 +77,27 @@ impl RunRecord {
                         None => state.remove(key),
                     };
                 }
-                Event::StepCarried { step, status, outputs, state, input_hash, .. } => {
+                Event::StepCarried {
+                    step,
+                    status,
+                    outputs,
+                    state,
+                    input_hash,
+                    ..
+                } => {
                     let r = record.steps.entry(step.clone()).or_default();
                     r.status = *status;
                     r.outputs = outputs.clone();
                     r.state = state.clone();
                     r.input_hash = input_hash.clone();
                 }
-                Event::StepFinished { step, status, outputs, input_hash, .. } => {
+                Event::StepFinished {
+                    step,
+                    status,
+                    outputs,
+                    input_hash,
+                    ..
+                } => {
                     let r = record.steps.entry(step.clone()).or_default();
                     r.status = Some(*status);
                     match status {
@@ -176,25 +200,41 @@ impl StateDir {
     pub fn find_run(&self, wanted: &str) -> Result<String, String> {
         let ids = self.run_ids();
         if wanted == "latest" {
-            return ids.last().cloned().ok_or_else(|| format!("no runs in {}", self.root.display()));
+            return ids
+                .last()
+                .cloned()
+                .ok_or_else(|| format!("no runs in {}", self.root.display()));
         }
         let matches: Vec<&String> = ids.iter().filter(|id| id.starts_with(wanted)).collect();
         match matches.as_slice() {
             [one] => Ok((*one).clone()),
-            [] => Err(format!("no run `{wanted}` in {} (see `runner runs`)", self.root.display())),
-            many => Err(format!("`{wanted}` matches {} runs; give more of the id", many.len())),
+            [] => Err(format!(
+                "no run `{wanted}` in {} (see `runner runs`)",
+                self.root.display()
+            )),
+            many => Err(format!(
+                "`{wanted}` matches {} runs; give more of the id",
+                many.len()
+            )),
         }
     }
 }
 
 /// `20261124T010203Z-1a2b`: sortable by time, unique enough with the suffix.
 fn new_run_id() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs();
     let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
-    format!("{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -216,7 +256,12 @@ pub fn format_time(ms: u64) -> String {
     let secs = ms / 1000;
     let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!("{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]

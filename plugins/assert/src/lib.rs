@@ -62,7 +62,9 @@ struct Assert;
 impl Guest for Assert {
     fn describe(params: String) -> Result<Description, Error> {
         runner_plugin::params::<Params>(&params)?;
-        Ok(runner_plugin::no_outputs("fails unless a value matches what is expected"))
+        Ok(runner_plugin::no_outputs(
+            "fails unless a value matches what is expected",
+        ))
     }
 
     fn run(input: Invocation) -> Result<String, Error> {

@@ -31,9 +31,9 @@ pub mod bindings {
     });
 }
 
-pub use bindings::{Description, Error, Guest, Invocation, Recorded, export};
 pub use bindings::runner::plugin::log::{self as host_log, Field, Level};
 pub use bindings::runner::plugin::state;
+pub use bindings::{Description, Error, Guest, Invocation, Recorded, export};
 
 use serde::de::DeserializeOwned;
 
@@ -61,7 +61,10 @@ pub fn warn(message: &str, fields: &[(&str, &str)]) {
 pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
     let fields: Vec<Field> = fields
         .iter()
-        .map(|(k, v)| Field { key: (*k).to_string(), value: (*v).to_string() })
+        .map(|(k, v)| Field {
+            key: (*k).to_string(),
+            value: (*v).to_string(),
+        })
         .collect();
     host_log::log(level, message, &fields);
 }
@@ -73,5 +76,8 @@ pub fn progress(done: u64, total: u64, message: &str) {
 
 /// A description with no outputs, for plugins that only act or check.
 pub fn no_outputs(summary: &str) -> Description {
-    Description { outputs: Vec::new(), summary: summary.to_string() }
+    Description {
+        outputs: Vec::new(),
+        summary: summary.to_string(),
+    }
 }

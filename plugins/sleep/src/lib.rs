@@ -24,7 +24,10 @@ impl Guest for Sleep {
         if v.get("ms").is_none() {
             return Err(Error::Invalid("`ms` is required".into()));
         }
-        Ok(Description { outputs: vec!["slept_ms".into()], summary: "waits, reporting progress".into() })
+        Ok(Description {
+            outputs: vec!["slept_ms".into()],
+            summary: "waits, reporting progress".into(),
+        })
     }
 
     fn run(input: Invocation) -> Result<String, Error> {
@@ -37,7 +40,9 @@ impl Guest for Sleep {
             let done = start.elapsed().min(total).as_millis() as u64;
             runner_plugin::progress(done, p.ms, "sleeping");
         }
-        runner_plugin::outputs(&serde_json::json!({ "slept_ms": start.elapsed().as_millis() as u64 }))
+        runner_plugin::outputs(
+            &serde_json::json!({ "slept_ms": start.elapsed().as_millis() as u64 }),
+        )
     }
 
     fn destroy(_input: Invocation, _recorded: Recorded) -> Result<(), Error> {

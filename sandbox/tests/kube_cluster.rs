@@ -5,282 +5,767 @@
 #[path = "kube/harness.rs"]
 mod harness;
 
-use harness::{Sandbox, fixture};
-use serde_json::{Value, json};
+/// Named `kube` so that `cargo test -p runner-sandbox kube` selects every test here.
+mod kube {
+    use super::harness::{Sandbox, fixture};
+    use serde_json::{Value, json};
 
-#[test]
-fn tutorial_flow_with_stock_kubectl() {
-    let sb = Sandbox::start();
-    sb.ok(&["apply", "-f", &fixture("lbc_standin.yaml")]);
-    sb.ok(&[
-        "-n",
-        "kube-system",
-        "rollout",
-        "status",
-        "deployment/aws-load-balancer-controller",
-        "--timeout=20s",
+    #[test]
+    fn tutorial_flow_with_stock_kubectl() {
+        let sb = Sandbox::start();
+        sb.ok(&["apply", "-f", &fixture("lbc_standin.yaml")]);
+        sb.ok(&[
+            "-n",
+            "kube-system",
+            "rollout",
+            "status",
+            "deployment/aws-load-balancer-controller",
+            "--timeout=20s",
+        ]);
+
+        let out = sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
+        assert!(out.contains("deployment.apps/py-az created"), "{out}");
+        assert!(out.contains("service/py-az created"), "{out}");
+        assert!(
+            out.contains("ingress.networking.k8s.io/py-az-ingress created"),
+            "{out}"
+        );
+        let out = sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        assert!(out.contains("successfully rolled out"), "{out}");
+        sb.ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/py-az",
+            "--timeout=20s",
+        ]);
+
+        // The Ingress gets the ALB's hostname once the (fake) ALB is provisioned.
+        let mut host = String::new();
+        sb.eventually("the ingress hostname", || {
+            host = sb.ok(&[
+                "get",
+                "ingress",
+                "py-az-ingress",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+            ]);
+            !host.is_empty()
+        });
+        assert!(host.ends_with(".us-east-1.elb.amazonaws.com"), "{host}");
+        let req = sb.lbs.requests.lock().unwrap()[0].clone();
+        assert_eq!(req.scheme, "internet-facing");
+        assert_eq!(req.tags["elbv2.k8s.aws/cluster"], "primary");
+        assert_eq!(req.tags["ingress.k8s.aws/stack"], "default/py-az-ingress");
+
+        // The NodePort service got a node port and endpoints from the ready pod.
+        let np = sb.ok(&[
+            "get",
+            "svc",
+            "py-az",
+            "-o",
+            "jsonpath={.spec.ports[0].nodePort}",
+        ]);
+        let np: u16 = np.parse().unwrap();
+        assert!((30000..=32767).contains(&np));
+        sb.eventually("endpoints", || {
+            sb.ok(&[
+                "get",
+                "endpoints",
+                "py-az",
+                "-o",
+                "jsonpath={.subsets[0].addresses[0].ip}",
+            ])
+            .starts_with("10.")
+        });
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "endpoints",
+                "py-az",
+                "-o",
+                "jsonpath={.subsets[0].ports[0].port}"
+            ]),
+            "5000"
+        );
+
+        // kubectl get prints the server's table.
+        let table = sb.ok(&["get", "deploy"]);
+        assert!(
+            table.contains("READY") && table.contains("py-az") && table.contains("1/1"),
+            "{table}"
+        );
+
+        // Scale to 0 and back, as the failover drill does.
+        sb.ok(&["scale", "deployment", "py-az", "--replicas=0"]);
+        sb.eventually("no pods", || {
+            sb.ok(&["get", "pods", "-l", "app=py-az", "-o", "name"])
+                .trim()
+                .is_empty()
+        });
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        sb.eventually("empty endpoints", || {
+            sb.ok(&["get", "endpoints", "py-az", "-o", "jsonpath={.subsets}"])
+                .trim()
+                .is_empty()
+                || sb
+                    .ok(&["get", "endpoints", "py-az", "-o", "jsonpath={.subsets}"])
+                    .trim()
+                    == "[]"
+        });
+        sb.ok(&["scale", "deployment", "py-az", "--replicas=3"]);
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        sb.ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/py-az",
+            "--timeout=20s",
+        ]);
+        let pods = sb.ok(&["get", "pods", "-l", "app=py-az", "-o", "name"]);
+        assert_eq!(pods.lines().count(), 3, "{pods}");
+
+        // Delete everything the manifest created; the ALB goes with the Ingress.
+        let out = sb.ok(&[
+            "delete",
+            "-f",
+            &fixture("sample_application.yaml"),
+            "--timeout=20s",
+        ]);
+        assert!(
+            out.contains("ingress.networking.k8s.io \"py-az-ingress\" deleted"),
+            "{out}"
+        );
+        sb.eventually("pods gone", || {
+            sb.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+        });
+        assert!(sb.ok(&["get", "rs", "-o", "name"]).trim().is_empty());
+        let calls = sb.calls();
+        let first_delete = calls
+            .iter()
+            .position(|c| c.starts_with("delete"))
+            .expect("the ALB was deleted");
+        assert!(
+            calls[..first_delete]
+                .iter()
+                .any(|c| c == "ensure primary/default/py-az-ingress"),
+            "{calls:?}"
+        );
+        assert_eq!(calls[first_delete], "delete primary/default/py-az-ingress");
+    }
+
+    #[test]
+    fn without_the_controller_an_ingress_gets_no_address() {
+        let sb = Sandbox::start();
+        sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
+        sb.ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/py-az",
+            "--timeout=20s",
+        ]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let host = sb.ok(&[
+            "get",
+            "ingress",
+            "py-az-ingress",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress}",
+        ]);
+        assert_eq!(host.trim(), "");
+        assert!(sb.calls().is_empty());
+        // And deleting it does not wait for a controller that is not there.
+        sb.ok(&["delete", "ingress", "py-az-ingress", "--timeout=20s"]);
+    }
+
+    fn body(v: Value) -> String {
+        v.to_string()
+    }
+
+    #[test]
+    fn status_errors() {
+        let sb = Sandbox::start();
+        let cm = "/api/v1/namespaces/default/configmaps";
+        let (code, s) = sb.curl("GET", &format!("{cm}/nope"), "", "");
+        assert_eq!(code, 404);
+        assert_eq!(s["kind"], "Status");
+        assert_eq!(s["reason"], "NotFound");
+        assert_eq!(s["message"], "configmaps \"nope\" not found");
+
+        let (code, created) = sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "c1"}, "data": {"a": "1"}})),
+        );
+        assert_eq!(code, 201, "{created}");
+        assert!(created["metadata"]["uid"].as_str().unwrap().len() == 36);
+        let (code, s) = sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "c1"}})),
+        );
+        assert_eq!((code, s["reason"].as_str()), (409, Some("AlreadyExists")));
+
+        // A stale resourceVersion is a Conflict; the current one wins.
+        let rv = created["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let put = |rv: &str, v: &str| {
+            sb.curl(
+                "PUT",
+                &format!("{cm}/c1"),
+                "application/json",
+                &body(json!({"metadata": {"name": "c1", "resourceVersion": rv}, "data": {"a": v}})),
+            )
+        };
+        let (code, updated) = put(&rv, "2");
+        assert_eq!(code, 200, "{updated}");
+        let (code, s) = put(&rv, "3");
+        assert_eq!((code, s["reason"].as_str()), (409, Some("Conflict")));
+
+        // 422 Invalid with causes.
+        let (code, s) = sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"labels": {"a": "bad value!"}}})),
+        );
+        assert_eq!((code, s["reason"].as_str()), (422, Some("Invalid")), "{s}");
+        let fields: Vec<&str> = s["details"]["causes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["metadata.name", "metadata.labels"]);
+        let (code, s) = sb.curl("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
+        &body(json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "x"}},
+            "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})));
+        assert_eq!(code, 422);
+        assert_eq!(
+            s["details"]["causes"][0]["field"],
+            "spec.template.metadata.labels"
+        );
+
+        // Malformed bodies are 400, unknown paths 404, wrong methods 405, huge bodies 413.
+        let (code, s) = sb.curl("POST", cm, "application/json", "{not json");
+        assert_eq!((code, s["reason"].as_str()), (400, Some("BadRequest")));
+        let (code, _) = sb.curl(
+            "PATCH",
+            &format!("{cm}/c1"),
+            "application/merge-patch+json",
+            "[1,",
+        );
+        assert_eq!(code, 400);
+        let (code, _) = sb.curl("PATCH", &format!("{cm}/c1"), "text/plain", "{}");
+        assert_eq!(code, 415);
+        let (code, _) = sb.curl("GET", "/apis/nope.example.com/v1/things", "", "");
+        assert_eq!(code, 404);
+        let (code, _) = sb.curl("PUT", cm, "application/json", "{}");
+        assert_eq!(code, 405);
+        let huge = format!(
+            "{{\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
+            "x".repeat(4 << 20)
+        );
+        let path = sb.dir.path().join("huge.json");
+        std::fs::write(&path, huge).unwrap();
+        let (code, _) = sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &format!("@{}", path.display()),
+        );
+        assert_eq!(code, 413);
+        // The namespace must exist.
+        let (code, _) = sb.curl(
+            "POST",
+            "/api/v1/namespaces/nowhere/configmaps",
+            "application/json",
+            &body(json!({"metadata": {"name": "x"}})),
+        );
+        assert_eq!(code, 404);
+    }
+
+    #[test]
+    fn every_patch_type() {
+        let sb = Sandbox::start();
+        sb.ok(&["create", "-f", &fixture("sample_application.yaml")]);
+        sb.ok(&["apply", "-f", &fixture("crd.yaml")]);
+        let cm = "/api/v1/namespaces/default/configmaps";
+        let (code, _) = sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "p"}, "data": {"a": "1", "b": "2"}})),
+        );
+        assert_eq!(code, 201);
+
+        // JSON merge patch: null deletes.
+        sb.ok(&[
+            "patch",
+            "configmap",
+            "p",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"a":null,"c":"3"}}"#,
+        ]);
+        assert_eq!(
+            sb.ok(&["get", "cm", "p", "-o", "jsonpath={.data}"]),
+            r#"{"b":"2","c":"3"}"#
+        );
+
+        // JSON patch, and a failing test op leaves the object alone (422).
+        sb.ok(&[
+            "patch",
+            "cm",
+            "p",
+            "--type",
+            "json",
+            "-p",
+            r#"[{"op":"add","path":"/data/d","value":"4"},{"op":"remove","path":"/data/b"}]"#,
+        ]);
+        assert_eq!(
+            sb.ok(&["get", "cm", "p", "-o", "jsonpath={.data}"]),
+            r#"{"c":"3","d":"4"}"#
+        );
+        let (code, _) = sb.curl(
+            "PATCH",
+            &format!("{cm}/p"),
+            "application/json-patch+json",
+            r#"[{"op":"remove","path":"/data/c"},{"op":"test","path":"/data/d","value":"no"}]"#,
+        );
+        assert_eq!(code, 422);
+        assert_eq!(sb.ok(&["get", "cm", "p", "-o", "jsonpath={.data.c}"]), "3");
+
+        // Strategic merge patch: containers merge by name, `$patch: delete` removes one.
+        sb.ok(&["patch", "deployment", "py-az", "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}"#]);
+        let names = sb.ok(&[
+            "get",
+            "deploy",
+            "py-az",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name}",
+        ]);
+        assert_eq!(names, "eks-py-az sidecar");
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "deploy",
+                "py-az",
+                "-o",
+                "jsonpath={.metadata.generation}"
+            ]),
+            "2"
+        );
+        sb.ok(&[
+        "patch",
+        "deployment",
+        "py-az",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","$patch":"delete"}]}}}}"#,
     ]);
+        let names = sb.ok(&[
+            "get",
+            "deploy",
+            "py-az",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[*].name}",
+        ]);
+        assert_eq!(names, "eks-py-az");
+        // A new template makes a new ReplicaSet; the old one is scaled down.
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        sb.eventually("two replica sets", || {
+            sb.ok(&["get", "rs", "-o", "name"]).lines().count() >= 2
+        });
 
-    let out = sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
-    assert!(out.contains("deployment.apps/py-az created"), "{out}");
-    assert!(out.contains("service/py-az created"), "{out}");
-    assert!(
-        out.contains("ingress.networking.k8s.io/py-az-ingress created"),
-        "{out}"
-    );
-    let out = sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
-    assert!(out.contains("successfully rolled out"), "{out}");
-    sb.ok(&[
-        "wait",
-        "--for=condition=Available",
-        "deployment/py-az",
-        "--timeout=20s",
-    ]);
+        // Server-side apply creates, then merges; kubectl apply --server-side works too.
+        let apply = |obj: Value| {
+            sb.curl(
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/ssa?fieldManager=test&force=true",
+                "application/apply-patch+yaml",
+                &body(obj),
+            )
+        };
+        let (code, o) = apply(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"x": "1"}}),
+        );
+        assert_eq!(code, 200, "{o}");
+        let (code, o) = apply(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "labels": {"l": "v"}}, "data": {"y": "2"}}),
+        );
+        assert_eq!(code, 200, "{o}");
+        assert_eq!(o["data"], json!({"x": "1", "y": "2"}));
+        assert_eq!(o["metadata"]["managedFields"][0]["manager"], "test");
+        let out = sb.ok(&[
+            "apply",
+            "--server-side",
+            "-f",
+            &fixture("sample_application.yaml"),
+        ]);
+        assert!(
+            out.contains("deployment.apps/py-az serverside-applied"),
+            "{out}"
+        );
 
-    // The Ingress gets the ALB's hostname once the (fake) ALB is provisioned.
-    let mut host = String::new();
-    sb.eventually("the ingress hostname", || {
-        host = sb.ok(&[
+        // The status subresource: writes to the main resource keep the status, /status sets it.
+        sb.ok(&["apply", "-f", &fixture("widget.yaml")]);
+        let w = "/apis/example.com/v1/namespaces/default/widgets/gear";
+        let (code, _) = sb.curl(
+            "PATCH",
+            w,
+            "application/merge-patch+json",
+            r#"{"status":{"phase":"x"},"spec":{"teeth":13}}"#,
+        );
+        assert_eq!(code, 200);
+        let (code, o) = sb.curl(
+            "PATCH",
+            &format!("{w}/status"),
+            "application/merge-patch+json",
+            r#"{"status":{"phase":"Ready"}}"#,
+        );
+        assert_eq!(code, 200);
+        assert_eq!(
+            (o["status"]["phase"].as_str(), o["spec"]["teeth"].as_i64()),
+            (Some("Ready"), Some(13))
+        );
+
+        // The scale subresource, and dry runs that store nothing.
+        let (code, s) = sb.curl(
+            "GET",
+            "/apis/apps/v1/namespaces/default/deployments/py-az/scale",
+            "",
+            "",
+        );
+        assert_eq!(
+            (code, s["kind"].as_str(), s["status"]["selector"].as_str()),
+            (200, Some("Scale"), Some("app=py-az"))
+        );
+        let (code, _) = sb.curl(
+            "POST",
+            &format!("{cm}?dryRun=All"),
+            "application/json",
+            &body(json!({"metadata": {"name": "dry"}})),
+        );
+        assert_eq!(code, 201);
+        let (code, _) = sb.curl("GET", &format!("{cm}/dry"), "", "");
+        assert_eq!(code, 404);
+    }
+
+    #[test]
+    fn label_and_field_selectors() {
+        let sb = Sandbox::start();
+        sb.ok(&["create", "namespace", "other"]);
+        for (ns, name, env) in [
+            ("default", "a", "prod"),
+            ("default", "b", "dev"),
+            ("default", "c", "test"),
+            ("other", "d", "prod"),
+        ] {
+            let (code, _) = sb.curl(
+                "POST",
+                &format!("/api/v1/namespaces/{ns}/configmaps"),
+                "application/json",
+                &body(json!({"metadata": {"name": name, "labels": {"env": env, "team": "x"}}})),
+            );
+            assert_eq!(code, 201);
+        }
+        let names = |args: &[&str]| -> String {
+            let mut a = vec!["get", "cm", "-o", "jsonpath={.items[*].metadata.name}"];
+            a.extend_from_slice(args);
+            sb.ok(&a)
+        };
+        assert_eq!(names(&["-l", "env=prod", "-A"]), "a d");
+        assert_eq!(names(&["-l", "env in (dev,test)"]), "b c");
+        assert_eq!(names(&["-l", "env notin (dev),team"]), "a c");
+        assert_eq!(names(&["-l", "!team"]), "kube-root-ca.crt");
+        assert_eq!(names(&["-l", "env!=prod,team=x"]), "b c");
+        assert_eq!(names(&["--field-selector", "metadata.name=b"]), "b");
+        assert_eq!(
+            names(&[
+                "--field-selector",
+                "metadata.namespace!=default",
+                "-A",
+                "-l",
+                "team"
+            ]),
+            "d"
+        );
+        let (ok, _, err) = sb.kubectl(&["get", "cm", "--field-selector", "spec.nope=1"]);
+        assert!(!ok && err.contains("field label not supported"), "{err}");
+        let (code, _) = sb.curl(
+            "GET",
+            "/api/v1/configmaps?labelSelector=env%20in%20(a",
+            "",
+            "",
+        );
+        assert_eq!(code, 400);
+    }
+
+    #[test]
+    fn watch_streams_added_modified_deleted() {
+        let sb = Sandbox::start();
+        let cm = "/api/v1/namespaces/default/configmaps";
+        let (_, list) = sb.curl("GET", cm, "", "");
+        let rv = list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(list["kind"], "ConfigMapList");
+
+        // A live watch started before the changes.
+        let url = format!(
+            "{}{cm}?watch=true&timeoutSeconds=3&resourceVersion={rv}",
+            sb.url
+        );
+        let live = std::thread::spawn(move || {
+            let out = std::process::Command::new("timeout")
+                .args(["10", "curl", "-sN", &url])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "w"}, "data": {"a": "1"}})),
+        );
+        sb.ok(&[
+            "patch",
+            "cm",
+            "w",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"a":"2"}}"#,
+        ]);
+        sb.ok(&["delete", "cm", "w"]);
+        let events = |text: &str| -> Vec<(String, String)> {
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap())
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap().to_string(),
+                        e["object"]["metadata"]["name"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_string(),
+                    )
+                })
+                .collect()
+        };
+        let expected: Vec<(String, String)> = ["ADDED", "MODIFIED", "DELETED"]
+            .iter()
+            .map(|t| (t.to_string(), "w".to_string()))
+            .collect();
+        assert_eq!(events(&live.join().unwrap()), expected);
+
+        // Resuming from the same resourceVersion replays the same history.
+        let (_, replay) = sb.curl(
+            "GET",
+            &format!("{cm}?watch=true&timeoutSeconds=1&resourceVersion={rv}"),
+            "",
+            "",
+        );
+        let text = match replay {
+            Value::String(s) => s,
+            v => v.to_string(),
+        };
+        assert_eq!(events(&text), expected);
+
+        // kubectl's own watch: wait for deletion of something that goes away.
+        sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "gone"}})),
+        );
+        let waiter = {
+            let kubeconfig = sb.kubeconfig.clone();
+            std::thread::spawn(move || {
+                std::process::Command::new("timeout")
+                    .args(["20", "kubectl", "--kubeconfig"])
+                    .arg(kubeconfig)
+                    .args(["wait", "--for=delete", "configmap/gone", "--timeout=15s"])
+                    .status()
+                    .unwrap()
+                    .success()
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        sb.ok(&["delete", "cm", "gone"]);
+        assert!(waiter.join().unwrap());
+    }
+
+    #[test]
+    fn crds_and_custom_resources() {
+        let sb = Sandbox::start();
+        let out = sb.ok(&["apply", "-f", &fixture("crd.yaml")]);
+        assert!(
+            out.contains(
+                "customresourcedefinition.apiextensions.k8s.io/widgets.example.com created"
+            ),
+            "{out}"
+        );
+        sb.ok(&[
+            "wait",
+            "--for=condition=Established",
+            "crd/widgets.example.com",
+            "--timeout=10s",
+        ]);
+        let out = sb.ok(&["apply", "-f", &fixture("widget.yaml")]);
+        assert!(out.contains("widget.example.com/gear created"), "{out}");
+        assert_eq!(
+            sb.ok(&["get", "wd", "-o", "name"]).trim(),
+            "widget.example.com/gear"
+        );
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "widgets",
+                "-l",
+                "size=small",
+                "-o",
+                "jsonpath={.items[0].spec.teeth}"
+            ]),
+            "12"
+        );
+        // Re-applying a changed manifest patches it (a merge patch: CRs have no strategic patch).
+        let changed = std::fs::read_to_string(fixture("widget.yaml"))
+            .unwrap()
+            .replace("teeth: 12", "teeth: 14");
+        let path = sb.dir.path().join("widget.yaml");
+        std::fs::write(&path, changed).unwrap();
+        let out = sb.ok(&["apply", "-f", path.to_str().unwrap()]);
+        assert!(out.contains("configured"), "{out}");
+        assert_eq!(
+            sb.ok(&["get", "widget", "gear", "-o", "jsonpath={.spec.teeth}"]),
+            "14"
+        );
+        // A cluster-scoped custom resource, as the controller's chart installs.
+        let params = "apiVersion: elbv2.k8s.aws/v1beta1\nkind: IngressClassParams\nmetadata:\n  name: alb\nspec:\n  scheme: internet-facing\n";
+        let path = sb.dir.path().join("params.yaml");
+        std::fs::write(&path, params).unwrap();
+        sb.ok(&["apply", "-f", path.to_str().unwrap()]);
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "ingressclassparams",
+                "alb",
+                "-o",
+                "jsonpath={.spec.scheme}"
+            ]),
+            "internet-facing"
+        );
+        // Discovery lists them; deleting the CRD deletes its objects.
+        let resources = sb.ok(&["api-resources", "--api-group=example.com", "-o", "name"]);
+        assert_eq!(resources.trim(), "widgets.example.com");
+        sb.ok(&["delete", "crd", "widgets.example.com"]);
+        let (code, _) = sb.curl(
+            "GET",
+            "/apis/example.com/v1/namespaces/default/widgets/gear",
+            "",
+            "",
+        );
+        assert_eq!(code, 404);
+    }
+
+    #[test]
+    fn restart_keeps_every_object() {
+        let mut sb = Sandbox::start();
+        sb.ok(&["apply", "-f", &fixture("lbc_standin.yaml")]);
+        sb.ok(&["apply", "-f", &fixture("crd.yaml")]);
+        sb.ok(&["apply", "-f", &fixture("widget.yaml")]);
+        sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
+        sb.ok(&[
+            "wait",
+            "--for=condition=Available",
+            "deployment/py-az",
+            "--timeout=20s",
+        ]);
+        sb.eventually("the ingress hostname", || {
+            !sb.ok(&[
+                "get",
+                "ingress",
+                "py-az-ingress",
+                "-o",
+                "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+            ])
+            .is_empty()
+        });
+        let kinds = "deploy,rs,pods,svc,ep,ing,ingressclass,sa,cm,ns,crd,widgets";
+        let snapshot = |sb: &Sandbox| -> Vec<(String, String, String)> {
+            let v: Value =
+                serde_json::from_str(&sb.ok(&["get", kinds, "-A", "-o", "json"])).unwrap();
+            let mut items: Vec<(String, String, String)> = v["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| {
+                    let m = &o["metadata"];
+                    (
+                        format!("{}/{}/{}", o["kind"], m["namespace"], m["name"]),
+                        m["uid"].to_string(),
+                        m["resourceVersion"].to_string(),
+                    )
+                })
+                .collect();
+            items.sort();
+            items
+        };
+        // Let the controllers settle so nothing changes across the restart.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let before = snapshot(&sb);
+        let (_, list) = sb.curl("GET", "/api/v1/namespaces", "", "");
+        let rv_before: u64 = list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        sb.restart();
+        let after = snapshot(&sb);
+        assert_eq!(before, after);
+        assert!(sb.dir.path().join("state/kube-primary.json").exists());
+        let host = sb.ok(&[
             "get",
             "ingress",
             "py-az-ingress",
             "-o",
             "jsonpath={.status.loadBalancer.ingress[0].hostname}",
         ]);
-        !host.is_empty()
-    });
-    assert!(host.ends_with(".us-east-1.elb.amazonaws.com"), "{host}");
-    let req = sb.lbs.requests.lock().unwrap()[0].clone();
-    assert_eq!(req.scheme, "internet-facing");
-    assert_eq!(req.tags["elbv2.k8s.aws/cluster"], "primary");
-    assert_eq!(req.tags["ingress.k8s.aws/stack"], "default/py-az-ingress");
-
-    // The NodePort service got a node port and endpoints from the ready pod.
-    let np = sb.ok(&[
-        "get",
-        "svc",
-        "py-az",
-        "-o",
-        "jsonpath={.spec.ports[0].nodePort}",
-    ]);
-    let np: u16 = np.parse().unwrap();
-    assert!((30000..=32767).contains(&np));
-    sb.eventually("endpoints", || {
-        sb.ok(&[
-            "get",
-            "endpoints",
-            "py-az",
-            "-o",
-            "jsonpath={.subsets[0].addresses[0].ip}",
-        ])
-        .starts_with("10.")
-    });
-    assert_eq!(
-        sb.ok(&[
-            "get",
-            "endpoints",
-            "py-az",
-            "-o",
-            "jsonpath={.subsets[0].ports[0].port}"
-        ]),
-        "5000"
-    );
-
-    // kubectl get prints the server's table.
-    let table = sb.ok(&["get", "deploy"]);
-    assert!(
-        table.contains("READY") && table.contains("py-az") && table.contains("1/1"),
-        "{table}"
-    );
-
-    // Scale to 0 and back, as the failover drill does.
-    sb.ok(&["scale", "deployment", "py-az", "--replicas=0"]);
-    sb.eventually("no pods", || {
-        sb.ok(&["get", "pods", "-l", "app=py-az", "-o", "name"])
-            .trim()
-            .is_empty()
-    });
-    sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
-    sb.eventually("empty endpoints", || {
-        sb.ok(&["get", "endpoints", "py-az", "-o", "jsonpath={.subsets}"])
-            .trim()
-            .is_empty()
-            || sb
-                .ok(&["get", "endpoints", "py-az", "-o", "jsonpath={.subsets}"])
-                .trim()
-                == "[]"
-    });
-    sb.ok(&["scale", "deployment", "py-az", "--replicas=3"]);
-    sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
-    sb.ok(&[
-        "wait",
-        "--for=condition=Available",
-        "deployment/py-az",
-        "--timeout=20s",
-    ]);
-    let pods = sb.ok(&["get", "pods", "-l", "app=py-az", "-o", "name"]);
-    assert_eq!(pods.lines().count(), 3, "{pods}");
-
-    // Delete everything the manifest created; the ALB goes with the Ingress.
-    let out = sb.ok(&[
-        "delete",
-        "-f",
-        &fixture("sample_application.yaml"),
-        "--timeout=20s",
-    ]);
-    assert!(
-        out.contains("ingress.networking.k8s.io \"py-az-ingress\" deleted"),
-        "{out}"
-    );
-    sb.eventually("pods gone", || {
-        sb.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
-    });
-    assert!(sb.ok(&["get", "rs", "-o", "name"]).trim().is_empty());
-    let calls = sb.calls();
-    let first_delete = calls
-        .iter()
-        .position(|c| c.starts_with("delete"))
-        .expect("the ALB was deleted");
-    assert!(
-        calls[..first_delete]
-            .iter()
-            .any(|c| c == "ensure primary/default/py-az-ingress"),
-        "{calls:?}"
-    );
-    assert_eq!(calls[first_delete], "delete primary/default/py-az-ingress");
-}
-
-#[test]
-fn without_the_controller_an_ingress_gets_no_address() {
-    let sb = Sandbox::start();
-    sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
-    sb.ok(&[
-        "wait",
-        "--for=condition=Available",
-        "deployment/py-az",
-        "--timeout=20s",
-    ]);
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let host = sb.ok(&[
-        "get",
-        "ingress",
-        "py-az-ingress",
-        "-o",
-        "jsonpath={.status.loadBalancer.ingress}",
-    ]);
-    assert_eq!(host.trim(), "");
-    assert!(sb.calls().is_empty());
-    // And deleting it does not wait for a controller that is not there.
-    sb.ok(&["delete", "ingress", "py-az-ingress", "--timeout=20s"]);
-}
-
-fn body(v: Value) -> String {
-    v.to_string()
-}
-
-#[test]
-fn status_errors() {
-    let sb = Sandbox::start();
-    let cm = "/api/v1/namespaces/default/configmaps";
-    let (code, s) = sb.curl("GET", &format!("{cm}/nope"), "", "");
-    assert_eq!(code, 404);
-    assert_eq!(s["kind"], "Status");
-    assert_eq!(s["reason"], "NotFound");
-    assert_eq!(s["message"], "configmaps \"nope\" not found");
-
-    let (code, created) = sb.curl(
-        "POST",
-        cm,
-        "application/json",
-        &body(json!({"metadata": {"name": "c1"}, "data": {"a": "1"}})),
-    );
-    assert_eq!(code, 201, "{created}");
-    assert!(created["metadata"]["uid"].as_str().unwrap().len() == 36);
-    let (code, s) = sb.curl(
-        "POST",
-        cm,
-        "application/json",
-        &body(json!({"metadata": {"name": "c1"}})),
-    );
-    assert_eq!((code, s["reason"].as_str()), (409, Some("AlreadyExists")));
-
-    // A stale resourceVersion is a Conflict; the current one wins.
-    let rv = created["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let put = |rv: &str, v: &str| {
-        sb.curl(
-            "PUT",
-            &format!("{cm}/c1"),
+        assert!(host.contains("elb.amazonaws.com"));
+        // The resourceVersion counter continues; the controllers run again.
+        let (_, o) = sb.curl(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
             "application/json",
-            &body(json!({"metadata": {"name": "c1", "resourceVersion": rv}, "data": {"a": v}})),
+            &body(json!({"metadata": {"name": "new"}})),
+        );
+        let rv: u64 = o["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rv > rv_before);
+        sb.ok(&["scale", "deployment", "py-az", "--replicas=2"]);
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+    }
+
+    #[test]
+    #[ignore = "manual exploration: serves a cluster for 10 minutes"]
+    fn manual_server() {
+        let sb = Sandbox::start();
+        std::fs::write(
+            "/tmp/kube-manual-kubeconfig",
+            std::fs::read(&sb.kubeconfig).unwrap(),
         )
-    };
-    let (code, updated) = put(&rv, "2");
-    assert_eq!(code, 200, "{updated}");
-    let (code, s) = put(&rv, "3");
-    assert_eq!((code, s["reason"].as_str()), (409, Some("Conflict")));
-
-    // 422 Invalid with causes.
-    let (code, s) = sb.curl(
-        "POST",
-        cm,
-        "application/json",
-        &body(json!({"metadata": {"labels": {"a": "bad value!"}}})),
-    );
-    assert_eq!((code, s["reason"].as_str()), (422, Some("Invalid")), "{s}");
-    let fields: Vec<&str> = s["details"]["causes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["metadata.name", "metadata.labels"]);
-    let (code, s) = sb.curl("POST", "/apis/apps/v1/namespaces/default/deployments", "application/json",
-        &body(json!({"metadata": {"name": "d"}, "spec": {"selector": {"matchLabels": {"app": "x"}},
-            "template": {"metadata": {"labels": {"app": "y"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}})));
-    assert_eq!(code, 422);
-    assert_eq!(
-        s["details"]["causes"][0]["field"],
-        "spec.template.metadata.labels"
-    );
-
-    // Malformed bodies are 400, unknown paths 404, wrong methods 405, huge bodies 413.
-    let (code, s) = sb.curl("POST", cm, "application/json", "{not json");
-    assert_eq!((code, s["reason"].as_str()), (400, Some("BadRequest")));
-    let (code, _) = sb.curl(
-        "PATCH",
-        &format!("{cm}/c1"),
-        "application/merge-patch+json",
-        "[1,",
-    );
-    assert_eq!(code, 400);
-    let (code, _) = sb.curl("PATCH", &format!("{cm}/c1"), "text/plain", "{}");
-    assert_eq!(code, 415);
-    let (code, _) = sb.curl("GET", "/apis/nope.example.com/v1/things", "", "");
-    assert_eq!(code, 404);
-    let (code, _) = sb.curl("PUT", cm, "application/json", "{}");
-    assert_eq!(code, 405);
-    let huge = format!(
-        "{{\"metadata\":{{\"name\":\"big\"}},\"data\":{{\"a\":\"{}\"}}}}",
-        "x".repeat(4 << 20)
-    );
-    let path = sb.dir.path().join("huge.json");
-    std::fs::write(&path, huge).unwrap();
-    let (code, _) = sb.curl(
-        "POST",
-        cm,
-        "application/json",
-        &format!("@{}", path.display()),
-    );
-    assert_eq!(code, 413);
-    // The namespace must exist.
-    let (code, _) = sb.curl(
-        "POST",
-        "/api/v1/namespaces/nowhere/configmaps",
-        "application/json",
-        &body(json!({"metadata": {"name": "x"}})),
-    );
-    assert_eq!(code, 404);
+        .unwrap();
+        eprintln!("KUBECONFIG=/tmp/kube-manual-kubeconfig url={}", sb.url);
+        std::thread::sleep(std::time::Duration::from_secs(600));
+    }
 }

@@ -145,6 +145,16 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The body of a create or update, in whichever encoding the client chose.
+fn decode_body(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let ct = content_type.split(';').next().unwrap_or("").trim();
+    match ct {
+        "" | "application/json" | "*/*" => parse_json(body),
+        "application/vnd.kubernetes.protobuf" => super::protobuf::decode(body),
+        other => Err(ApiError::unsupported_media(other)),
+    }
+}
+
 fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::bad_request("the request body is empty"));
@@ -387,6 +397,7 @@ fn parse_target(
         Some("status") if rt.status => {}
         Some("scale") if rt.scale => {}
         Some("finalize") if rt.plural == "namespaces" => {}
+        Some("log") if rt.plural == "pods" => {}
         _ => return Err(ApiError::path_not_found()),
     }
     Ok(Target {
@@ -451,6 +462,12 @@ async fn resource_request(
         }
         (Method::GET, Some(name)) => {
             let obj = cluster.get(&t.rt, &ns, &name)?;
+            if t.sub.as_deref() == Some("log") {
+                // The data plane runs no containers yet: their logs are empty.
+                return Ok(
+                    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "").into_response()
+                );
+            }
             if t.sub.as_deref() == Some("scale") {
                 return Ok(json_response(StatusCode::OK, &scale_of(&obj)));
             }
@@ -467,12 +484,12 @@ async fn resource_request(
             if t.rt.namespaced && t.ns.is_none() {
                 return Err(ApiError::method_not_allowed());
             }
-            let body = parse_json(&read_body(req.into_body()).await?)?;
+            let body = decode_body(&content_type, &read_body(req.into_body()).await?)?;
             let obj = cluster.create(&t.rt, &ns, body, &opts)?;
             Ok(json_response(StatusCode::CREATED, &present(&t, obj)))
         }
         (Method::PUT, Some(name)) => {
-            let body = parse_json(&read_body(req.into_body()).await?)?;
+            let body = decode_body(&content_type, &read_body(req.into_body()).await?)?;
             if t.sub.as_deref() == Some("scale") {
                 let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
                 let rv = body.pointer("/metadata/resourceVersion").cloned();

@@ -43,7 +43,8 @@ fn reconcile(c: &Cluster) {
     for (res, ns, name) in c.orphans() {
         c.delete_by_key(&res, &ns, &name);
     }
-    finalize_namespaces(c);
+    drop_undefined_custom_resources(c);
+    namespaces(c);
     deployments(c);
     replicasets(c);
     pods(c);
@@ -64,6 +65,12 @@ impl Cluster {
                     &opts,
                 );
             }
+        }
+        if self.get(&t("services"), "default", "kubernetes").is_err() {
+            let svc = json!({"metadata": {"name": "kubernetes", "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"}},
+                "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}});
+            let _ = self.create(&t("services"), "default", svc, &opts);
         }
         let node = format!("sandbox-{}-node", self.name);
         if self.get(&t("nodes"), "", &node).is_err() {
@@ -152,6 +159,27 @@ impl Cluster {
     }
 }
 
+/// Deleting a CRD deletes its custom resources.
+fn drop_undefined_custom_resources(c: &Cluster) {
+    let keys: BTreeSet<String> = c.types().iter().map(ResourceType::key).collect();
+    let mut store = c.lock();
+    let stale: Vec<String> = store
+        .objects
+        .keys()
+        .filter(|k| !keys.contains(*k))
+        .cloned()
+        .collect();
+    for res in stale {
+        let names: Vec<(String, String)> = store.objects[&res].keys().cloned().collect();
+        for (ns, name) in names {
+            if let Some((_, change)) = store.remove(&res, &ns, &name) {
+                c.published(change);
+            }
+        }
+        store.objects.remove(&res);
+    }
+}
+
 fn is_deleting(o: &Value) -> bool {
     o.pointer("/metadata/deletionTimestamp").is_some()
 }
@@ -172,8 +200,28 @@ fn owner_ref(owner: &Value) -> Value {
         "uid": owner["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
 }
 
-fn finalize_namespaces(c: &Cluster) {
+/// Every active namespace has a `default` ServiceAccount and the `kube-root-ca.crt`
+/// ConfigMap, as on a real cluster; a deleted one is emptied, then removed.
+fn namespaces(c: &Cluster) {
     let (namespaces, _) = c.list(&t("namespaces"), None);
+    let opts = WriteOptions::default();
+    for ns in namespaces.iter().filter(|n| !is_deleting(n)) {
+        let name = meta_str(ns, "name");
+        if c.get(&t("serviceaccounts"), name, "default").is_err() {
+            let _ = c.create(
+                &t("serviceaccounts"),
+                name,
+                json!({"metadata": {"name": "default"}}),
+                &opts,
+            );
+        }
+        if c.get(&t("configmaps"), name, "kube-root-ca.crt").is_err() {
+            let cm = json!({"metadata": {"name": "kube-root-ca.crt", "annotations": {
+                    "kubernetes.io/description": "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes clusters."}},
+                "data": {"ca.crt": "# The sandbox serves plain HTTP on loopback: no CA.\n"}});
+            let _ = c.create(&t("configmaps"), name, cm, &opts);
+        }
+    }
     for ns in namespaces.iter().filter(|n| is_deleting(n)) {
         let name = meta_str(ns, "name");
         let mut remaining = 0;

@@ -11,6 +11,7 @@ mod api;
 mod controllers;
 mod objects;
 mod patch;
+mod protobuf;
 mod resources;
 mod selector;
 mod status;

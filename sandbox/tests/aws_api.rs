@@ -6,6 +6,8 @@ mod support;
 
 #[path = "aws_api/boto3.rs"]
 mod boto3;
+#[path = "aws_api/cli_commands.rs"]
+mod cli_commands;
 #[path = "aws_api/cli_tutorial.rs"]
 mod cli_tutorial;
 #[path = "aws_api/malformed.rs"]
@@ -14,3 +16,5 @@ mod malformed;
 mod parity;
 #[path = "aws_api/restart.rs"]
 mod restart;
+#[path = "aws_api/sdk_rust.rs"]
+mod sdk_rust;

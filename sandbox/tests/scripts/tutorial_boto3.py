@@ -114,6 +114,7 @@ def main():
     r53 = client("route53", "us-east-1")
     zone = r53.create_hosted_zone(Name="example.com", CallerReference=str(time.time()))["HostedZone"]
     zone_id = zone["Id"].split("/")[-1]
+    expect_error("HostedZoneAlreadyExists", r53.create_hosted_zone, Name="example.com", CallerReference=zone["CallerReference"])
     change = {
         "Action": "CREATE",
         "ResourceRecordSet": {
@@ -132,6 +133,15 @@ def main():
     alias = [r for r in rrs if r["Type"] == "A"][0]["AliasTarget"]
     assert alias["DNSName"] == dns + "." and alias["HostedZoneId"] == "Z2BJ6XQ5FK7U4H", alias
     expect_error("HostedZoneNotEmpty", r53.delete_hosted_zone, Id=zone_id)
+    # A batch is all or nothing: a valid UPSERT beside a failing DELETE is not applied.
+    other = {"Name": "other.example.com.", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"x"'}]}
+    e = expect_error("InvalidChangeBatch", r53.change_resource_record_sets, HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": other}, {"Action": "DELETE", "ResourceRecordSet": dict(other, Name="gone.example.com.")}]})
+    assert "but it was not found" in e.response["Error"]["Message"], e.response
+    assert not [r for r in r53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"] if r["Type"] == "TXT"]
+    wrong = dict(change["ResourceRecordSet"], AliasTarget=dict(change["ResourceRecordSet"]["AliasTarget"], DNSName="aother.awsglobalaccelerator.com"))
+    e = expect_error("InvalidChangeBatch", r53.change_resource_record_sets, HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": wrong}]})
+    assert "do not match the current values" in e.response["Error"]["Message"], e.response
 
     # Cleanup in the tutorial's order.
     expect_error("AcceleratorNotDisabledException", ga.delete_accelerator, AcceleratorArn=acc_arn)

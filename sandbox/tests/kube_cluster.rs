@@ -123,6 +123,35 @@ mod kube {
         let pods = sb.ok(&["get", "pods", "-l", "app=py-az", "-o", "name"]);
         assert_eq!(pods.lines().count(), 3, "{pods}");
 
+        // A new image rolls out through a new ReplicaSet within the surge limits.
+        sb.ok(&[
+            "set",
+            "image",
+            "deployment/py-az",
+            "eks-py-az=public.ecr.aws/b5x3e7x1/eks-py-az:v2",
+        ]);
+        let out = sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        assert!(out.contains("successfully rolled out"), "{out}");
+        let images = sb.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=py-az",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        assert_eq!(
+            images.split(' ').filter(|i| i.ends_with(":v2")).count(),
+            3,
+            "{images}"
+        );
+        let rs = sb.ok(&["get", "rs", "-o", "jsonpath={.items[*].spec.replicas}"]);
+        let mut rs: Vec<&str> = rs.split(' ').collect();
+        rs.sort();
+        assert_eq!(rs, ["0", "3"]);
+        let history = sb.ok(&["rollout", "history", "deployment/py-az"]);
+        assert!(history.contains('2'), "{history}");
+
         // Delete everything the manifest created; the ALB goes with the Ingress.
         let out = sb.ok(&[
             "delete",

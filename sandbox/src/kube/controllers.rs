@@ -27,10 +27,16 @@ const NODE_IP: &str = "172.18.0.2";
 pub async fn run(c: Arc<Cluster>) {
     let tick = (c.transition_delay / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
     loop {
-        reconcile(&c);
+        // Tick only while a timed transition is pending; otherwise wait for a write.
+        let pending = reconcile(&c);
+        let wait = if pending {
+            tick
+        } else {
+            Duration::from_secs(1)
+        };
         tokio::select! {
             _ = c.wake.notified() => {}
-            _ = tokio::time::sleep(tick) => {}
+            _ = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -39,7 +45,8 @@ fn t(plural: &str) -> ResourceType {
     Cluster::builtin_type(plural)
 }
 
-fn reconcile(c: &Cluster) {
+/// One pass of every controller; true when a timed transition is still pending.
+fn reconcile(c: &Cluster) -> bool {
     for (res, ns, name) in c.orphans() {
         c.delete_by_key(&res, &ns, &name);
     }
@@ -47,9 +54,10 @@ fn reconcile(c: &Cluster) {
     namespaces(c);
     deployments(c);
     replicasets(c);
-    pods(c);
+    let pods_pending = pods(c);
     endpoints(c);
-    ingresses(c);
+    let ingresses_pending = ingresses(c);
+    pods_pending || ingresses_pending
 }
 
 impl Cluster {
@@ -283,6 +291,29 @@ fn condition(conds: &[Value], ty: &str, status: &str, reason: &str, message: &st
     }
 }
 
+/// (maxSurge, maxUnavailable) of a Deployment's rolling update, resolved against
+/// `desired` the way the deployment controller does (surge rounds up, unavailable down).
+fn rolling_limits(d: &Value, desired: i64) -> (i64, i64) {
+    if d.pointer("/spec/strategy/type") == Some(&json!("Recreate")) {
+        return (0, 0);
+    }
+    let surge = int_or_percent(
+        d.pointer("/spec/strategy/rollingUpdate/maxSurge"),
+        desired,
+        true,
+    );
+    let unavailable = int_or_percent(
+        d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
+        desired,
+        false,
+    );
+    if surge == 0 && unavailable == 0 {
+        (0, 1.min(desired))
+    } else {
+        (surge, unavailable)
+    }
+}
+
 fn template_hash(template: &Value) -> String {
     let digest = Sha256::digest(template.to_string().as_bytes());
     time::safe_encode(&digest, 10)
@@ -313,6 +344,45 @@ fn deployments(c: &Cluster) {
             .iter()
             .find(|rs| meta_str(rs, "name") == rs_name)
             .copied();
+        let old_rs: Vec<&Value> = owned
+            .iter()
+            .filter(|rs| meta_str(rs, "name") != rs_name)
+            .copied()
+            .collect();
+        let spec_replicas = |rs: &Value| {
+            rs.pointer("/spec/replicas")
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let old_total: i64 = old_rs.iter().map(|rs| spec_replicas(rs)).sum();
+        let old_pods: i64 = old_rs
+            .iter()
+            .map(|rs| {
+                rs.pointer("/status/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0)
+            })
+            .sum();
+        let recreate = d.pointer("/spec/strategy/type") == Some(&json!("Recreate"));
+        let (max_surge, max_unavailable) = rolling_limits(d, desired);
+        let new_spec = new_rs.map(spec_replicas).unwrap_or(0);
+        let new_available = new_rs
+            .and_then(|rs| {
+                rs.pointer("/status/availableReplicas")
+                    .and_then(Value::as_i64)
+            })
+            .unwrap_or(0);
+        // How many replicas the new ReplicaSet should have now (rolling update limits).
+        let new_target = if old_total == 0 && (!recreate || old_pods == 0) {
+            desired
+        } else if recreate {
+            0
+        } else {
+            let room = desired + max_surge - (old_total + new_spec);
+            (new_spec + room.max(0))
+                .min(desired)
+                .max(new_spec.min(desired))
+        };
         let mut created = false;
         match new_rs {
             None => {
@@ -331,7 +401,7 @@ fn deployments(c: &Cluster) {
                     "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": owner_ref(d),
                         "annotations": {"deployment.kubernetes.io/revision": rev.to_string(),
                             "deployment.kubernetes.io/desired-replicas": desired.to_string()}},
-                    "spec": {"replicas": desired, "selector": sel, "template": tmpl},
+                    "spec": {"replicas": new_target, "selector": sel, "template": tmpl},
                 });
                 if c.create(&t("replicasets"), ns, rs, &WriteOptions::default())
                     .is_ok()
@@ -341,7 +411,7 @@ fn deployments(c: &Cluster) {
                         d,
                         "Normal",
                         "ScalingReplicaSet",
-                        &format!("Scaled up replica set {rs_name} from 0 to {desired}"),
+                        &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
                         "deployment-controller",
                     );
                     c.controller_write(&t("deployments"), ns, name, |d| {
@@ -350,46 +420,52 @@ fn deployments(c: &Cluster) {
                     });
                 }
             }
-            Some(rs) => {
-                let cur = rs
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(0);
-                if cur != desired {
-                    c.controller_write(&t("replicasets"), ns, &rs_name, |rs| {
-                        rs["spec"]["replicas"] = json!(desired);
-                        rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-                            json!(desired.to_string());
-                    });
-                    let verb = if desired > cur { "up" } else { "down" };
-                    c.event(
-                        d,
-                        "Normal",
-                        "ScalingReplicaSet",
-                        &format!("Scaled {verb} replica set {rs_name} from {cur} to {desired}"),
-                        "deployment-controller",
-                    );
-                }
-            }
-        }
-        for old in owned.iter().filter(|rs| meta_str(rs, "name") != rs_name) {
-            let cur = old
-                .pointer("/spec/replicas")
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            if cur != 0 {
-                let old_name = meta_str(old, "name").to_string();
-                c.controller_write(&t("replicasets"), ns, &old_name, |rs| {
-                    rs["spec"]["replicas"] = json!(0)
+            Some(_) if new_spec != new_target => {
+                c.controller_write(&t("replicasets"), ns, &rs_name, |rs| {
+                    rs["spec"]["replicas"] = json!(new_target);
+                    rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                        json!(desired.to_string());
                 });
+                let verb = if new_target > new_spec { "up" } else { "down" };
                 c.event(
                     d,
                     "Normal",
                     "ScalingReplicaSet",
-                    &format!("Scaled down replica set {old_name} from {cur} to 0"),
+                    &format!("Scaled {verb} replica set {rs_name} from {new_spec} to {new_target}"),
                     "deployment-controller",
                 );
             }
+            Some(_) => {}
+        }
+        // Old ReplicaSets scale down as far as availability allows (all at once for Recreate).
+        let mut may_remove = if recreate {
+            old_total
+        } else {
+            let min_available = desired - max_unavailable;
+            let new_unavailable = (new_spec - new_available).max(0);
+            (old_total + new_spec - min_available - new_unavailable).max(0)
+        };
+        for old in old_rs {
+            let cur = spec_replicas(old);
+            let down = cur.min(may_remove);
+            if down <= 0 {
+                continue;
+            }
+            may_remove -= down;
+            let old_name = meta_str(old, "name").to_string();
+            c.controller_write(&t("replicasets"), ns, &old_name, |rs| {
+                rs["spec"]["replicas"] = json!(cur - down)
+            });
+            c.event(
+                d,
+                "Normal",
+                "ScalingReplicaSet",
+                &format!(
+                    "Scaled down replica set {old_name} from {cur} to {}",
+                    cur - down
+                ),
+                "deployment-controller",
+            );
         }
         // Status from the ReplicaSets' own status.
         let sum = |ptr: &str| {
@@ -411,19 +487,6 @@ fn deployments(c: &Cluster) {
                         .unwrap_or(0)
                 })
                 .unwrap_or(0)
-        };
-        let strategy = d
-            .pointer("/spec/strategy/type")
-            .and_then(Value::as_str)
-            .unwrap_or("RollingUpdate");
-        let max_unavailable = if strategy == "Recreate" {
-            0
-        } else {
-            int_or_percent(
-                d.pointer("/spec/strategy/rollingUpdate/maxUnavailable"),
-                desired,
-                false,
-            )
         };
         let generation = d
             .pointer("/metadata/generation")
@@ -587,7 +650,8 @@ fn replicasets(c: &Cluster) {
     }
 }
 
-fn pods(c: &Cluster) {
+fn pods(c: &Cluster) -> bool {
+    let mut pending = false;
     let (pods, _) = c.list(&t("pods"), None);
     let mut used: BTreeSet<String> = pods
         .iter()
@@ -617,6 +681,7 @@ fn pods(c: &Cluster) {
             }
         };
         let ready = waited >= c.transition_delay;
+        pending |= !ready;
         let now = time::now();
         c.controller_write(&t("pods"), ns, name, |p| {
             if p.pointer("/spec/nodeName").is_none() {
@@ -651,6 +716,7 @@ fn pods(c: &Cluster) {
             });
         });
     }
+    pending
 }
 
 /// Resolves a Service's targetPort (a number or a container port name) on one pod.
@@ -833,7 +899,8 @@ fn alb_request(c: &Cluster, ing: &Value) -> AlbRequest {
     }
 }
 
-fn ingresses(c: &Cluster) {
+fn ingresses(c: &Cluster) -> bool {
+    let mut pending = false;
     let (ings, _) = c.list(&t("ingresses"), None);
     let installed = lbc_installed(c);
     let rt = t("ingresses");
@@ -868,6 +935,7 @@ fn ingresses(c: &Cluster) {
                             .retain(|k, _| !k.starts_with(&format!("alb:{uid}:")));
                     }
                     Err(e) => {
+                        pending = true;
                         tracing::warn!(cluster = %c.name, "deleting the ALB of {ns}/{name}: {e:#}")
                     }
                 }
@@ -908,6 +976,7 @@ fn ingresses(c: &Cluster) {
                 info
             }
             Err(e) => {
+                pending = true;
                 if waited < c.transition_delay.max(Duration::from_millis(1)) * 2 {
                     c.event(
                         ing,
@@ -921,6 +990,7 @@ fn ingresses(c: &Cluster) {
             }
         };
         if waited < c.transition_delay {
+            pending = true;
             continue;
         }
         let current = ing
@@ -939,4 +1009,5 @@ fn ingresses(c: &Cluster) {
             );
         }
     }
+    pending
 }

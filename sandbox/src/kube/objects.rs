@@ -73,10 +73,7 @@ impl Cluster {
     }
 
     pub fn builtin_type(plural: &str) -> ResourceType {
-        resources::builtin()
-            .into_iter()
-            .find(|t| t.plural == plural)
-            .expect("a built-in resource")
+        resources::builtin_named(plural).expect("a built-in resource")
     }
 
     pub fn resource_version(&self) -> u64 {

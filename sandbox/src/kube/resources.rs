@@ -283,6 +283,21 @@ const ALL_CATEGORY: &[&str] = &[
 ];
 
 pub fn builtin() -> Vec<ResourceType> {
+    static BUILTINS: std::sync::OnceLock<Vec<ResourceType>> = std::sync::OnceLock::new();
+    BUILTINS.get_or_init(build_builtin).clone()
+}
+
+/// The built-in resources, by plural name.
+pub fn builtin_named(plural: &str) -> Option<ResourceType> {
+    static BUILTINS: std::sync::OnceLock<Vec<ResourceType>> = std::sync::OnceLock::new();
+    BUILTINS
+        .get_or_init(build_builtin)
+        .iter()
+        .find(|t| t.plural == plural)
+        .cloned()
+}
+
+fn build_builtin() -> Vec<ResourceType> {
     BUILTIN
         .iter()
         .map(

@@ -276,6 +276,58 @@ async fn malformed_requests_get_protocol_errors() {
             "InvalidAction",
         ),
     ];
+    // Wrong credentials, each protocol (the CLI test covers the rest with the real CLI).
+    let bad_secret = Some((ep.access_key_id.as_str(), "wrong-secret"));
+    let bad_key = Some(("AKIAUNKNOWN", ep.secret_access_key.as_str()));
+    let mut cases = cases;
+    cases.extend([
+        (
+            "ga unknown key",
+            Req {
+                key: bad_key,
+                ..Req::ga("ListAccelerators", "{}", &ep)
+            },
+            403,
+            "UnrecognizedClientException",
+        ),
+        (
+            "route53 unknown key",
+            Req {
+                key: bad_key,
+                ..Req::route53("GET", "/2013-04-01/hostedzone", "", &ep)
+            },
+            403,
+            "InvalidClientTokenId",
+        ),
+        (
+            "sts wrong secret",
+            Req {
+                key: bad_secret,
+                ..Req::query(
+                    "sts",
+                    "us-east-1",
+                    "Action=GetCallerIdentity&Version=2011-06-15",
+                    &ep,
+                )
+            },
+            403,
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "elbv2 wrong secret",
+            Req {
+                key: bad_secret,
+                ..Req::query(
+                    "elasticloadbalancing",
+                    "us-east-1",
+                    "Action=DeleteLoadBalancer&Version=2015-12-01&LoadBalancerArn=x",
+                    &ep,
+                )
+            },
+            403,
+            "SignatureDoesNotMatch",
+        ),
+    ]);
     for (name, req, status, code) in cases {
         let xml = req.service != "globalaccelerator";
         let reply = send(&ep, req).await;

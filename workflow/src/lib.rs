@@ -52,9 +52,11 @@
 //! ]);
 //! ```
 
+mod cloud;
 mod condition;
 mod dag;
 mod diagnostic;
+mod grants;
 mod overrides;
 mod plugin;
 mod schema;
@@ -64,8 +66,13 @@ mod toml_string;
 mod units;
 mod workflow;
 
+pub use cloud::{AwsConfig, CloudConfig, Cluster};
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};
+pub use grants::{
+    AcceleratorGrant, AcceleratorSelector, Denied, Elbv2Grant, Grants, HostedZone,
+    KUBERNETES_VERBS, KubernetesGrant, ProbeGrant, Route53Grant,
+};
 pub use plugin::{PluginCatalog, PluginInfo, PluginProblem, PluginRef};
 pub use template::{Context, RenderError};
 pub use workflow::{Limits, Retry, Step, Workflow};

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::cloud::CloudConfig;
 use crate::condition::Condition;
 use crate::diagnostic::{Diagnostic, Report};
+use crate::grants::Grants;
 use crate::plugin::{PluginCatalog, PluginRef};
 use crate::template::{Context, Reference, RenderError};
 use crate::{dag, plugin, schema};
@@ -28,10 +30,14 @@ pub struct Workflow {
     pub vars: BTreeMap<String, Value>,
     /// The steps, in file order.
     pub steps: Vec<Step>,
-    /// `clusters`, kept opaque for now; `Null` when absent.
+    /// `clusters` as JSON, as written; `Null` when absent. [`Workflow::cloud`] is the
+    /// validated form.
     pub clusters: Value,
-    /// `aws`, kept opaque for now; `Null` when absent.
+    /// `aws` as JSON, as written; `Null` when absent. [`Workflow::cloud`] is the
+    /// validated form.
     pub aws: Value,
+    /// `[clusters.*]` and `[aws]`, validated.
+    pub cloud: CloudConfig,
     /// `policy`, kept opaque for now; `Null` when absent.
     pub policy: Value,
     pub(crate) source: String,
@@ -49,8 +55,11 @@ pub struct Step {
     pub needs: BTreeSet<String>,
     /// `with`, uninterpolated; always an object.
     pub with: Value,
-    /// `grants`, kept opaque for now; `{}` when absent.
+    /// `grants` as JSON, as written; `{}` when absent. [`Step::grant`] is the validated
+    /// form the capability layer checks calls against.
     pub grants: Value,
+    /// `grants`, validated; grants nothing when absent.
+    pub grant: Grants,
     /// `timeout`.
     pub timeout: Option<Duration>,
     /// `retry`, defaults filled in.

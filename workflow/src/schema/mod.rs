@@ -14,12 +14,15 @@ use serde_json::{Map, Number, Value};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::cloud::CloudConfig;
 use crate::diagnostic::{Collector, Diagnostic, Report, SourceText};
 use crate::overrides;
 use crate::suggest::Suggester;
 use crate::workflow::{Step, StepSite, Workflow};
 
+mod cloud;
 mod execution;
+mod grants;
 mod step;
 
 use step::StepDraft;
@@ -252,6 +255,52 @@ impl Checker<'_> {
         }
     }
 
+    /// The strings of the array at `key`, with their spans; `None` when it is absent or
+    /// not an array. Wrong types are reported, and so is an empty array, with
+    /// `empty_help` saying what to write instead.
+    fn string_list<'t>(
+        &mut self,
+        table: &'t DeTable<'_>,
+        key: &str,
+        scope: &str,
+        empty_help: &str,
+    ) -> Option<Vec<(&'t str, Range<usize>)>> {
+        let value = table.get(key)?;
+        let DeValue::Array(items) = value.get_ref() else {
+            let help = matches!(value.get_ref(), DeValue::String(_)).then(|| {
+                let written = &self.text.text()[value.span()];
+                format!("write a list: {key} = [{written}]")
+            });
+            self.wrong_type_with_help(key, scope, value, "an array of strings", help);
+            return None;
+        };
+        if items.is_empty() {
+            self.report(
+                value.span(),
+                format!("`{key}`{} is empty", within(scope)),
+                Some(empty_help.into()),
+            );
+        }
+        let mut strings = Vec::new();
+        for item in items.iter() {
+            if self.full() {
+                break;
+            }
+            match item.get_ref() {
+                DeValue::String(s) => strings.push((s.as_ref(), item.span())),
+                other => {
+                    let message = format!(
+                        "wrong type for an entry of `{key}`{}: expected a string, found {}",
+                        within(scope),
+                        kind(other)
+                    );
+                    self.report(item.span(), message, None);
+                }
+            }
+        }
+        Some(strings)
+    }
+
     /// `value` as JSON, `depth` being its nesting level. Strings are collected into
     /// `strings` (with their spans) so references in them can be checked.
     fn json<'v>(
@@ -317,7 +366,7 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// An opaque table (`grants`, `clusters`, ...) as JSON; `absent` when not given.
+    /// An opaque table (`policy`) as JSON; `absent` when not given.
     fn opaque(
         &mut self,
         table: &DeTable<'_>,
@@ -343,10 +392,18 @@ impl Checker<'_> {
             .map(|(s, _)| s.to_owned());
         let mut vars = self.vars(root);
         overrides::apply(&mut vars, overrides, &mut self.problems);
-        let clusters = self.opaque(root, "clusters", "", 1, Value::Null);
-        let aws = self.opaque(root, "aws", "", 1, Value::Null);
+        let clusters_table = self.table(root, "clusters", "").map(|(t, _)| t);
+        let aws_table = self.table(root, "aws", "").map(|(t, _)| t);
+        let mut as_json = |table: Option<&DeTable<'_>>| {
+            table.map_or(Value::Null, |t| {
+                Value::Object(self.json_table(t, 1, &mut Vec::new()))
+            })
+        };
+        let clusters = as_json(clusters_table);
+        let aws = as_json(aws_table);
+        let cloud = self.cloud(clusters_table, aws_table);
         let policy = self.opaque(root, "policy", "", 1, Value::Null);
-        let (steps, sites) = self.steps(root, &vars);
+        let (steps, sites) = self.steps(root, &vars, &cloud);
         Workflow {
             file: self.path.to_path_buf(),
             name: name.unwrap_or_default(),
@@ -355,6 +412,7 @@ impl Checker<'_> {
             steps,
             clusters,
             aws,
+            cloud,
             policy,
             source: self.text.text().to_owned(),
             sites,
@@ -399,6 +457,7 @@ impl Checker<'_> {
         &mut self,
         root: &DeTable<'_>,
         vars: &BTreeMap<String, Value>,
+        cloud: &CloudConfig,
     ) -> (Vec<Step>, Vec<StepSite>) {
         let Some(value) = root.get("steps") else {
             self.missing("steps", "", 0..0, Some(ADD_A_STEP.into()));
@@ -448,7 +507,7 @@ impl Checker<'_> {
         let drafts: Vec<StepDraft> = tables
             .iter()
             .enumerate()
-            .map(|(i, entry)| self.step(i, entry, &ids, &index, vars))
+            .map(|(i, entry)| self.step(i, entry, &ids, &index, vars, cloud))
             .collect();
         self.check_graph(&drafts);
         drafts.into_iter().map(|d| (d.step, d.site)).unzip()

@@ -9,8 +9,10 @@ use serde_json::{Map, Value};
 use toml::de::{DeTable, DeValue};
 
 use super::{Checker, STEP_KEYS, StepId, StepTable, kind, within};
+use crate::cloud::CloudConfig;
 use crate::condition::Condition;
 use crate::dag;
+use crate::grants::Grants;
 use crate::plugin::PluginRef;
 use crate::template::{self, Reference};
 use crate::toml_string::StringSpans;
@@ -43,6 +45,7 @@ impl Checker<'_> {
         ids: &[Option<StepId>],
         index: &BTreeMap<&str, usize>,
         vars: &BTreeMap<String, Value>,
+        cloud: &CloudConfig,
     ) -> StepDraft {
         let StepTable {
             number,
@@ -85,7 +88,13 @@ impl Checker<'_> {
             edges, output_refs, ..
         } = links;
 
-        let grants = self.opaque(table, "grants", &scope, 3, Value::Object(Map::new()));
+        let (grants, grant) = match self.table(table, "grants", &scope) {
+            Some((t, _)) => (
+                Value::Object(self.json_table(t, 3, &mut Vec::new())),
+                self.grants(t, &scope, cloud),
+            ),
+            None => (Value::Object(Map::new()), Grants::default()),
+        };
         let timeout = self.timeout(table, &scope);
         let retry = self.retry(table, &scope);
         let limits = self.limits(table, &scope);
@@ -100,6 +109,7 @@ impl Checker<'_> {
                 needs,
                 with,
                 grants,
+                grant,
                 timeout,
                 retry,
                 limits,

@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use runner_workflow::{Limits, PluginRef, Retry, Workflow};
+use runner_workflow::{CloudConfig, Grants, Limits, PluginRef, Retry, Workflow};
 use serde_json::json;
 
 use crate::support::{FILE_DIGEST, FakeCatalog};
 
-fn every_key() -> Workflow {
+pub fn every_key() -> Workflow {
     Workflow::load(Path::new("tests/good/every-key.toml"), &[])
         .unwrap_or_else(|report| panic!("{report}"))
 }
@@ -29,9 +29,15 @@ fn top_level_keys_are_read() {
     );
     assert_eq!(
         wf.clusters,
-        json!({"primary": {"context": "kind-primary", "region": "us-west-2"}})
+        json!({
+            "primary": {"region": "us-east-1", "cluster": "multi-region-blog", "context": "kind-primary"},
+            "secondary": {"region": "us-east-2"},
+        })
     );
-    assert_eq!(wf.aws, json!({"region": "us-west-2"}));
+    assert_eq!(
+        wf.aws,
+        json!({"profile": "demo", "account": "012345678901", "regions": ["us-east-1", "us-east-2"]})
+    );
     assert_eq!(wf.policy, json!({"interval": "10s"}));
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["check", "build", "deploy", "notify"]);
@@ -58,9 +64,10 @@ fn a_step_with_every_key() {
         })
     );
     assert_eq!(
-        build.grants,
-        json!({"clusters": ["primary"], "namespaces": ["app"]})
+        build.grants["global_accelerator"],
+        json!({"accelerators": ["name:failover-demo", "tag:team=platform", "*"], "create": true})
     );
+    assert_eq!(build.grants["identity"], json!(true));
     assert_eq!(build.timeout, Some(Duration::from_secs(90)));
     assert_eq!(
         build.retry,
@@ -82,7 +89,7 @@ fn a_step_with_every_key() {
         build.condition.as_ref().map(|c| c.source()),
         Some("${vars.env} == 'prod' && !${steps.check.outputs.skip}")
     );
-    assert_eq!(build.line, 26);
+    assert_eq!(build.line, 33);
 }
 
 #[test]
@@ -92,6 +99,9 @@ fn omitted_keys_take_their_defaults() {
     assert_eq!(notify.plugin, PluginRef::Builtin("echo".into()));
     assert!(notify.needs.is_empty());
     assert_eq!(notify.grants, json!({}));
+    assert!(notify.grant.is_empty());
+    assert_eq!(notify.grant, Grants::default());
+    assert_eq!(notify.grant.summary(), Vec::<String>::new());
     assert_eq!(notify.timeout, None);
     assert_eq!(notify.retry, Retry::default());
     assert_eq!(
@@ -121,6 +131,8 @@ fn omitted_keys_take_their_defaults() {
         (true, true, true)
     );
     assert_eq!(minimal.steps[0].with, json!({}));
+    assert_eq!(minimal.cloud, CloudConfig::default());
+    assert!(minimal.cloud.regions().is_empty());
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod bad_files;
 mod conditions;
 mod good_files;
+mod grants;
 mod graph;
 mod hostile_input;
 mod interpolation;

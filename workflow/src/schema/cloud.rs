@@ -1,0 +1,214 @@
+//! `[clusters.<name>]` and `[aws]`: the clusters grants may name, and the AWS profile,
+//! account guard and regions `--cloud aws` uses.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::{Checker, within};
+use crate::cloud::{
+    self, AwsConfig, CLUSTER_NAME_HELP, CloudConfig, Cluster, KNOWN_REGIONS, REGION_HELP,
+};
+
+const CLUSTER_KEYS: &[&str] = &["region", "cluster", "context"];
+const AWS_KEYS: &[&str] = &["profile", "account", "regions"];
+
+impl Checker<'_> {
+    /// The typed `[clusters.*]` and `[aws]` (either may be absent).
+    pub(super) fn cloud(
+        &mut self,
+        clusters: Option<&DeTable<'_>>,
+        aws: Option<&DeTable<'_>>,
+    ) -> CloudConfig {
+        let aws = aws.map(|t| self.aws(t)).unwrap_or_default();
+        let clusters = clusters.map(|t| self.clusters(t, &aws)).unwrap_or_default();
+        CloudConfig { clusters, aws }
+    }
+
+    fn aws(&mut self, table: &DeTable<'_>) -> AwsConfig {
+        let scope = "[aws]";
+        self.unknown_keys(table, AWS_KEYS, scope);
+        let profile = self
+            .non_empty_string(table, "profile", scope)
+            .map(str::to_owned);
+        let account = table
+            .get("account")
+            .and_then(|value| match value.get_ref() {
+                DeValue::String(id) if cloud::is_account(id) => Some(id.to_string()),
+                DeValue::String(id) => {
+                    self.report(
+                        value.span(),
+                        format!("invalid AWS account id `{id}`{}", within(scope)),
+                        Some("an account id is 12 digits, such as \"123456789012\"".into()),
+                    );
+                    None
+                }
+                DeValue::Integer(_) => {
+                    let written = &self.text.text()[value.span()];
+                    let help =
+                        format!("quote it, so leading zeros survive: account = \"{written}\"");
+                    self.wrong_type_with_help(
+                        "account",
+                        scope,
+                        value,
+                        "a string of 12 digits",
+                        Some(help),
+                    );
+                    None
+                }
+                _ => {
+                    self.wrong_type("account", scope, value, "a string of 12 digits");
+                    None
+                }
+            });
+        let regions = self
+            .string_list(
+                table,
+                "regions",
+                scope,
+                "list the regions the workflow may touch, or remove `regions`",
+            )
+            .map(|list| {
+                list.into_iter()
+                    .filter(|(region, at)| self.region(region, at.clone(), "`regions` of [aws]"))
+                    .map(|(region, _)| region.to_owned())
+                    .collect()
+            });
+        AwsConfig {
+            profile,
+            account,
+            regions,
+        }
+    }
+
+    fn clusters(&mut self, table: &DeTable<'_>, aws: &AwsConfig) -> BTreeMap<String, Cluster> {
+        let mut clusters = BTreeMap::new();
+        for (key, value) in table.iter() {
+            if self.full() {
+                break;
+            }
+            let name = key.get_ref();
+            let DeValue::Table(fields) = value.get_ref() else {
+                let help =
+                    format!("describe the cluster as a table: [clusters.{name}] with `region`");
+                self.wrong_type_with_help(name, "[clusters]", value, "a table", Some(help));
+                continue;
+            };
+            if !cloud::is_cluster_name(name) {
+                self.report(
+                    key.span(),
+                    format!("invalid cluster name `{name}`"),
+                    Some(CLUSTER_NAME_HELP.into()),
+                );
+            }
+            let scope = format!("[clusters.{name}]");
+            self.unknown_keys(fields, CLUSTER_KEYS, &scope);
+            let region = match self.string(fields, "region", &scope) {
+                Some((region, at)) => {
+                    if self.region(region, at.clone(), &scope) {
+                        self.within_aws_regions(region, at, &scope, aws);
+                    }
+                    region.to_owned()
+                }
+                None => {
+                    if !fields.contains_key("region") {
+                        self.missing(
+                            "region",
+                            &scope,
+                            value.span(),
+                            Some(
+                                "give the cluster's AWS region, such as region = \"us-east-1\""
+                                    .into(),
+                            ),
+                        );
+                    }
+                    String::new()
+                }
+            };
+            let cluster = match self.string(fields, "cluster", &scope) {
+                Some((eks, at)) => {
+                    if !cloud::is_cluster_name(eks) {
+                        self.report(
+                            at,
+                            format!("invalid EKS cluster name `{eks}`{}", within(&scope)),
+                            Some(CLUSTER_NAME_HELP.into()),
+                        );
+                    }
+                    eks.to_owned()
+                }
+                None => name.to_string(),
+            };
+            let context = self
+                .non_empty_string(fields, "context", &scope)
+                .map(str::to_owned);
+            clusters.insert(
+                name.to_string(),
+                Cluster {
+                    region,
+                    cluster,
+                    context,
+                },
+            );
+        }
+        clusters
+    }
+
+    /// Checks that `region` looks like an AWS region; false (after reporting) if not.
+    pub(super) fn region(&mut self, region: &str, at: Range<usize>, scope: &str) -> bool {
+        if cloud::is_region(region) {
+            return true;
+        }
+        let help = self
+            .hints
+            .did_you_mean(&region.to_ascii_lowercase(), KNOWN_REGIONS.iter().copied())
+            .or_else(|| Some(REGION_HELP.into()));
+        self.report(
+            at,
+            format!("invalid AWS region `{region}`{}", within(scope)),
+            help,
+        );
+        false
+    }
+
+    /// Reports a region outside `[aws] regions`, when those are declared.
+    pub(super) fn within_aws_regions(
+        &mut self,
+        region: &str,
+        at: Range<usize>,
+        scope: &str,
+        aws: &AwsConfig,
+    ) {
+        let Some(allowed) = &aws.regions else {
+            return;
+        };
+        if !allowed.iter().any(|r| r == region) {
+            self.report(
+                at,
+                format!(
+                    "region `{region}`{} is not one of the `regions` of [aws]",
+                    within(scope)
+                ),
+                Some(format!(
+                    "add `{region}` to `regions` in [aws], or use one of: {}",
+                    allowed.join(", ")
+                )),
+            );
+        }
+    }
+
+    /// The string at `key`, reporting a wrong type or an empty string.
+    fn non_empty_string<'t>(
+        &mut self,
+        table: &'t DeTable<'_>,
+        key: &str,
+        scope: &str,
+    ) -> Option<&'t str> {
+        let (text, at) = self.string(table, key, scope)?;
+        if text.is_empty() {
+            self.report(at, format!("`{key}`{} is empty", within(scope)), None);
+            return None;
+        }
+        Some(text)
+    }
+}

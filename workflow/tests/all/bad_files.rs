@@ -251,3 +251,110 @@ bad_file! { steps_written_with_single_brackets, "steps-as-single-table.toml", [
     (3, 1, "wrong type for `steps`: expected an array of tables, found a table",
         "write each step as a [[steps]] table, with double brackets"),
 ] }
+
+// Cloud configuration and grants.
+
+const CLUSTER_NAME_HELP: &str = "a cluster name starts with a letter or a digit and has at most 100 letters, digits, `_` and `-`";
+const REGION_HELP: &str =
+    "an AWS region is an area, a direction and a number, such as `us-east-1` or `eu-central-1`";
+const EMPTY_LIST_HELP: &str =
+    "an empty list allows nothing: list what the grant allows, or remove it";
+const VERBS_HELP: &str =
+    "verbs are get, list, watch, apply, create, patch, delete, scale, wait, or \"*\" for all";
+const SELECTOR_HELP: &str = "select accelerators with \"name:NAME\", \"tag:KEY=VALUE\" or \"*\"";
+const HOST_HELP: &str = "write a host name or an IP address (no scheme, port or path), `*.` and a name for every name below it, or \"*\"";
+
+bad_file! { cluster_tables_are_checked_key_by_key, "cluster-problems.toml", [
+    (3, 1, "missing required key `region` in [clusters.primary]", "give the cluster's AWS region, such as region = \"us-east-1\""),
+    (4, 1, "unknown key `regoin` in [clusters.primary]", "did you mean `region`?"),
+    (7, 10, "invalid AWS region `us-est-2` in [clusters.secondary]", "did you mean `us-east-2`?"),
+    (8, 11, "invalid EKS cluster name `-multi-region` in [clusters.secondary]", CLUSTER_NAME_HELP),
+    (9, 11, "`context` in [clusters.secondary] is empty"),
+    (11, 11, "invalid cluster name `my cluster`", CLUSTER_NAME_HELP),
+    (12, 10, "invalid AWS region `US-WEST-2` in [clusters.my cluster]", "did you mean `us-west-2`?"),
+    (15, 12, "wrong type for `tertiary` in [clusters]: expected a table, found a string", "describe the cluster as a table: [clusters.tertiary] with `region`"),
+] }
+
+bad_file! { aws_profile_account_and_unknown_keys, "aws-problems.toml", [
+    (4, 11, "`profile` in [aws] is empty"),
+    (5, 11, "wrong type for `account` in [aws]: expected a string of 12 digits, found an integer", "quote it, so leading zeros survive: account = \"123456789012\""),
+    (6, 1, "unknown key `regoins` in [aws]", "did you mean `regions`?"),
+] }
+
+bad_file! { aws_account_syntax_and_regions_as_a_string, "aws-account-and-regions.toml", [
+    (4, 11, "invalid AWS account id `1234-5678-9012` in [aws]", "an account id is 12 digits, such as \"123456789012\""),
+    (5, 11, "wrong type for `regions` in [aws]: expected an array of strings, found a string", "write a list: regions = [\"us-east-1\"]"),
+] }
+
+bad_file! { aws_regions_must_look_like_regions, "aws-regions-entries.toml", [
+    (4, 25, "invalid AWS region `eu-cental-1` in `regions` of [aws]", "did you mean `eu-central-1`?"),
+    (4, 40, "wrong type for an entry of `regions` in [aws]: expected a string, found an integer"),
+    (4, 43, "invalid AWS region `moon-base-1` in `regions` of [aws]", REGION_HELP),
+] }
+
+bad_file! { regions_outside_the_declared_aws_regions, "regions-outside-aws-regions.toml", [
+    (10, 10, "region `eu-west-1` in [clusters.dr] is not one of the `regions` of [aws]", "add `eu-west-1` to `regions` in [aws], or use one of: us-east-1, us-east-2"),
+    (15, 46, "region `us-west-2` in `grants.elbv2` of step `lb` is not one of the `regions` of [aws]", "add `us-west-2` to `regions` in [aws], or use one of: us-east-1, us-east-2"),
+] }
+
+bad_file! { grants_naming_unknown_clusters, "grant-unknown-cluster.toml", [
+    (15, 28, "unknown cluster `secondry` in `grants.kubernetes` of step `lbc`", "did you mean `secondary`?"),
+    (16, 22, "unknown cluster `staging` in `grants.kubernetes` of step `lbc`", "declare it as [clusters.staging] with its `region`"),
+] }
+
+bad_file! { a_kubernetes_grant_without_any_declared_cluster, "grant-without-clusters.toml", [
+    (6, 39, "unknown cluster `primary` in `grants.kubernetes` of step `app`", "declare it as [clusters.primary] with its `region`"),
+] }
+
+bad_file! { unknown_grant_kinds_and_grant_keys, "unknown-grant-keys.toml", [
+    (11, 1, "unknown key `route_53` in `grants` of step `dns`", "did you mean `route53`?"),
+    (12, 1, "unknown key `s3` in `grants` of step `dns`", "expected one of: kubernetes, route53, global_accelerator, elbv2, probe, identity"),
+    (13, 14, "missing required key `namespaces` in `grants.kubernetes` of step `dns`", "list namespaces, or write [\"*\"] for all of them"),
+    (13, 40, "unknown key `namespace` in `grants.kubernetes` of step `dns`", "did you mean `namespaces`?"),
+    (14, 46, "unknown key `craete` in `grants.global_accelerator` of step `dns`", "did you mean `create`?"),
+] }
+
+bad_file! { kubernetes_grant_namespaces_kinds_and_verbs, "kubernetes-grant-values.toml", [
+    (12, 43, "invalid namespace `Kube_System` in `grants.kubernetes` of step `app`", "a namespace has only lowercase letters, digits and `-` (at most 63), or is \"*\" for every namespace"),
+    (12, 75, "invalid kind `deployment` in `grants.kubernetes` of step `app`", "did you mean `Deployment`?"),
+    (12, 89, "invalid kind `apps/v1.Service` in `grants.kubernetes` of step `app`", "a kind is a CamelCase name such as `Deployment`, or \"*\" for every kind"),
+    (12, 118, "unknown verb `aply` in `grants.kubernetes` of step `app`", "did you mean `apply`?"),
+    (12, 126, "unknown verb `update` in `grants.kubernetes` of step `app`", VERBS_HELP),
+    (13, 3, "missing required key `verbs` in `grants.kubernetes` of step `app`", VERBS_HELP),
+    (13, 59, "`kinds` in `grants.kubernetes` of step `app` is empty", EMPTY_LIST_HELP),
+] }
+
+bad_file! { grants_of_the_wrong_type, "grant-wrong-types.toml", [
+    (9, 25, "wrong type for `kubernetes` in `grants` of step `a`: expected a table or an array of tables, found a string"),
+    (9, 43, "wrong type for `identity` in `grants` of step `a`: expected a boolean, found a string"),
+    (17, 3, "wrong type for an entry of `kubernetes` in `grants` of step `b`: expected a table, found a string"),
+    (18, 42, "wrong type for `namespaces` in `grants.kubernetes` of step `b`: expected an array of strings, found a string", "write a list: namespaces = [\"app\"]"),
+    (18, 82, "wrong type for an entry of `verbs` in `grants.kubernetes` of step `b`: expected a string, found an integer"),
+    (20, 55, "wrong type for `create` in `grants.global_accelerator` of step `b`: expected a boolean, found an integer"),
+    (21, 19, "wrong type for `hosts` in `grants.probe` of step `b`: expected an array of strings, found a string", "write a list: hosts = [\"example.com\"]"),
+] }
+
+bad_file! { route53_zones_and_record_patterns, "route53-grant-values.toml", [
+    (9, 29, "invalid hosted zone `exa mple.com` in `grants.route53` of step `dns`", "name a hosted zone by its domain (\"example.com\") or its id (\"Z2BJ6XQ5FK7U4H\")"),
+    (9, 85, "record `www.example.org` in `grants.route53` of step `dns` is in none of its zones", "the zones of this grant: example.com"),
+    (9, 104, "invalid record name `a.*.example.com` in `grants.route53` of step `dns`", "write an exact name, `*.` and a name for every name below it, or \"*\" for any record"),
+    (10, 3, "missing required key `zones` in `grants.route53` of step `dns`", "name a hosted zone by its domain (\"example.com\") or its id (\"Z2BJ6XQ5FK7U4H\")"),
+] }
+
+bad_file! { accelerator_selectors, "accelerator-grant-values.toml", [
+    (9, 21, "invalid accelerator selector `failover-demo` in `grants.global_accelerator` of step `ga`", "did you mean `name:failover-demo`?"),
+    (9, 38, "invalid accelerator selector `tag:team` in `grants.global_accelerator` of step `ga`", SELECTOR_HELP),
+    (9, 50, "invalid accelerator selector `arn:aws:globalaccelerator::123456789012:accelerator/abc` in `grants.global_accelerator` of step `ga`", SELECTOR_HELP),
+    (9, 109, "invalid accelerator selector `name:-bad` in `grants.global_accelerator` of step `ga`", SELECTOR_HELP),
+    (9, 122, "invalid accelerator selector `tag:=x` in `grants.global_accelerator` of step `ga`", SELECTOR_HELP),
+    (10, 3, "missing required key `accelerators` in `grants.global_accelerator` of step `ga`", SELECTOR_HELP),
+] }
+
+bad_file! { elbv2_regions_and_probe_hosts, "elbv2-and-probe-grants.toml", [
+    (8, 9, "missing required key `regions` in `grants.elbv2` of step `check`", "list regions such as \"us-east-1\", or write [\"*\"] for all of them"),
+    (8, 11, "unknown key `region` in `grants.elbv2` of step `check`", "did you mean `regions`?"),
+    (10, 14, "invalid probe host `https://multi-region.example.com/` in `grants.probe` of step `check`", HOST_HELP),
+    (10, 51, "invalid probe host `example.com:80` in `grants.probe` of step `check`", HOST_HELP),
+    (10, 99, "invalid probe host `a..b` in `grants.probe` of step `check`", HOST_HELP),
+    (11, 13, "`hosts` in `grants.probe` of step `check` is empty", EMPTY_LIST_HELP),
+] }

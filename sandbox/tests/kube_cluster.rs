@@ -95,6 +95,12 @@ mod kube {
             "{table}"
         );
 
+        let wide = sb.ok(&["get", "pods", "-o", "wide"]);
+        assert!(
+            wide.contains("10.244.") && wide.contains("sandbox-primary-node"),
+            "{wide}"
+        );
+
         // Scale to 0 and back, as the failover drill does.
         sb.ok(&["scale", "deployment", "py-az", "--replicas=0"]);
         sb.eventually("no pods", || {
@@ -306,6 +312,32 @@ mod kube {
             &format!("@{}", path.display()),
         );
         assert_eq!(code, 413);
+        // kubectl's default validation is the server's strict decoding: typos are refused.
+        let typo = std::fs::read_to_string(fixture("sample_application.yaml"))
+            .unwrap()
+            .replace("replicas: 1", "replica: 1")
+            .replace("containerPort: 5000", "containerPrt: 5000");
+        let path = sb.dir.path().join("typo.yaml");
+        std::fs::write(&path, typo).unwrap();
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(
+            err.contains(r#"strict decoding error: unknown field "spec.replica""#),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                r#"unknown field "spec.template.spec.containers[0].ports[0].containerPrt""#
+            ),
+            "{err}"
+        );
+        // Without validation the unknown fields are dropped, and the missing port is a 422.
+        let (ok, _, err) = sb.kubectl(&["apply", "--validate=false", "-f", path.to_str().unwrap()]);
+        assert!(
+            !ok && err
+                .contains("spec.template.spec.containers[0].ports[0].containerPort: Invalid value"),
+            "{err}"
+        );
         // The namespace must exist.
         let (code, _) = sb.curl(
             "POST",

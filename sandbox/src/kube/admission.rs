@@ -552,6 +552,300 @@ pub fn base64(input: &[u8]) -> String {
     out
 }
 
+/// The shape of the fields `fieldValidation=Strict` checks. Only levels whose Go types
+/// have no inlined members are listed (field names from k8s.io/api's generated.proto);
+/// below them (volumes, probes, affinity, ...) anything is accepted.
+enum Shape {
+    Any,
+    Obj(&'static [(&'static str, Shape)]),
+    List(&'static Shape),
+}
+
+use Shape::{Any, List, Obj};
+
+const META: Shape = Obj(&[
+    ("name", Any),
+    ("generateName", Any),
+    ("namespace", Any),
+    ("selfLink", Any),
+    ("uid", Any),
+    ("resourceVersion", Any),
+    ("generation", Any),
+    ("creationTimestamp", Any),
+    ("deletionTimestamp", Any),
+    ("deletionGracePeriodSeconds", Any),
+    ("labels", Any),
+    ("annotations", Any),
+    ("ownerReferences", Any),
+    ("finalizers", Any),
+    ("managedFields", Any),
+]);
+const CONTAINER_PORT: Shape = Obj(&[
+    ("name", Any),
+    ("hostPort", Any),
+    ("containerPort", Any),
+    ("protocol", Any),
+    ("hostIP", Any),
+]);
+const ENV_VAR: Shape = Obj(&[("name", Any), ("value", Any), ("valueFrom", Any)]);
+const CONTAINER: Shape = Obj(&[
+    ("name", Any),
+    ("image", Any),
+    ("command", Any),
+    ("args", Any),
+    ("workingDir", Any),
+    ("ports", List(&CONTAINER_PORT)),
+    ("envFrom", Any),
+    ("env", List(&ENV_VAR)),
+    ("resources", Any),
+    ("resizePolicy", Any),
+    ("restartPolicy", Any),
+    ("restartPolicyRules", Any),
+    ("volumeMounts", Any),
+    ("volumeDevices", Any),
+    ("livenessProbe", Any),
+    ("readinessProbe", Any),
+    ("startupProbe", Any),
+    ("lifecycle", Any),
+    ("terminationMessagePath", Any),
+    ("terminationMessagePolicy", Any),
+    ("imagePullPolicy", Any),
+    ("securityContext", Any),
+    ("stdin", Any),
+    ("stdinOnce", Any),
+    ("tty", Any),
+]);
+const POD_SPEC: Shape = Obj(&[
+    ("volumes", Any),
+    ("initContainers", List(&CONTAINER)),
+    ("containers", List(&CONTAINER)),
+    ("ephemeralContainers", Any),
+    ("restartPolicy", Any),
+    ("terminationGracePeriodSeconds", Any),
+    ("activeDeadlineSeconds", Any),
+    ("dnsPolicy", Any),
+    ("nodeSelector", Any),
+    ("serviceAccountName", Any),
+    ("serviceAccount", Any),
+    ("automountServiceAccountToken", Any),
+    ("nodeName", Any),
+    ("hostNetwork", Any),
+    ("hostPID", Any),
+    ("hostIPC", Any),
+    ("shareProcessNamespace", Any),
+    ("securityContext", Any),
+    ("imagePullSecrets", Any),
+    ("hostname", Any),
+    ("subdomain", Any),
+    ("affinity", Any),
+    ("schedulerName", Any),
+    ("tolerations", Any),
+    ("hostAliases", Any),
+    ("priorityClassName", Any),
+    ("priority", Any),
+    ("dnsConfig", Any),
+    ("readinessGates", Any),
+    ("runtimeClassName", Any),
+    ("enableServiceLinks", Any),
+    ("preemptionPolicy", Any),
+    ("overhead", Any),
+    ("topologySpreadConstraints", Any),
+    ("setHostnameAsFQDN", Any),
+    ("os", Any),
+    ("hostUsers", Any),
+    ("schedulingGates", Any),
+    ("resourceClaims", Any),
+    ("resources", Any),
+    ("hostnameOverride", Any),
+    ("schedulingGroup", Any),
+    ("evictionResponders", Any),
+]);
+const POD_TEMPLATE: Shape = Obj(&[("metadata", META), ("spec", POD_SPEC)]);
+const DEPLOYMENT_SPEC: Shape = Obj(&[
+    ("replicas", Any),
+    ("selector", Any),
+    ("template", POD_TEMPLATE),
+    ("strategy", Any),
+    ("minReadySeconds", Any),
+    ("revisionHistoryLimit", Any),
+    ("paused", Any),
+    ("progressDeadlineSeconds", Any),
+]);
+const REPLICA_SET_SPEC: Shape = Obj(&[
+    ("replicas", Any),
+    ("minReadySeconds", Any),
+    ("selector", Any),
+    ("template", POD_TEMPLATE),
+]);
+const SERVICE_PORT: Shape = Obj(&[
+    ("name", Any),
+    ("protocol", Any),
+    ("appProtocol", Any),
+    ("port", Any),
+    ("targetPort", Any),
+    ("nodePort", Any),
+]);
+const SERVICE_SPEC: Shape = Obj(&[
+    ("ports", List(&SERVICE_PORT)),
+    ("selector", Any),
+    ("clusterIP", Any),
+    ("clusterIPs", Any),
+    ("type", Any),
+    ("externalIPs", Any),
+    ("sessionAffinity", Any),
+    ("loadBalancerIP", Any),
+    ("loadBalancerSourceRanges", Any),
+    ("externalName", Any),
+    ("externalTrafficPolicy", Any),
+    ("healthCheckNodePort", Any),
+    ("publishNotReadyAddresses", Any),
+    ("sessionAffinityConfig", Any),
+    ("ipFamilies", Any),
+    ("ipFamilyPolicy", Any),
+    ("allocateLoadBalancerNodePorts", Any),
+    ("loadBalancerClass", Any),
+    ("internalTrafficPolicy", Any),
+    ("trafficDistribution", Any),
+]);
+const INGRESS_BACKEND: Shape = Obj(&[
+    (
+        "service",
+        Obj(&[
+            ("name", Any),
+            ("port", Obj(&[("name", Any), ("number", Any)])),
+        ]),
+    ),
+    ("resource", Any),
+]);
+const INGRESS_PATH: Shape = Obj(&[
+    ("path", Any),
+    ("pathType", Any),
+    ("backend", INGRESS_BACKEND),
+]);
+const INGRESS_SPEC: Shape = Obj(&[
+    ("ingressClassName", Any),
+    ("defaultBackend", INGRESS_BACKEND),
+    ("tls", Any),
+    (
+        "rules",
+        List(&Obj(&[
+            ("host", Any),
+            ("http", Obj(&[("paths", List(&INGRESS_PATH))])),
+        ])),
+    ),
+]);
+
+/// The fields every object has, then the kind's own.
+macro_rules! top {
+    ($($f:expr),* $(,)?) => {
+        &[("apiVersion", Any), ("kind", Any), ("metadata", META), $($f),*]
+    };
+}
+
+fn top_level(rt: &ResourceType) -> Option<Shape> {
+    let fields: &'static [(&'static str, Shape)] = match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment") => top!(("spec", DEPLOYMENT_SPEC), ("status", Any)),
+        ("apps", "ReplicaSet") => top!(("spec", REPLICA_SET_SPEC), ("status", Any)),
+        ("", "Pod") => top!(("spec", POD_SPEC), ("status", Any)),
+        ("", "Service") => top!(("spec", SERVICE_SPEC), ("status", Any)),
+        ("networking.k8s.io", "Ingress") => top!(("spec", INGRESS_SPEC), ("status", Any)),
+        ("", "ConfigMap") => top!(("data", Any), ("binaryData", Any), ("immutable", Any)),
+        ("", "Secret") => {
+            top!(
+                ("data", Any),
+                ("stringData", Any),
+                ("type", Any),
+                ("immutable", Any)
+            )
+        }
+        ("", "Namespace") => top!(("spec", Any), ("status", Any)),
+        ("", "ServiceAccount") => {
+            top!(
+                ("secrets", Any),
+                ("imagePullSecrets", Any),
+                ("automountServiceAccountToken", Any)
+            )
+        }
+        ("networking.k8s.io", "IngressClass") => top!(("spec", Any)),
+        ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => {
+            top!(("rules", Any), ("aggregationRule", Any))
+        }
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
+            top!(("subjects", Any), ("roleRef", Any))
+        }
+        _ => return None,
+    };
+    Some(Obj(fields))
+}
+
+fn unknown_in(v: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
+    match (shape, v) {
+        (Obj(fields), Value::Object(m)) => {
+            for (k, child) in m {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                match fields.iter().find(|(name, _)| name == k) {
+                    Some((_, s)) => unknown_in(child, s, &p, out),
+                    None => out.push(p),
+                }
+            }
+        }
+        (List(item), Value::Array(a)) => {
+            for (i, x) in a.iter().enumerate() {
+                unknown_in(x, item, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn prune_in(v: &mut Value, shape: &Shape) {
+    match (shape, v) {
+        (Obj(fields), Value::Object(m)) => {
+            m.retain(|k, _| fields.iter().any(|(name, _)| name == k));
+            for (k, child) in m.iter_mut() {
+                if let Some((_, s)) = fields.iter().find(|(name, _)| name == k) {
+                    prune_in(child, s);
+                }
+            }
+        }
+        (List(item), Value::Array(a)) => a.iter_mut().for_each(|x| prune_in(x, item)),
+        _ => {}
+    }
+}
+
+/// Without strict validation, unknown fields of built-in kinds are dropped, as the API
+/// server's decoder does.
+pub fn prune_unknown(rt: &ResourceType, obj: &mut Value) {
+    if let Some(shape) = top_level(rt) {
+        prune_in(obj, &shape);
+    }
+}
+
+/// `fieldValidation=Strict`: the fields of a built-in object that its type does not
+/// have, as the API server's strict decoding error names them.
+pub fn strict_decoding_error(rt: &ResourceType, obj: &Value) -> Option<String> {
+    let shape = top_level(rt)?;
+    let mut unknown = Vec::new();
+    unknown_in(obj, &shape, "", &mut unknown);
+    if unknown.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = unknown
+        .iter()
+        .map(|u| format!("unknown field \"{u}\""))
+        .collect();
+    let version = &rt.versions[0];
+    Some(format!(
+        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+        list.join(", "),
+        kind = rt.kind
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

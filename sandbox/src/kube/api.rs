@@ -67,6 +67,7 @@ struct Params {
     dry_run: bool,
     field_manager: Option<String>,
     propagation: Option<String>,
+    strict: bool,
 }
 
 fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> {
@@ -100,6 +101,7 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             "allowWatchBookmarks" => p.bookmarks = v == "true",
             "dryRun" => p.dry_run = v == "All",
             "fieldManager" => p.field_manager = Some(v),
+            "fieldValidation" => p.strict = v == "Strict",
             "propagationPolicy" => p.propagation = Some(v),
             _ => {}
         }
@@ -437,6 +439,7 @@ async fn resource_request(
     let opts = WriteOptions {
         dry_run: p.dry_run,
         field_manager: p.field_manager.clone(),
+        strict: p.strict,
     };
     let ns = t.ns.clone().unwrap_or_default();
     match (method, t.name.clone()) {

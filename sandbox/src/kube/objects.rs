@@ -17,6 +17,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     /// `fieldManager`, recorded in managedFields.
     pub field_manager: Option<String>,
+    /// `fieldValidation=Strict`: unknown fields of built-in kinds are a 400.
+    pub strict: bool,
 }
 
 /// Which part of an object a write addresses.
@@ -184,6 +186,12 @@ impl Cluster {
         if rt.status && rt.plural != "pods" {
             obj.as_object_mut().expect("object").remove("status");
         }
+        if opts.strict
+            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+        {
+            return Err(ApiError::bad_request(e));
+        }
+        admission::prune_unknown(rt, &mut obj);
         admission::default(rt, &mut obj, None, store);
         record_manager(&mut obj, opts, "Update");
         let name = meta_str(&obj, "name").to_string();
@@ -330,6 +338,12 @@ impl Cluster {
         if rt.namespaced {
             obj["metadata"]["namespace"] = json!(meta_str(old, "namespace"));
         }
+        if opts.strict
+            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+        {
+            return Err(ApiError::bad_request(e));
+        }
+        admission::prune_unknown(rt, &mut obj);
         admission::default(rt, &mut obj, Some(old), store);
         if spec_part(&obj) != spec_part(old) {
             let g = old
@@ -571,8 +585,8 @@ pub fn record_apply(obj: &mut Value, manager: &str) {
     record_manager(
         obj,
         &WriteOptions {
-            dry_run: false,
             field_manager: Some(manager.to_string()),
+            ..WriteOptions::default()
         },
         "Apply",
     );

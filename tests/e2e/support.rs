@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -13,7 +13,10 @@ pub fn cache_dir() -> PathBuf {
 }
 
 pub fn fixture(name: &str) -> String {
-    Path::new(env!("RUNNER_FIXTURES_DIR")).join(format!("{name}.wasm")).display().to_string()
+    Path::new(env!("RUNNER_FIXTURES_DIR"))
+        .join(format!("{name}.wasm"))
+        .display()
+        .to_string()
 }
 
 /// A temporary working directory with its own state dir.
@@ -23,7 +26,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Self {
-        Self { dir: tempfile::tempdir().unwrap() }
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -43,13 +48,21 @@ impl Scratch {
     /// `runner <args>` run in this directory.
     pub fn runner(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_runner"));
-        cmd.args(args).current_dir(self.path()).env("RUNNER_CACHE_DIR", cache_dir()).env_remove("RUNNER_STATE_DIR");
+        cmd.args(args)
+            .current_dir(self.path())
+            .env("RUNNER_CACHE_DIR", cache_dir())
+            .env_remove("RUNNER_STATE_DIR");
         cmd
     }
 
     /// Runs to completion, killing it after `limit`.
     pub fn run(&self, args: &[&str]) -> Output {
-        let child = self.runner(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let child = self
+            .runner(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         wait_with_limit(child, Duration::from_secs(120))
     }
 
@@ -63,18 +76,24 @@ impl Scratch {
     }
 }
 
-pub fn wait_with_limit(mut child: Child, limit: Duration) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return child.wait_with_output().unwrap();
+/// Waits for the child while draining its output (a full pipe would block it),
+/// killing it after `limit`.
+pub fn wait_with_limit(child: Child, limit: Duration) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            let out = rx.recv().unwrap().unwrap();
+            panic!(
+                "runner did not finish within {limit:?}; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("runner did not finish within {limit:?}; stderr:\n{}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -111,5 +130,8 @@ pub fn finished<'a>(events: &'a [Value], step: &str) -> &'a Value {
 }
 
 pub fn count(events: &[Value], event: &str, step: &str) -> usize {
-    events.iter().filter(|e| e["event"] == event && e["step"] == step).count()
+    events
+        .iter()
+        .filter(|e| e["event"] == event && e["step"] == step)
+        .count()
 }

@@ -220,7 +220,8 @@ impl StateDir {
     }
 }
 
-/// `20261124T010203Z-1a2b`: sortable by time, unique enough with the suffix.
+/// `20261124T010203.456Z-1a2b`: sorts in creation order (runs on one state directory
+/// are serialised by the lock and take more than a millisecond), unique with the suffix.
 fn new_run_id() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -229,8 +230,9 @@ fn new_run_id() -> String {
     let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
+    let ms = now.subsec_millis();
     format!(
-        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}Z-{suffix:04x}",
+        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}.{ms:03}Z-{suffix:04x}",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60

@@ -159,7 +159,15 @@ impl Event {
     /// Events whose loss after a crash would change what a resumed run does; the
     /// journal syncs them to disk before going on.
     pub fn is_durable(&self) -> bool {
-        !matches!(self, Event::StepLog { .. } | Event::StepProgress { .. })
+        // A lost start, retry, log or progress line changes nothing on resume (the
+        // step simply runs again); they reach the disk with the next durable event.
+        !matches!(
+            self,
+            Event::StepStarted { .. }
+                | Event::StepRetry { .. }
+                | Event::StepLog { .. }
+                | Event::StepProgress { .. }
+        )
     }
 
     pub fn step(&self) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! `[clusters.<name>]` and `[aws]`: the clusters grants may name, and the AWS profile,
 //! account guard and regions `--cloud aws` uses.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::ops::Range;
 
@@ -31,14 +32,17 @@ impl Checker<'_> {
         self.unknown_keys(table, AWS_KEYS, scope);
         let profile = self
             .non_empty_string(table, "profile", scope)
-            .map(str::to_owned);
+            .map(Cow::into_owned);
         let account = table
             .get("account")
             .and_then(|value| match value.get_ref() {
-                DeValue::String(id) if cloud::is_account(id) => Some(id.to_string()),
-                DeValue::String(id) => {
+                DeValue::String(_) => {
+                    let (id, at) = self.setting(table, "account", scope)?;
+                    if cloud::is_account(&id) {
+                        return Some(id.into_owned());
+                    }
                     self.report(
-                        value.span(),
+                        at,
                         format!("invalid AWS account id `{id}`{}", within(scope)),
                         Some("an account id is 12 digits, such as \"123456789012\"".into()),
                     );
@@ -72,7 +76,7 @@ impl Checker<'_> {
             .map(|list| {
                 list.into_iter()
                     .filter(|(region, at)| self.region(region, at.clone(), "`regions` of [aws]"))
-                    .map(|(region, _)| region.to_owned())
+                    .map(|(region, _)| region.into_owned())
                     .collect()
             });
         AwsConfig {
@@ -104,12 +108,12 @@ impl Checker<'_> {
             }
             let scope = format!("[clusters.{name}]");
             self.unknown_keys(fields, CLUSTER_KEYS, &scope);
-            let region = match self.string(fields, "region", &scope) {
+            let region = match self.setting(fields, "region", &scope) {
                 Some((region, at)) => {
-                    if self.region(region, at.clone(), &scope) {
-                        self.within_aws_regions(region, at, &scope, aws);
+                    if self.region(&region, at.clone(), &scope) {
+                        self.within_aws_regions(&region, at, &scope, aws);
                     }
-                    region.to_owned()
+                    region.into_owned()
                 }
                 None => {
                     if !fields.contains_key("region") {
@@ -126,22 +130,22 @@ impl Checker<'_> {
                     String::new()
                 }
             };
-            let cluster = match self.string(fields, "cluster", &scope) {
+            let cluster = match self.setting(fields, "cluster", &scope) {
                 Some((eks, at)) => {
-                    if !cloud::is_cluster_name(eks) {
+                    if !cloud::is_cluster_name(&eks) {
                         self.report(
                             at,
                             format!("invalid EKS cluster name `{eks}`{}", within(&scope)),
                             Some(CLUSTER_NAME_HELP.into()),
                         );
                     }
-                    eks.to_owned()
+                    eks.into_owned()
                 }
                 None => name.to_string(),
             };
             let context = self
                 .non_empty_string(fields, "context", &scope)
-                .map(str::to_owned);
+                .map(Cow::into_owned);
             clusters.insert(
                 name.to_string(),
                 Cluster {
@@ -197,14 +201,15 @@ impl Checker<'_> {
         }
     }
 
-    /// The string at `key`, reporting a wrong type or an empty string.
+    /// The string at `key` (`${vars.NAME}` substituted), reporting a wrong type or an
+    /// empty string.
     fn non_empty_string<'t>(
         &mut self,
         table: &'t DeTable<'_>,
         key: &str,
         scope: &str,
-    ) -> Option<&'t str> {
-        let (text, at) = self.string(table, key, scope)?;
+    ) -> Option<Cow<'t, str>> {
+        let (text, at) = self.setting(table, key, scope)?;
         if text.is_empty() {
             self.report(at, format!("`{key}`{} is empty", within(scope)), None);
             return None;

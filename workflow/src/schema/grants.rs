@@ -159,12 +159,15 @@ impl Checker<'_> {
         scope: &str,
         at: &Range<usize>,
         help: &str,
-    ) -> Vec<(&'t str, Range<usize>)> {
+    ) -> Vec<(String, Range<usize>)> {
         if !table.contains_key(key) {
             self.missing(key, scope, at.clone(), Some(help.into()));
         }
-        self.string_list(table, key, scope, EMPTY_HELP)
-            .unwrap_or_default()
+        let list = self.string_list(table, key, scope, EMPTY_HELP);
+        list.unwrap_or_default()
+            .into_iter()
+            .map(|(text, at)| (text.into_owned(), at))
+            .collect()
     }
 
     fn kubernetes_grant(
@@ -183,7 +186,7 @@ impl Checker<'_> {
             "name clusters declared as [clusters.NAME], or write [\"*\"] for all of them",
         );
         for (name, span) in &clusters {
-            if *name != "*" && !cloud.clusters.contains_key(*name) {
+            if name != "*" && !cloud.clusters.contains_key(name) {
                 let help = self
                     .hints
                     .did_you_mean(name, cloud.clusters.keys().map(String::as_str))
@@ -238,7 +241,7 @@ impl Checker<'_> {
         );
         let verbs = self.required_list(table, "verbs", scope, &at, &verbs_help);
         for (verb, span) in &verbs {
-            if *verb != "*" && !KUBERNETES_VERBS.contains(verb) {
+            if verb != "*" && !KUBERNETES_VERBS.contains(&verb.as_str()) {
                 let help = self
                     .hints
                     .did_you_mean(verb, KUBERNETES_VERBS.iter().copied())
@@ -250,8 +253,7 @@ impl Checker<'_> {
                 );
             }
         }
-        let owned =
-            |list: Vec<(&str, Range<usize>)>| list.into_iter().map(|(s, _)| s.to_owned()).collect();
+        let owned = |list: Vec<(String, Range<usize>)>| list.into_iter().map(|(s, _)| s).collect();
         KubernetesGrant {
             clusters: owned(clusters),
             namespaces: owned(namespaces),
@@ -269,11 +271,11 @@ impl Checker<'_> {
         self.unknown_keys(table, ROUTE53_KEYS, scope);
         let mut zones = Vec::new();
         for (zone, span) in self.required_list(table, "zones", scope, &at, ZONE_HELP) {
-            let id = zone.strip_prefix("/hostedzone/").unwrap_or(zone);
+            let id = zone.strip_prefix("/hostedzone/").unwrap_or(&zone);
             if is_zone_id(id) {
                 zones.push(HostedZone::Id(id.to_owned()));
-            } else if is_dns_name(zone) {
-                zones.push(HostedZone::Name(normalize_name(zone)));
+            } else if is_dns_name(&zone) {
+                zones.push(HostedZone::Name(normalize_name(&zone)));
             } else {
                 self.report(
                     span,
@@ -296,7 +298,7 @@ impl Checker<'_> {
             .string_list(table, "records", scope, EMPTY_HELP)
             .unwrap_or_default();
         for (record, span) in listed {
-            let name = record.strip_prefix("*.").unwrap_or(record);
+            let name = record.strip_prefix("*.").unwrap_or(&record);
             if record != "*" && !is_dns_name(name) {
                 self.report(
                     span,
@@ -305,7 +307,7 @@ impl Checker<'_> {
                 );
                 continue;
             }
-            let normalized = normalize_name(record);
+            let normalized = normalize_name(&record);
             let name = normalized.strip_prefix("*.").unwrap_or(&normalized);
             if check_inside && record != "*" && !zone_names.iter().any(|z| is_within(name, z)) {
                 self.report(
@@ -332,10 +334,10 @@ impl Checker<'_> {
         self.unknown_keys(table, ACCELERATOR_KEYS, scope);
         let mut accelerators = Vec::new();
         for (text, span) in self.required_list(table, "accelerators", scope, &at, SELECTOR_HELP) {
-            match parse_selector(text) {
+            match parse_selector(&text) {
                 Some(selector) => accelerators.push(selector),
                 None => {
-                    let help = if is_accelerator_name(text) {
+                    let help = if is_accelerator_name(&text) {
                         format!("did you mean `name:{text}`?")
                     } else {
                         SELECTOR_HELP.into()
@@ -382,10 +384,10 @@ impl Checker<'_> {
         let mut regions = Vec::new();
         for (region, span) in listed {
             if region == "*" {
-                regions.push(region.to_owned());
-            } else if self.region(region, span.clone(), scope) {
-                self.within_aws_regions(region, span, scope, &cloud.aws);
-                regions.push(region.to_owned());
+                regions.push(region);
+            } else if self.region(&region, span.clone(), scope) {
+                self.within_aws_regions(&region, span, scope, &cloud.aws);
+                regions.push(region);
             }
         }
         Elbv2Grant { regions }
@@ -395,7 +397,7 @@ impl Checker<'_> {
         self.unknown_keys(table, PROBE_KEYS, scope);
         let mut hosts = Vec::new();
         for (host, span) in self.required_list(table, "hosts", scope, &at, HOST_HELP) {
-            match normalize_host(host) {
+            match normalize_host(&host) {
                 Some(host) => hosts.push(host),
                 None => self.report(
                     span,

@@ -6,6 +6,7 @@
 //! step ids); `step` reads each step's keys and references, `execution` its `timeout`,
 //! `retry` and `limits`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
@@ -18,6 +19,8 @@ use crate::cloud::CloudConfig;
 use crate::diagnostic::{Collector, Diagnostic, Report, SourceText};
 use crate::overrides;
 use crate::suggest::Suggester;
+use crate::template::{self, Piece, Reference};
+use crate::toml_string::StringSpans;
 use crate::workflow::{Step, StepSite, Workflow};
 
 mod cloud;
@@ -99,6 +102,7 @@ pub(crate) fn parse(
         text,
         problems: Collector::new(path),
         hints: Suggester::new(),
+        vars: BTreeMap::new(),
     };
     let workflow = checker.workflow(document.get_ref(), overrides);
     checker.problems.finish().map(|()| workflow)
@@ -161,6 +165,9 @@ struct Checker<'s> {
     text: SourceText<'s>,
     problems: Collector,
     hints: Suggester,
+    /// `[vars]` after overrides, once read: `${vars.NAME}` in the cloud tables and in
+    /// grants is substituted while they are checked.
+    vars: BTreeMap<String, Value>,
 }
 
 impl Checker<'_> {
@@ -255,8 +262,75 @@ impl Checker<'_> {
         }
     }
 
-    /// The strings of the array at `key`, with their spans; `None` when it is absent or
-    /// not an array. Wrong types are reported, and so is an empty array, with
+    /// The string at `key` with `${vars.NAME}` substituted, reporting a wrong type or a
+    /// bad reference.
+    fn setting<'t>(
+        &mut self,
+        table: &'t DeTable<'_>,
+        key: &str,
+        scope: &str,
+    ) -> Option<(Cow<'t, str>, Range<usize>)> {
+        let (text, at) = self.string(table, key, scope)?;
+        let text = self.expand(text, at.clone(), scope)?;
+        Some((text, at))
+    }
+
+    /// `text` (the string at `span`) with its `${vars.NAME}` references substituted.
+    /// Cloud settings and grants are fixed before the run starts, so they can refer to
+    /// variables but not to step outputs. `None` after reporting a problem.
+    fn expand<'t>(
+        &mut self,
+        text: &'t str,
+        span: Range<usize>,
+        scope: &str,
+    ) -> Option<Cow<'t, str>> {
+        if !text.contains('$') {
+            return Some(Cow::Borrowed(text));
+        }
+        let mut spans = StringSpans::new(self.text.text(), span);
+        let pieces = match template::parse(text) {
+            Ok(pieces) => pieces,
+            Err(e) => {
+                let at = spans.span(e.range);
+                self.report(at, format!("{}{}", e.message, within(scope)), e.help);
+                return None;
+            }
+        };
+        let mut expanded = String::new();
+        let mut ok = true;
+        for piece in pieces {
+            match piece {
+                Piece::Text(literal) => expanded.push_str(&literal),
+                Piece::Ref(Reference::Var(name), range) => match self.vars.get(&name) {
+                    Some(value) => expanded.push_str(&template::stringify(value)),
+                    None => {
+                        ok = false;
+                        let help = self
+                            .hints
+                            .did_you_mean(&name, self.vars.keys().map(String::as_str))
+                            .or_else(|| Some(format!("declare `{name}` under [vars]")));
+                        self.report(
+                            spans.span(range),
+                            format!("reference to unknown variable `{name}`{}", within(scope)),
+                            help,
+                        );
+                    }
+                },
+                Piece::Ref(reference, range) => {
+                    ok = false;
+                    self.report(
+                        spans.span(range),
+                        format!("`{reference}`{} refers to a step output; only variables can be used here", within(scope)),
+                        Some("cloud settings and grants are fixed before the run starts, so `runner validate` can show them".into()),
+                    );
+                }
+            }
+        }
+        ok.then_some(Cow::Owned(expanded))
+    }
+
+    /// The strings of the array at `key` (`${vars.NAME}` substituted), with their spans;
+    /// `None` when it is absent or not an array. Wrong types are reported, and so is an empty array, with
     /// `empty_help` saying what to write instead.
     fn string_list<'t>(
         &mut self,
@@ -264,7 +338,7 @@ impl Checker<'_> {
         key: &str,
         scope: &str,
         empty_help: &str,
-    ) -> Option<Vec<(&'t str, Range<usize>)>> {
+    ) -> Option<Vec<(Cow<'t, str>, Range<usize>)>> {
         let value = table.get(key)?;
         let DeValue::Array(items) = value.get_ref() else {
             let help = matches!(value.get_ref(), DeValue::String(_)).then(|| {
@@ -287,7 +361,11 @@ impl Checker<'_> {
                 break;
             }
             match item.get_ref() {
-                DeValue::String(s) => strings.push((s.as_ref(), item.span())),
+                DeValue::String(s) => {
+                    if let Some(text) = self.expand(s.as_ref(), item.span(), scope) {
+                        strings.push((text, item.span()));
+                    }
+                }
                 other => {
                     let message = format!(
                         "wrong type for an entry of `{key}`{}: expected a string, found {}",
@@ -392,6 +470,7 @@ impl Checker<'_> {
             .map(|(s, _)| s.to_owned());
         let mut vars = self.vars(root);
         overrides::apply(&mut vars, overrides, &mut self.problems);
+        self.vars = vars.clone();
         let clusters_table = self.table(root, "clusters", "").map(|(t, _)| t);
         let aws_table = self.table(root, "aws", "").map(|(t, _)| t);
         let mut as_json = |table: Option<&DeTable<'_>>| {

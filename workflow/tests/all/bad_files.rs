@@ -358,3 +358,12 @@ bad_file! { elbv2_regions_and_probe_hosts, "elbv2-and-probe-grants.toml", [
     (10, 99, "invalid probe host `a..b` in `grants.probe` of step `check`", HOST_HELP),
     (11, 13, "`hosts` in `grants.probe` of step `check` is empty", EMPTY_LIST_HELP),
 ] }
+
+bad_file! { references_in_cloud_settings_and_grants, "references-in-cloud-and-grants.toml", [
+    (8, 11, "reference to unknown variable `regoin` in [clusters.primary]", "did you mean `region`?"),
+    (9, 12, "`${steps.setup.outputs.context}` in [clusters.primary] refers to a step output; only variables can be used here",
+        "cloud settings and grants are fixed before the run starts, so `runner validate` can show them"),
+    (12, 12, "reference to unknown variable `account` in [aws]", "declare `account` under [vars]"),
+    (21, 77, "reference to unknown variable `domian` in `grants.route53` of step `dns`", "did you mean `domain`?"),
+    (21, 95, "unterminated `${` in `grants.route53` of step `dns`", REFERENCE_HELP),
+] }

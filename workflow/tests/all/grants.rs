@@ -378,3 +378,52 @@ fn no_grants_deny_every_cloud_call() {
     assert!(none.identity().is_err());
     assert!(none.summary().is_empty());
 }
+
+#[test]
+fn variables_and_overrides_flow_into_cloud_settings_and_grants() {
+    let source = r#"
+name = "vars"
+[vars]
+primary_region = "us-east-1"
+account = "012345678901"
+domain = "example.com"
+[clusters.primary]
+region = "${vars.primary_region}"
+cluster = "blog-${vars.primary_region}"
+[aws]
+account = "${vars.account}"
+regions = ["${vars.primary_region}"]
+[[steps]]
+id = "dns"
+plugin = "echo"
+grants = { route53 = { zones = ["${vars.domain}"], records = ["multi-region.${vars.domain}"] }, elbv2 = { regions = ["${vars.primary_region}"] } }
+"#;
+    let overrides = [("primary_region", "eu-west-1"), ("domain", "Example.ORG")];
+    let wf = crate::support::parse_with(source, &overrides).unwrap_or_else(|r| panic!("{r}"));
+    let primary = wf.cloud.cluster("primary").unwrap();
+    assert_eq!(
+        (primary.region.as_str(), primary.cluster.as_str()),
+        ("eu-west-1", "blog-eu-west-1")
+    );
+    assert_eq!(wf.cloud.aws.account.as_deref(), Some("012345678901"));
+    assert_eq!(wf.cloud.aws.regions, Some(strings(&["eu-west-1"])));
+    let grant = &wf.steps[0].grant;
+    assert_eq!(
+        grant.route53("example.org", Some("multi-region.example.org")),
+        Ok(())
+    );
+    assert_eq!(grant.elbv2("eu-west-1"), Ok(()));
+    // The raw JSON keeps what the file says.
+    assert_eq!(wf.clusters["primary"]["region"], "${vars.primary_region}");
+
+    // An override can also make a setting invalid; the problem points at the reference.
+    let report = crate::support::parse_with(source, &[("primary_region", "mars-1")]).unwrap_err();
+    assert_eq!(
+        crate::support::problems(&report)[0],
+        (
+            8,
+            10,
+            "invalid AWS region `mars-1` in [clusters.primary]".to_owned()
+        )
+    );
+}

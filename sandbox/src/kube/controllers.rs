@@ -862,9 +862,28 @@ fn lbc_installed(c: &Cluster) -> bool {
         })
 }
 
-fn is_alb_ingress(ing: &Value) -> bool {
-    ing.pointer("/spec/ingressClassName") == Some(&json!("alb"))
-        || ing.pointer("/metadata/annotations/kubernetes.io~1ingress.class") == Some(&json!("alb"))
+/// Is this Ingress the controller's? Class `alb` (by name or the legacy annotation), or
+/// any IngressClass whose controller is `ingress.k8s.aws/alb`, or no class at all when
+/// such an IngressClass is the cluster default.
+fn is_alb_ingress(ing: &Value, classes: &[Value]) -> bool {
+    let ours = |c: &&Value| c.pointer("/spec/controller") == Some(&json!("ingress.k8s.aws/alb"));
+    let legacy = ing.pointer("/metadata/annotations/kubernetes.io~1ingress.class");
+    match (
+        ing.pointer("/spec/ingressClassName")
+            .and_then(Value::as_str),
+        legacy,
+    ) {
+        (_, Some(v)) => v == "alb",
+        (Some("alb"), None) => true,
+        (Some(name), None) => classes
+            .iter()
+            .filter(ours)
+            .any(|c| meta_str(c, "name") == name),
+        (None, None) => classes.iter().filter(ours).any(|c| {
+            c.pointer("/metadata/annotations/ingressclass.kubernetes.io~1is-default-class")
+                == Some(&json!("true"))
+        }),
+    }
 }
 
 fn alb_request(c: &Cluster, ing: &Value) -> AlbRequest {
@@ -904,7 +923,8 @@ fn ingresses(c: &Cluster) -> bool {
     let (ings, _) = c.list(&t("ingresses"), None);
     let installed = lbc_installed(c);
     let rt = t("ingresses");
-    for ing in ings.iter().filter(|i| is_alb_ingress(i)) {
+    let (classes, _) = c.list(&t("ingressclasses"), None);
+    for ing in ings.iter().filter(|i| is_alb_ingress(i, &classes)) {
         let ns = meta_str(ing, "namespace");
         let name = meta_str(ing, "name");
         let uid = meta_str(ing, "uid");
@@ -1010,4 +1030,54 @@ fn ingresses(c: &Cluster) -> bool {
         }
     }
     pending
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn which_ingresses_are_the_controllers() {
+        let class = |name: &str, default: bool| {
+            json!({"metadata": {"name": name, "annotations": {"ingressclass.kubernetes.io/is-default-class": default.to_string()}},
+                "spec": {"controller": "ingress.k8s.aws/alb"}})
+        };
+        let classes = [class("shared-alb", true)];
+        let ing = |spec: Value, ann: Value| json!({"metadata": {"annotations": ann}, "spec": spec});
+        assert!(is_alb_ingress(
+            &ing(json!({"ingressClassName": "alb"}), json!({})),
+            &[]
+        ));
+        assert!(is_alb_ingress(
+            &ing(json!({}), json!({"kubernetes.io/ingress.class": "alb"})),
+            &[]
+        ));
+        assert!(!is_alb_ingress(
+            &ing(json!({}), json!({"kubernetes.io/ingress.class": "nginx"})),
+            &classes
+        ));
+        assert!(is_alb_ingress(
+            &ing(json!({"ingressClassName": "shared-alb"}), json!({})),
+            &classes
+        ));
+        assert!(!is_alb_ingress(
+            &ing(json!({"ingressClassName": "nginx"}), json!({})),
+            &classes
+        ));
+        assert!(is_alb_ingress(&ing(json!({}), json!({})), &classes));
+        assert!(!is_alb_ingress(
+            &ing(json!({}), json!({})),
+            &[class("x", false)]
+        ));
+    }
+
+    #[test]
+    fn rolling_limits_round_like_the_deployment_controller() {
+        let d = json!({"spec": {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}}});
+        assert_eq!(rolling_limits(&d, 3), (1, 0));
+        assert_eq!(rolling_limits(&d, 4), (1, 1));
+        let d =
+            json!({"spec": {"strategy": {"rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}}}});
+        assert_eq!(rolling_limits(&d, 3), (0, 1));
+    }
 }

@@ -32,7 +32,7 @@ use crate::config::{ClusterSpec, SandboxConfig};
 use crate::persist;
 use crate::provider::LoadBalancers;
 
-pub use objects::WriteOptions;
+pub use objects::{DeleteOptions, Part, WriteOptions};
 pub use resources::ResourceType;
 pub use status::ApiError;
 use store::{Change, Store};

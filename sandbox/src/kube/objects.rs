@@ -447,7 +447,7 @@ impl Cluster {
 
     /// Objects in the store whose owners are all gone (garbage collection), as
     /// (resource key, namespace, name).
-    pub fn orphans(&self) -> Vec<(String, String, String)> {
+    pub(super) fn orphans(&self) -> Vec<(String, String, String)> {
         let store = self.lock();
         let uids: std::collections::HashSet<&str> = store
             .objects
@@ -476,7 +476,7 @@ impl Cluster {
     }
 
     /// Deletes by store key, ignoring a missing object (controllers' garbage collection).
-    pub fn delete_by_key(&self, resource: &str, ns: &str, name: &str) {
+    pub(super) fn delete_by_key(&self, resource: &str, ns: &str, name: &str) {
         if let Some(rt) = self.types().into_iter().find(|t| t.key() == resource) {
             let _ = self.delete(&rt, ns, name, &DeleteOptions::default());
         }

@@ -152,9 +152,9 @@ impl Checker<'_> {
     }
 
     /// The list at `key` of a grant, which must be present.
-    fn required_list<'t>(
+    fn required_list(
         &mut self,
-        table: &'t DeTable<'_>,
+        table: &DeTable<'_>,
         key: &str,
         scope: &str,
         at: &Range<usize>,

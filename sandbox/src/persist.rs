@@ -11,14 +11,20 @@ use serde::de::DeserializeOwned;
 
 /// Atomically replaces `path` with the JSON form of `value`.
 pub fn save<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value)?;
+    bytes.push(b'\n');
+    save_bytes(path, &bytes)
+}
+
+/// Atomically replaces `path` with `bytes` (already serialized, e.g. under a lock).
+pub fn save_bytes(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .context("snapshot path has no parent directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    serde_json::to_writer_pretty(&mut tmp, value)?;
-    tmp.write_all(b"\n")?;
+    tmp.write_all(bytes)?;
     tmp.as_file().sync_data()?;
     tmp.persist(path)
         .with_context(|| format!("replacing {}", path.display()))?;

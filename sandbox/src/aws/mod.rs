@@ -80,7 +80,16 @@ impl AwsState {
 /// The running account: settings plus state behind one lock.
 pub struct Aws {
     settings: AwsSettings,
-    state: Mutex<AwsState>,
+    state: Mutex<Versioned>,
+    /// The version last written to disk. Writers take this lock, not the state lock,
+    /// so reads go on while a snapshot is being synced (group commit).
+    saved: Mutex<u64>,
+}
+
+/// The state and a counter bumped by every mutation.
+struct Versioned {
+    state: AwsState,
+    version: u64,
 }
 
 /// What a handler knows about the call it serves.
@@ -138,7 +147,8 @@ impl Aws {
         let state: AwsState = persist::load(&settings.state_path)?.unwrap_or_default();
         Ok(Arc::new(Self {
             settings,
-            state: Mutex::new(state),
+            state: Mutex::new(Versioned { state, version: 0 }),
+            saved: Mutex::new(0),
         }))
     }
 
@@ -148,23 +158,39 @@ impl Aws {
 
     /// A copy of the whole state (tests, status).
     pub fn snapshot(&self) -> AwsState {
-        self.lock().clone()
+        self.lock().state.clone()
     }
 
-    fn lock(&self) -> MutexGuard<'_, AwsState> {
+    fn lock(&self) -> MutexGuard<'_, Versioned> {
         // A panic while holding the lock must not take the whole account down.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Writes the snapshot now.
     pub fn save(&self) -> Result<()> {
-        let state = self.lock();
-        persist::save(&self.settings.state_path, &*state)
+        let (version, bytes) = {
+            let v = self.lock();
+            (v.version, serde_json::to_vec_pretty(&v.state)?)
+        };
+        self.write_version(version, &bytes, true)
     }
 
-    /// Runs `f` on the state with a context for `region`; when `mutating`, snapshots the
-    /// state afterwards (if `f` succeeded) while still holding the lock, so snapshots
-    /// are written in the order the changes happened.
+    /// Writes snapshot `version` unless a newer one is already on disk (it contains
+    /// this version's changes too), so concurrent writers share one sync.
+    fn write_version(&self, version: u64, bytes: &[u8], force: bool) -> Result<()> {
+        let mut saved = self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        if *saved >= version && !force {
+            return Ok(());
+        }
+        persist::save_bytes(&self.settings.state_path, bytes)?;
+        *saved = (*saved).max(version);
+        Ok(())
+    }
+
+    /// Runs `f` on the state with a context for `region`. When `mutating` and `f`
+    /// succeeded, the new state is serialized under the lock and written after it is
+    /// released; the call returns once that (or a newer) snapshot is on disk, so an
+    /// acknowledged change survives a crash.
     pub(crate) fn with_state<T>(
         &self,
         region: &str,
@@ -177,9 +203,29 @@ impl Aws {
             account: &self.settings.account_id,
             region: region.to_string(),
         };
-        let mut state = self.lock();
-        let out = f(&mut state, &ctx)?;
-        if mutating && let Err(e) = persist::save(&self.settings.state_path, &*state) {
+        let (out, pending) = {
+            let mut guard = self.lock();
+            if !mutating {
+                (f(&mut guard.state, &ctx)?, None)
+            } else {
+                // Work on a copy: a request that fails halfway changes nothing.
+                let mut next = guard.state.clone();
+                let out = f(&mut next, &ctx)?;
+                guard.state = next;
+                guard.version += 1;
+                let bytes = serde_json::to_vec_pretty(&guard.state).map_err(|e| {
+                    ApiError::new(
+                        500,
+                        "InternalFailure",
+                        format!("serializing state failed: {e}"),
+                    )
+                })?;
+                (out, Some((guard.version, bytes)))
+            }
+        };
+        if let Some((version, bytes)) = pending
+            && let Err(e) = self.write_version(version, &bytes, false)
+        {
             tracing::error!(error = %e, "saving the sandbox AWS state failed");
             return Err(ApiError::new(
                 500,
@@ -236,6 +282,7 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         &signed,
         &aws.settings.access_key_id,
         &aws.settings.secret_access_key,
+        ids::now_ms() / 1000,
     ) {
         Ok(scope) => scope,
         Err(e) => {
@@ -321,6 +368,7 @@ fn auth_error(proto: Protocol, e: sigv4::AuthError) -> ApiError {
         Malformed(m) => ("IncompleteSignature", m),
         UnknownKey if json => ("UnrecognizedClientException", "The security token included in the request is invalid.".into()),
         UnknownKey => ("InvalidClientTokenId", "The security token included in the request is invalid.".into()),
+        Expired(m) => (if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" }, m),
         BadSignature => (
             if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" },
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),

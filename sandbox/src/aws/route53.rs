@@ -353,7 +353,7 @@ fn new_change(s: &mut AwsState, ctx: &Ctx<'_>, comment: Option<String>) -> Chang
     };
     s.route53.changes.push(c.clone());
     // Old changes are forgotten, as AWS forgets them after a while.
-    if s.route53.changes.len() > 1000 {
+    if s.route53.changes.len() > 200 {
         s.route53.changes.remove(0);
     }
     c

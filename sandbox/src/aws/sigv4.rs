@@ -34,7 +34,12 @@ pub enum AuthError {
     UnknownKey,
     /// The right key, but the signature does not match (wrong secret, tampered request).
     BadSignature,
+    /// Signed more than 15 minutes away from now (a replay, or a wrong clock).
+    Expired(String),
 }
+
+/// How far a request's `X-Amz-Date` may be from the sandbox's clock, as on AWS.
+pub const MAX_SKEW_SECS: u64 = 15 * 60;
 
 /// The parts of a request that the signature covers.
 pub struct SignedRequest<'a> {
@@ -46,11 +51,13 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks the request's SigV4 `Authorization` header against the one known key pair.
+/// Checks the request's SigV4 `Authorization` header against the one known key pair,
+/// and that it was signed within 15 minutes of `now_secs`.
 pub fn verify(
     req: &SignedRequest<'_>,
     access_key_id: &str,
     secret: &str,
+    now_secs: u64,
 ) -> Result<Scope, AuthError> {
     let auth = req.headers.get("authorization").ok_or(AuthError::Missing)?;
     let auth = auth
@@ -112,11 +119,55 @@ pub fn verify(
     if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
         return Err(AuthError::BadSignature);
     }
+    let signed_at = parse_amz_date(&amz_date).ok_or(AuthError::BadSignature)?;
+    if signed_at.abs_diff(now_secs) > MAX_SKEW_SECS {
+        let fmt = |t: u64| {
+            super::ids::iso8601(t * 1000)
+                .replace(['-', ':'], "")
+                .replace(".000", "")
+        };
+        let message = if signed_at < now_secs {
+            format!(
+                "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
+                fmt(now_secs - MAX_SKEW_SECS),
+                fmt(now_secs)
+            )
+        } else {
+            format!(
+                "Signature not yet current: {amz_date} is still later than {} ({} + 15 min.)",
+                fmt(now_secs + MAX_SKEW_SECS),
+                fmt(now_secs)
+            )
+        };
+        return Err(AuthError::Expired(message));
+    }
     Ok(Scope {
         access_key_id: key.to_string(),
         region: region.to_string(),
         service: service.to_string(),
     })
+}
+
+/// `20260101T000000Z` as epoch seconds.
+fn parse_amz_date(s: &str) -> Option<u64> {
+    if s.len() != 16 || !s.is_ascii() || &s[8..9] != "T" || !s.ends_with('Z') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
+    let (y, m, d) = (num(0..4)? as i64, num(4..6)?, num(6..8)?);
+    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + (hh * 3600 + mm * 60 + ss) as i64).ok()
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -243,13 +294,26 @@ mod tests {
             body: b"",
         };
         let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-        let scope = verify(&req, "AKIDEXAMPLE", secret).unwrap();
+        let signed_at = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(signed_at, 1_440_938_160);
+        let scope = verify(&req, "AKIDEXAMPLE", secret, signed_at + 60).unwrap();
         assert_eq!(scope.region, "us-east-1");
         assert_eq!(scope.service, "iam");
         assert_eq!(
-            verify(&req, "AKIDEXAMPLE", "wrong"),
+            verify(&req, "AKIDEXAMPLE", "wrong", signed_at),
             Err(AuthError::BadSignature)
         );
-        assert_eq!(verify(&req, "OTHER", secret), Err(AuthError::UnknownKey));
+        assert_eq!(
+            verify(&req, "OTHER", secret, signed_at),
+            Err(AuthError::UnknownKey)
+        );
+        let Err(AuthError::Expired(m)) = verify(&req, "AKIDEXAMPLE", secret, signed_at + 16 * 60)
+        else {
+            panic!("a 16-minute-old signature was accepted");
+        };
+        assert_eq!(
+            m,
+            "Signature expired: 20150830T123600Z is now earlier than 20150830T123700Z (20150830T125200Z - 15 min.)"
+        );
     }
 }

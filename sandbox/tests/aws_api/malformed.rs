@@ -328,6 +328,32 @@ async fn malformed_requests_get_protocol_errors() {
             "SignatureDoesNotMatch",
         ),
     ]);
+    // Replays: a correct signature made 20 minutes ago (or ahead) is refused.
+    cases.extend([
+        (
+            "json stale signature",
+            Req {
+                amz_date: Some(support::amz_date_at(-20 * 60)),
+                ..Req::ga("ListAccelerators", "{}", &ep)
+            },
+            403,
+            "InvalidSignatureException",
+        ),
+        (
+            "query future signature",
+            Req {
+                amz_date: Some(support::amz_date_at(20 * 60)),
+                ..Req::query(
+                    "sts",
+                    "us-east-1",
+                    "Action=GetCallerIdentity&Version=2011-06-15",
+                    &ep,
+                )
+            },
+            403,
+            "SignatureDoesNotMatch",
+        ),
+    ]);
     for (name, req, status, code) in cases {
         let xml = req.service != "globalaccelerator";
         let reply = send(&ep, req).await;

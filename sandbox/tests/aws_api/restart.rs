@@ -66,6 +66,8 @@ async fn restart_keeps_resources_and_endpoints() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
 
+    // Let every transition finish so both descriptions read DEPLOYED.
+    tokio::time::sleep(support::DELAY * 3).await;
     let before = sb.aws().snapshot();
     let describe = format!(r#"{{"AcceleratorArn":"{acc_arn}"}}"#);
     let described_before = send(&ep, Req::ga("DescribeAccelerator", &describe, &ep))

@@ -127,6 +127,38 @@ pub struct Req<'a> {
     pub region: &'a str,
     /// None: unsigned.
     pub key: Option<(&'a str, &'a str)>,
+    /// `X-Amz-Date`; None: now.
+    pub amz_date: Option<String>,
+}
+
+/// The current time as `YYYYMMDDTHHMMSSZ`, `offset_secs` from now.
+pub fn amz_date_at(offset_secs: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        + offset_secs;
+    let (days, rem) = (now.div_euclid(86_400), now.rem_euclid(86_400));
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+fn amz_date_now() -> String {
+    amz_date_at(0)
 }
 
 impl<'a> Req<'a> {
@@ -143,6 +175,7 @@ impl<'a> Req<'a> {
             service: "globalaccelerator",
             region: "us-west-2",
             key: Some((&ep.access_key_id, &ep.secret_access_key)),
+            amz_date: None,
         }
     }
 
@@ -159,6 +192,7 @@ impl<'a> Req<'a> {
             service,
             region,
             key: Some((&ep.access_key_id, &ep.secret_access_key)),
+            amz_date: None,
         }
     }
 
@@ -172,6 +206,7 @@ impl<'a> Req<'a> {
             service: "route53",
             region: "us-east-1",
             key: Some((&ep.access_key_id, &ep.secret_access_key)),
+            amz_date: None,
         }
     }
 }
@@ -199,14 +234,15 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
 /// Sends one request over a fresh connection (SigV4-signed when `key` is set).
 pub async fn send(ep: &Endpoints, req: Req<'_>) -> Reply {
     let addr = ep.aws.strip_prefix("http://").unwrap().to_string();
-    let amz_date = "20260101T000000Z";
+    let amz_date = req.amz_date.clone().unwrap_or_else(amz_date_now);
+    let date = amz_date[..8].to_string();
     let mut headers: Vec<(String, String)> = req
         .headers
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     headers.push(("host".into(), addr.clone()));
-    headers.push(("x-amz-date".into(), amz_date.into()));
+    headers.push(("x-amz-date".into(), amz_date.clone()));
     if let Some((key, secret)) = req.key {
         headers.sort();
         let signed: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
@@ -222,12 +258,12 @@ pub async fn send(ep: &Endpoints, req: Req<'_>) -> Reply {
             req.query,
             hex::encode(Sha256::digest(&req.body))
         );
-        let scope = format!("20260101/{}/{}/aws4_request", req.region, req.service);
+        let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
         let to_sign = format!(
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
             hex::encode(Sha256::digest(canonical.as_bytes()))
         );
-        let mut k = hmac(format!("AWS4{secret}").as_bytes(), b"20260101");
+        let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
         for part in [req.region, req.service, "aws4_request"] {
             k = hmac(&k, part.as_bytes());
         }

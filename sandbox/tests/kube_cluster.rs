@@ -639,6 +639,35 @@ mod kube {
         };
         assert_eq!(events(&text), expected);
 
+        // With a selector, leaving the selection is a DELETED and entering it an ADDED.
+        let url = format!(
+            "{}{cm}?watch=true&timeoutSeconds=3&labelSelector=env%3Da",
+            sb.url
+        );
+        let live = std::thread::spawn(move || {
+            let out = std::process::Command::new("timeout")
+                .args(["10", "curl", "-sN", &url])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        sb.curl(
+            "POST",
+            cm,
+            "application/json",
+            &body(json!({"metadata": {"name": "s", "labels": {"env": "a"}}})),
+        );
+        sb.ok(&["label", "cm", "s", "env=b", "--overwrite"]);
+        sb.ok(&["label", "cm", "s", "other=x"]);
+        sb.ok(&["label", "cm", "s", "env=a", "--overwrite"]);
+        sb.ok(&["delete", "cm", "s"]);
+        let kinds: Vec<String> = events(&live.join().unwrap())
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(kinds, ["ADDED", "DELETED", "ADDED", "DELETED"]);
+
         // kubectl's own watch: wait for deletion of something that goes away.
         sb.curl(
             "POST",

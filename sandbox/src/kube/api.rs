@@ -1,7 +1,7 @@
 //! The HTTP face of a cluster: version, health, discovery, OpenAPI, and the REST verbs on
 //! every resource path, including watch streams. Every failure is a `Status` object.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -757,6 +757,9 @@ struct WatchState {
     table: Option<ResourceType>,
     version: String,
     done: bool,
+    /// With a selector: the objects (namespace/name) the client currently sees, so that
+    /// an object leaving the selection is a DELETED and one entering it an ADDED.
+    seen: HashSet<String>,
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
@@ -784,12 +787,53 @@ impl WatchState {
         }
     }
 
-    fn wanted(&self, c: &Change) -> bool {
+    fn in_scope(&self, c: &Change) -> bool {
         c.resource == self.resource
             && self
                 .ns
                 .as_deref()
                 .is_none_or(|ns| ns == meta_str(&c.object, "namespace"))
+    }
+
+    fn selective(&self) -> bool {
+        !self.label.is_empty() || !self.field.is_empty()
+    }
+
+    /// The event a client should see for a live change, if any.
+    fn translate(&mut self, c: &Change) -> Option<EventType> {
+        if !self.in_scope(c) {
+            return None;
+        }
+        let matches = self.wanted(c);
+        if !self.selective() {
+            return Some(c.kind);
+        }
+        let key = format!(
+            "{}/{}",
+            meta_str(&c.object, "namespace"),
+            meta_str(&c.object, "name")
+        );
+        let was = self.seen.contains(&key);
+        match (c.kind, matches, was) {
+            (EventType::Deleted, m, w) => {
+                self.seen.remove(&key);
+                (m || w).then_some(EventType::Deleted)
+            }
+            (_, true, false) => {
+                self.seen.insert(key);
+                Some(EventType::Added)
+            }
+            (kind, true, true) => Some(kind),
+            (_, false, true) => {
+                self.seen.remove(&key);
+                Some(EventType::Deleted)
+            }
+            (_, false, false) => None,
+        }
+    }
+
+    fn wanted(&self, c: &Change) -> bool {
+        self.in_scope(c)
             && selector::matches(
                 &self.label,
                 c.object
@@ -829,7 +873,21 @@ fn watch(
             table: table.then(|| t.rt.clone()),
             version: t.version.clone(),
             done: false,
+            seen: HashSet::new(),
         };
+        for o in store.list(&t.rt.key(), t.ns.as_deref()) {
+            let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
+            if state.selective()
+                && selector::matches(&state.label, labels)
+                && selector::matches_fields(&state.field, o)
+            {
+                state.seen.insert(format!(
+                    "{}/{}",
+                    meta_str(o, "namespace"),
+                    meta_str(o, "name")
+                ));
+            }
+        }
         match rv {
             Some(rv) if !p.send_initial => match store.since(rv) {
                 Some(changes) => {
@@ -884,11 +942,13 @@ fn watch(
                 None => st.rx.recv().await,
             };
             match next {
-                Ok(c) if c.rv > st.last_rv && st.wanted(&c) => {
+                Ok(c) if c.rv > st.last_rv => {
                     st.last_rv = c.rv;
-                    let version = st.version.clone();
-                    let line = st.render(c.kind, &c.object, &version);
-                    return Some((Ok(line), st));
+                    if let Some(kind) = st.translate(&c) {
+                        let version = st.version.clone();
+                        let line = st.render(kind, &c.object, &version);
+                        return Some((Ok(line), st));
+                    }
                 }
                 Ok(_) => {}
                 // Too slow a reader, or the cluster is gone: end the watch; clients re-list.

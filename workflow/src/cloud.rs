@@ -52,6 +52,32 @@ impl CloudConfig {
     }
 }
 
+impl AwsConfig {
+    /// The account guard: `Ok` when no account is declared or `actual` (the account of
+    /// the credentials, from STS) is the declared one.
+    pub fn check_account(&self, actual: &str) -> Result<(), WrongAccount> {
+        match &self.account {
+            Some(declared) if declared != actual => Err(WrongAccount {
+                declared: declared.clone(),
+                actual: actual.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The credentials belong to another account than `[aws] account` declares.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "refusing to touch AWS account {actual}: the workflow declares account {declared} ([aws] account)"
+)]
+pub struct WrongAccount {
+    /// `[aws] account`.
+    pub declared: String,
+    /// The account of the credentials.
+    pub actual: String,
+}
+
 /// What an AWS region looks like, for help messages.
 pub(crate) const REGION_HELP: &str =
     "an AWS region is an area, a direction and a number, such as `us-east-1` or `eu-central-1`";

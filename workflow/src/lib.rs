@@ -66,7 +66,7 @@ mod toml_string;
 mod units;
 mod workflow;
 
-pub use cloud::{AwsConfig, CloudConfig, Cluster};
+pub use cloud::{AwsConfig, CloudConfig, Cluster, WrongAccount};
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};
 pub use grants::{

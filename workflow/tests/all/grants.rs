@@ -57,6 +57,13 @@ fn clusters_and_aws_are_typed() {
         }
     );
     assert_eq!(cloud.regions(), BTreeSet::from(["us-east-1", "us-east-2"]));
+    assert_eq!(cloud.aws.check_account("012345678901"), Ok(()));
+    let wrong = cloud.aws.check_account("111111111111").unwrap_err();
+    assert_eq!(
+        wrong.to_string(),
+        "refusing to touch AWS account 111111111111: the workflow declares account 012345678901 ([aws] account)"
+    );
+    assert_eq!(AwsConfig::default().check_account("111111111111"), Ok(()));
 }
 
 #[test]

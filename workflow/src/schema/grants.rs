@@ -186,6 +186,9 @@ impl Checker<'_> {
             "name clusters declared as [clusters.NAME], or write [\"*\"] for all of them",
         );
         for (name, span) in &clusters {
+            if self.full() {
+                break;
+            }
             if name != "*" && !cloud.clusters.contains_key(name) {
                 let help = self
                     .hints

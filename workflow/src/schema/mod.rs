@@ -299,6 +299,9 @@ impl Checker<'_> {
         let mut expanded = String::new();
         let mut ok = true;
         for piece in pieces {
+            if self.full() {
+                return None;
+            }
             match piece {
                 Piece::Text(literal) => expanded.push_str(&literal),
                 Piece::Ref(Reference::Var(name), range) => match self.vars.get(&name) {

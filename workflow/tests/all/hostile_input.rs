@@ -191,3 +191,31 @@ fn a_thousand_steps_on_one_line_with_unknown_references() {
     assert_eq!(report.diagnostics().len(), 201);
     assert_eq!(report.diagnostics()[0].line, 2);
 }
+
+#[test]
+fn a_grant_naming_a_hundred_thousand_unknown_clusters() {
+    let clusters = "\"zz\",".repeat(100_000);
+    let source = format!(
+        "name = \"n\"\n[clusters.primary]\nregion = \"us-east-1\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\n\
+         grants = {{ kubernetes = {{ clusters = [{clusters}], namespaces = [\"a\"], kinds = [\"Pod\"], verbs = [\"get\"] }} }}\n"
+    );
+    let report = small_stack(move || parse_with(&source, &[]).unwrap_err());
+    let diagnostics = report.diagnostics();
+    assert_eq!(diagnostics.len(), 201);
+    assert_eq!(
+        (
+            diagnostics[0].line,
+            diagnostics[0].col,
+            diagnostics[0].message.as_str()
+        ),
+        (
+            7,
+            40,
+            "unknown cluster `zz` in `grants.kubernetes` of step `a`"
+        )
+    );
+    assert_eq!(
+        diagnostics[200].message,
+        "stopped after 200 problems; fix these and validate again"
+    );
+}

@@ -210,7 +210,7 @@ fn a_grant_naming_a_hundred_thousand_unknown_clusters() {
         ),
         (
             7,
-            40,
+            39,
             "unknown cluster `zz` in `grants.kubernetes` of step `a`"
         )
     );

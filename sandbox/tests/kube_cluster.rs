@@ -725,6 +725,10 @@ mod kube {
             ]),
             "12"
         );
+        let table = sb.ok(&["get", "widgets"]);
+        assert!(table.contains("TEETH") && table.contains("12"), "{table}");
+        let nodes = sb.ok(&["get", "nodes"]);
+        assert!(nodes.contains("sandbox-primary-node   Ready"), "{nodes}");
         // Re-applying a changed manifest patches it (a merge patch: CRs have no strategic patch).
         let changed = std::fs::read_to_string(fixture("widget.yaml"))
             .unwrap()

@@ -46,7 +46,10 @@ async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     match dispatch(&cluster, req).await {
-        Ok(r) => r,
+        Ok(r) => {
+            tracing::debug!(cluster = %cluster.name, %method, %path, code = r.status().as_u16());
+            r
+        }
         Err(e) => {
             tracing::debug!(cluster = %cluster.name, %method, %path, code = e.code, "{}", e.message);
             error_response(&e)

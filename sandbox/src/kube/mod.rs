@@ -35,7 +35,8 @@ use crate::provider::LoadBalancers;
 pub use objects::{DeleteOptions, Part, WriteOptions};
 pub use resources::ResourceType;
 pub use status::ApiError;
-use store::{Change, Store};
+use store::Store;
+pub use store::{Change, EventType};
 
 /// One emulated cluster: object store, watch fan-out, controllers.
 pub struct Cluster {
@@ -95,6 +96,12 @@ impl Cluster {
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Every change from now on (for the data plane: endpoints, pods, ingresses). A
+    /// receiver that falls behind gets `Lagged` and should re-read with [`Cluster::list`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.changes.subscribe()
     }
 
     /// Writes the snapshot now if anything changed since the last one.

@@ -22,6 +22,8 @@ pub struct ResourceType {
     pub status: bool,
     /// The object has a `scale` subresource (`spec.replicas`).
     pub scale: bool,
+    /// A CRD's `additionalPrinterColumns` of the preferred version: (name, JSONPath).
+    pub printer_columns: Vec<(String, String)>,
 }
 
 impl ResourceType {
@@ -317,6 +319,7 @@ fn build_builtin() -> Vec<ResourceType> {
                 },
                 status: sub.contains('s'),
                 scale: sub.contains("sc"),
+                printer_columns: Vec::new(),
             },
         )
         .collect()
@@ -341,6 +344,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let mut versions = Vec::new();
     let mut status = false;
     let mut scale = false;
+    let mut printer_columns = Vec::new();
     for v in spec
         .get("versions")
         .and_then(Value::as_array)
@@ -358,6 +362,18 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
             versions.insert(0, name.to_string())
         } else {
             versions.push(name.to_string())
+        }
+        if storage || printer_columns.is_empty() {
+            printer_columns = v
+                .get("additionalPrinterColumns")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| {
+                    let name = c.get("name")?.as_str()?.to_string();
+                    Some((name, c.get("jsonPath")?.as_str()?.to_string()))
+                })
+                .collect();
         }
         status |= v.pointer("/subresources/status").is_some();
         scale |= v.pointer("/subresources/scale").is_some();
@@ -385,5 +401,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         kind,
         status,
         scale,
+        printer_columns,
     })
 }

@@ -22,9 +22,85 @@ fn or_none(v: String) -> String {
     if v.is_empty() { "<none>".into() } else { v }
 }
 
+/// Evaluates the simple JSONPaths CRDs use for printer columns (`.spec.a.b`, `.x[0].y`).
+fn json_path(obj: &Value, path: &str) -> Value {
+    let mut cur = obj;
+    for part in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|p| !p.is_empty())
+    {
+        let (name, index) = match part.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (part, None),
+        };
+        cur = match cur.get(name) {
+            Some(v) => v,
+            None => return Value::Null,
+        };
+        if let Some(i) = index {
+            cur = match cur.get(i) {
+                Some(v) => v,
+                None => return Value::Null,
+            };
+        }
+    }
+    cur.clone()
+}
+
 /// Kind-specific columns between NAME and AGE: (headers, cells for one object).
-fn columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value>) {
+fn columns(rt: &ResourceType, obj: &Value) -> (Vec<String>, Vec<Value>) {
+    if !rt.printer_columns.is_empty() {
+        return (
+            rt.printer_columns
+                .iter()
+                .filter(|(n, _)| n != "Age")
+                .map(|(n, _)| n.clone())
+                .collect(),
+            rt.printer_columns
+                .iter()
+                .filter(|(n, _)| n != "Age")
+                .map(|(_, p)| match json_path(obj, p) {
+                    Value::Null => json!("<none>"),
+                    Value::String(s) => json!(s),
+                    v => json!(v.to_string()),
+                })
+                .collect(),
+        );
+    }
+    let (h, c) = builtin_columns(rt, obj);
+    (h.into_iter().map(String::from).collect(), c)
+}
+
+fn builtin_columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value>) {
     match (rt.group.as_str(), rt.plural.as_str()) {
+        ("", "nodes") => {
+            let ready = obj
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            let roles: Vec<&str> = obj
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/"))
+                .collect();
+            (
+                vec!["Status", "Roles", "Version"],
+                vec![
+                    json!(if ready { "Ready" } else { "NotReady" }),
+                    json!(if roles.is_empty() {
+                        "<none>".to_string()
+                    } else {
+                        roles.join(",")
+                    }),
+                    json!(s(obj.pointer("/status/nodeInfo/kubeletVersion"))),
+                ],
+            )
+        }
         ("apps", "deployments") => (
             vec!["Ready", "Up-to-date", "Available"],
             vec![

@@ -183,7 +183,8 @@ impl Checker<'_> {
         scope: &str,
         aws: &AwsConfig,
     ) {
-        let Some(allowed) = &aws.regions else {
+        // With no valid region declared, `[aws] regions` itself was reported.
+        let Some(allowed) = aws.regions.as_ref().filter(|r| !r.is_empty()) else {
             return;
         };
         if !allowed.iter().any(|r| r == region) {

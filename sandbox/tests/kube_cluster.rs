@@ -312,6 +312,46 @@ mod kube {
             &format!("@{}", path.display()),
         );
         assert_eq!(code, 413);
+        // Well-formed JSON of the wrong shape is a 4xx too, and the server stays up.
+        let deploys = "/apis/apps/v1/namespaces/default/deployments";
+        for (method, path, ct, body) in [
+            (
+                "POST",
+                deploys,
+                "application/json",
+                r#"{"metadata":{"name":"s"},"spec":"x"}"#,
+            ),
+            ("POST", deploys, "application/json", r#"{"metadata":"x"}"#),
+            ("POST", deploys, "application/json", r#"[1,2]"#),
+            (
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/n?fieldManager=t",
+                "application/apply-patch+yaml",
+                r#"{"metadata":"x"}"#,
+            ),
+            (
+                "PATCH",
+                "/api/v1/namespaces/default/configmaps/c1",
+                "application/json-patch+json",
+                r#"{"op":"add"}"#,
+            ),
+            (
+                "PUT",
+                "/api/v1/namespaces/default/configmaps/c1",
+                "application/json",
+                r#"{"metadata":{"name":"other"}}"#,
+            ),
+        ] {
+            let (code, s) = sb.curl(method, path, ct, body);
+            assert!(
+                (400..500).contains(&code),
+                "{method} {path} {body}: {code} {s}"
+            );
+            assert_eq!(s["kind"], "Status", "{s}");
+        }
+        let (code, _) = sb.curl("GET", "/version", "", "");
+        assert_eq!(code, 200);
+
         // kubectl's default validation is the server's strict decoding: typos are refused.
         let typo = std::fs::read_to_string(fixture("sample_application.yaml"))
             .unwrap()

@@ -10,11 +10,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::FutureExt;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::objects::{DeleteOptions, Part, WriteOptions, record_apply};
+use super::objects::{DeleteOptions, Part, WriteOptions, record_apply, set_path};
 use super::resources::ResourceType;
 use super::selector::{self, Requirement};
 use super::status::ApiError;
@@ -45,7 +46,13 @@ fn error_response(e: &ApiError) -> Response {
 async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    match dispatch(&cluster, req).await {
+    // A bug must cost one request a 500, never the server.
+    let result = std::panic::AssertUnwindSafe(dispatch(&cluster, req))
+        .catch_unwind()
+        .await;
+    let result =
+        result.unwrap_or_else(|_| Err(ApiError::internal("the request could not be handled")));
+    match result {
         Ok(r) => {
             tracing::debug!(cluster = %cluster.name, %method, %path, code = r.status().as_u16());
             r
@@ -663,7 +670,7 @@ fn scale_update(
         {
             new["metadata"]["resourceVersion"] = rv;
         }
-        new["spec"]["replicas"] = json!(n);
+        set_path(&mut new, &["spec", "replicas"], json!(n));
         Ok(new)
     })?;
     Ok(json_response(StatusCode::OK, &scale_of(&obj)))

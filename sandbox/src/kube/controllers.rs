@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::objects::WriteOptions;
+use super::objects::{WriteOptions, set_path};
 use super::resources::ResourceType;
 use super::selector;
 use super::store::{EventType, meta_str};
@@ -28,7 +28,11 @@ pub async fn run(c: Arc<Cluster>) {
     let tick = (c.transition_delay / 4).clamp(Duration::from_millis(5), Duration::from_millis(100));
     loop {
         // Tick only while a timed transition is pending; otherwise wait for a write.
-        let pending = reconcile(&c);
+        let pending = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reconcile(&c)))
+            .unwrap_or_else(|_| {
+                tracing::error!(cluster = %c.name, "a controller pass failed; retrying");
+                true
+            });
         let wait = if pending {
             tick
         } else {
@@ -393,9 +397,9 @@ fn deployments(c: &Cluster) {
                     .unwrap_or(json!({}));
                 labels["pod-template-hash"] = json!(hash);
                 let mut tmpl = template.clone();
-                tmpl["metadata"]["labels"] = labels.clone();
+                set_path(&mut tmpl, &["metadata", "labels"], labels.clone());
                 let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-                sel["matchLabels"]["pod-template-hash"] = json!(hash);
+                set_path(&mut sel, &["matchLabels", "pod-template-hash"], json!(hash));
                 let rs = json!({
                     "apiVersion": "apps/v1", "kind": "ReplicaSet",
                     "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": owner_ref(d),
@@ -1018,7 +1022,11 @@ fn ingresses(c: &Cluster) -> bool {
             .and_then(Value::as_str);
         if current != Some(info.dns_name.as_str()) {
             c.controller_write(&rt, ns, name, |i| {
-                i["status"]["loadBalancer"] = json!({"ingress": [{"hostname": info.dns_name}]});
+                set_path(
+                    i,
+                    &["status", "loadBalancer"],
+                    json!({"ingress": [{"hostname": info.dns_name}]}),
+                );
             });
             c.event(
                 ing,

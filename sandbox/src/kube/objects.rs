@@ -124,6 +124,7 @@ impl Cluster {
             ));
         }
         check_kind(rt, &mut obj)?;
+        check_metadata(&obj)?;
         if !obj.get("metadata").is_some_and(Value::is_object) {
             obj["metadata"] = json!({});
         }
@@ -242,8 +243,9 @@ impl Cluster {
         let Some(old) = store.get(&rt.key(), ns, name).cloned() else {
             if create_missing {
                 let mut obj = f(&json!({}))?;
+                check_metadata(&obj)?;
                 if obj.pointer("/metadata/name").is_none() {
-                    obj["metadata"]["name"] = json!(name);
+                    set_path(&mut obj, &["metadata", "name"], json!(name));
                 }
                 let (obj, change) = self.create_locked(&mut store, rt, ns, obj, opts)?;
                 if let Some(change) = change {
@@ -277,6 +279,7 @@ impl Cluster {
             ));
         }
         check_kind(rt, &mut new)?;
+        check_metadata(&new)?;
         if !new.get("metadata").is_some_and(Value::is_object) {
             new["metadata"] = json!({});
         }
@@ -429,7 +432,7 @@ impl Cluster {
             obj["metadata"]["deletionTimestamp"] = json!(time::now());
             obj["metadata"]["deletionGracePeriodSeconds"] = json!(0);
             if rt.plural == "namespaces" {
-                obj["status"]["phase"] = json!("Terminating");
+                set_path(&mut obj, &["status", "phase"], json!("Terminating"));
             }
             let (obj, change) = store.put(&rt.key(), obj, EventType::Modified);
             self.published(change);
@@ -518,12 +521,39 @@ fn orphan_dependents(store: &mut Store, uid: &str, mut publish: impl FnMut(super
     }
 }
 
+/// `v.a.b.c = x`, turning anything on the way that is not an object into one (user data
+/// may hold a string where an object belongs; indexing it would panic).
+pub(super) fn set_path(v: &mut Value, path: &[&str], x: Value) {
+    let mut cur = v;
+    for p in path {
+        if !cur.is_object() {
+            *cur = json!({});
+        }
+        cur = cur
+            .as_object_mut()
+            .expect("just made an object")
+            .entry(p.to_string())
+            .or_insert(Value::Null);
+    }
+    *cur = x;
+}
+
 fn without_managed_time(v: &Value) -> Value {
     let mut v = v.clone();
     if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
         m.remove("managedFields");
     }
     v
+}
+
+/// `metadata`, when present, must be an object (the decoder of a real server refuses it).
+fn check_metadata(obj: &Value) -> Result<(), ApiError> {
+    match obj.get("metadata") {
+        None | Some(Value::Null) | Some(Value::Object(_)) => Ok(()),
+        Some(_) => Err(ApiError::bad_request(
+            "json: cannot unmarshal the value of \"metadata\" into Go struct field of type v1.ObjectMeta",
+        )),
+    }
 }
 
 /// Sets `apiVersion`/`kind` when missing; refuses a body of another kind.
@@ -563,6 +593,9 @@ fn record_manager(obj: &mut Value, opts: &WriteOptions, operation: &str) {
     let Some(manager) = &opts.field_manager else {
         return;
     };
+    if !obj.get("metadata").is_some_and(Value::is_object) {
+        return;
+    }
     let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
     let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
         "time": time::now(), "fieldsType": "FieldsV1", "fieldsV1": {}});

@@ -103,6 +103,10 @@ impl ApiError {
         e
     }
 
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError::new(500, "InternalError", message)
+    }
+
     pub fn method_not_allowed() -> ApiError {
         ApiError::new(
             405,

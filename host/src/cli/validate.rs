@@ -29,7 +29,7 @@ pub fn engine(cache_dir: Option<PathBuf>) -> Result<WasmEngine, u8> {
     let cache_dir = cache_dir.or_else(crate::engine::ComponentCache::default_dir);
     WasmEngine::new(EngineOptions {
         cache_dir,
-        pooling: false,
+        pooling: true,
     })
     .map_err(|e| {
         eprintln!("error: {e:#}");

@@ -86,7 +86,7 @@ async fn hundred_steps(chained: bool) {
     let engine = Arc::new(
         WasmEngine::new(EngineOptions {
             cache_dir: Some(dir.path().join("cache")),
-            pooling: false,
+            pooling: true,
         })
         .unwrap(),
     );
@@ -161,13 +161,14 @@ fn rss_kib() -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-/// Resident memory per concurrently running instance: N `sleep` steps at once.
+/// Resident memory per concurrently running instance: N `sleep` steps at once, with
+/// the pooling allocator `runner` uses.
 async fn memory_per_instance(n: usize) {
     let cache = tempfile::tempdir().unwrap();
     let engine = Arc::new(
         WasmEngine::new(EngineOptions {
             cache_dir: Some(cache.path().into()),
-            pooling: false,
+            pooling: true,
         })
         .unwrap(),
     );

@@ -8,3 +8,4 @@ mod exec_basics;
 mod hostile;
 mod locking;
 mod resume;
+mod sandbox_cli;

@@ -104,6 +104,11 @@ pub enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
     },
+    /// The embedded local cloud: Kubernetes and AWS APIs on loopback (kept in <state-dir>/sandbox).
+    Sandbox {
+        #[command(subcommand)]
+        command: runner_sandbox::cli::SandboxCommand,
+    },
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -127,8 +132,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CANNOT_RUN);
         }
     };
-    let code = runtime.block_on(async move {
-        match cli.command {
+    runtime.block_on(async move {
+        let code = match cli.command {
             Command::Exec { args, fresh, jobs } => {
                 workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, fresh, jobs).await
             }
@@ -139,9 +144,21 @@ pub fn main() -> ExitCode {
             Command::Runs { output } => runs::list(&cli.state_dir, output),
             Command::Logs { run, output } => runs::logs(&cli.state_dir, &run, output),
             Command::Plugins { output } => runs::plugins(cli.cache_dir, output),
-        }
-    });
-    ExitCode::from(code)
+            Command::Sandbox { command } => {
+                // Absolute, so the kubeconfig path it prints works from any directory.
+                let dir = std::path::absolute(cli.state_dir.join("sandbox"))
+                    .unwrap_or_else(|_| cli.state_dir.join("sandbox"));
+                return match runner_sandbox::cli::run(command, dir).await {
+                    Ok(code) => code,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        ExitCode::from(EXIT_CANNOT_RUN)
+                    }
+                };
+            }
+        };
+        ExitCode::from(code)
+    })
 }
 
 /// Diagnostics of runner itself (not of plugins) go to stderr, filtered by RUST_LOG.

@@ -73,7 +73,14 @@ struct Run {
 }
 
 impl Run {
-    fn open(state: &StateDir, sink: Arc<dyn EventSink>) -> anyhow::Result<Self> {
+    /// Creates the run's directory and journals its start.
+    fn start(
+        state: &StateDir,
+        sink: Arc<dyn EventSink>,
+        kind: RunKind,
+        wf: &Workflow,
+        resumed_from: Option<String>,
+    ) -> anyhow::Result<Self> {
         let (id, dir) = state
             .create_run()
             .with_context(|| format!("creating a run in {}", state.root().display()))?;
@@ -81,27 +88,99 @@ impl Run {
             Journal::create(&dir.join("journal.ndjson")).context("creating the run journal")?;
         let audit =
             AuditLog::create(&dir.join("audit.ndjson")).context("creating the audit log")?;
-        Ok(Self {
-            recorder: Arc::new(Recorder::new(id, journal, audit, sink)),
+        let run = Self {
+            recorder: Arc::new(Recorder::new(id.clone(), journal, audit, sink)),
             started: Instant::now(),
-        })
+        };
+        run.recorder.emit(Event::RunStarted {
+            run: id,
+            kind,
+            workflow: wf.name.clone(),
+            file: wf.file.display().to_string(),
+            steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
+            resumed_from,
+        })?;
+        Ok(run)
     }
 
     fn id(&self) -> String {
         self.recorder.run.clone()
     }
 
-    /// Copies a step's record from an earlier run into this run's journal.
-    fn carry(&self, step: &str, from: &RunRecord, record: &StepRecord) -> anyhow::Result<()> {
-        self.recorder.emit(Event::StepCarried {
+    /// Copies what an earlier run recorded for each step (as `keep` shapes it) into this
+    /// run's journal, so every journal is complete on its own, and returns it.
+    fn carry(
+        &self,
+        wf: &Workflow,
+        previous: Option<&RunRecord>,
+        keep: impl Fn(&StepRecord) -> StepRecord,
+    ) -> anyhow::Result<HashMap<String, StepRecord>> {
+        let mut carried = HashMap::new();
+        let Some(prev) = previous else {
+            return Ok(carried);
+        };
+        for step in &wf.steps {
+            let Some(rec) = prev.steps.get(&step.id).map(&keep) else {
+                continue;
+            };
+            if rec.state.is_empty() && rec.outputs.is_none() {
+                continue;
+            }
+            self.recorder.emit(Event::StepCarried {
+                step: step.id.clone(),
+                from_run: prev.id.clone(),
+                status: rec.status,
+                outputs: rec.outputs.clone(),
+                state: rec.state.clone(),
+                input_hash: rec.input_hash.clone(),
+            })?;
+            carried.insert(step.id.clone(), rec);
+        }
+        Ok(carried)
+    }
+
+    /// Journals a step that settled without running (skipped, reused, failed input).
+    fn settled(&self, step: &str, outcome: &Outcome, input_hash: Option<String>) {
+        let failure = |status| outcome.failure.clone().filter(|_| outcome.status == status);
+        let _ = self.recorder.emit(Event::StepFinished {
             step: step.into(),
-            from_run: from.id.clone(),
-            status: record.status,
-            outputs: record.outputs.clone(),
-            state: record.state.clone(),
-            input_hash: record.input_hash.clone(),
-        })?;
-        Ok(())
+            status: outcome.status,
+            attempt: 0,
+            duration_ms: 0,
+            outputs: outcome.outputs.clone().map(Value::Object),
+            error: failure(StepStatus::Failed),
+            reason: failure(StepStatus::Skipped).map(|f| f.message),
+            input_hash,
+        });
+    }
+
+    /// The job that carries out `action` for one step.
+    #[allow(clippy::too_many_arguments)]
+    fn job(
+        &self,
+        engine: &Arc<WasmEngine>,
+        loaded: &Loaded,
+        step: &runner_workflow::Step,
+        params: String,
+        input_hash: Option<String>,
+        state: BTreeMap<String, String>,
+        action: Action,
+    ) -> Decision {
+        let (label, plugin) = loaded.plugins[&step.id].clone();
+        let job = StepJob {
+            engine: engine.clone(),
+            plugin,
+            plugin_label: label,
+            recorder: self.recorder.clone(),
+            step: step.id.clone(),
+            params,
+            input_hash,
+            limits: StepLimits::new(&step.limits, step.timeout),
+            retry: step.retry.clone(),
+            state,
+            action,
+        };
+        Decision::Run(Box::pin(job.perform()))
     }
 
     fn finish(self, steps: BTreeMap<String, Outcome>) -> anyhow::Result<RunResult> {
@@ -157,6 +236,18 @@ fn input_hash(plugin_sha: &str, params: &str) -> String {
     hex::encode(h.finalize())
 }
 
+/// Outputs as the interpolation context wants them.
+fn output_maps<'a>(
+    outputs: impl Iterator<Item = (&'a String, Option<&'a Value>)>,
+) -> BTreeMap<String, Map<String, Value>> {
+    outputs
+        .filter_map(|(k, v)| {
+            v.and_then(|v| v.as_object().cloned())
+                .map(|m| (k.clone(), m))
+        })
+        .collect()
+}
+
 /// Runs a workflow. The caller holds the state lock.
 pub async fn exec(
     engine: Arc<WasmEngine>,
@@ -170,42 +261,25 @@ pub async fn exec(
     let resumable = previous.as_ref().filter(|p| {
         p.kind == RunKind::Exec && p.status != Some(RunStatus::Succeeded) && !options.fresh
     });
-    let run = Run::open(state, sink)?;
-    run.recorder.emit(Event::RunStarted {
-        run: run.id(),
-        kind: RunKind::Exec,
-        workflow: wf.name.clone(),
-        file: wf.file.display().to_string(),
-        steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
-        resumed_from: resumable.map(|p| p.id.clone()),
-    })?;
-    // What earlier runs left: state always carries over (a plugin must be able to find
-    // what it created); outputs are reused only when resuming.
-    let mut carried: HashMap<String, StepRecord> = HashMap::new();
-    if let Some(prev) = &previous {
-        for step in &wf.steps {
-            if let Some(rec) = prev
-                .steps
-                .get(&step.id)
-                .filter(|r| !r.state.is_empty() || r.outputs.is_some())
-            {
-                let rec = if resumable.is_some() {
-                    rec.clone()
-                } else {
-                    StepRecord {
-                        state: rec.state.clone(),
-                        ..Default::default()
-                    }
-                };
-                if rec.state.is_empty() && rec.outputs.is_none() {
-                    continue;
-                }
-                run.carry(&step.id, prev, &rec)?;
-                carried.insert(step.id.clone(), rec);
+    let run = Run::start(
+        state,
+        sink,
+        RunKind::Exec,
+        wf,
+        resumable.map(|p| p.id.clone()),
+    )?;
+    // State always carries over (a plugin must be able to find what it created);
+    // outputs only when resuming.
+    let carried = run.carry(wf, previous.as_ref(), |rec| {
+        if resumable.is_some() {
+            rec.clone()
+        } else {
+            StepRecord {
+                state: rec.state.clone(),
+                ..Default::default()
             }
         }
-    }
-
+    })?;
     let plan = Plan {
         order: wf.steps.iter().map(|s| s.id.clone()).collect(),
         waits_for: wf
@@ -214,41 +288,16 @@ pub async fn exec(
             .map(|s| (s.id.clone(), s.needs.iter().cloned().collect()))
             .collect(),
     };
-    let recorder = run.recorder.clone();
     let settled = schedule::run(&plan, options.jobs, |id, settled| {
         let step = wf.step(id).expect("planned steps exist");
-        let decision = decide_exec(
-            &engine,
-            wf,
-            loaded,
-            &recorder,
-            step,
-            settled,
-            carried.get(id),
-        );
+        let decision = decide_exec(&run, &engine, wf, loaded, step, settled, carried.get(id));
         if let Decision::Settled(outcome) = &decision {
-            let reason = outcome
-                .failure
-                .as_ref()
-                .filter(|_| outcome.status == StepStatus::Skipped)
-                .map(|f| f.message.clone());
-            let error = outcome
-                .failure
-                .clone()
-                .filter(|_| outcome.status == StepStatus::Failed);
-            let _ = recorder.emit(Event::StepFinished {
-                step: id.into(),
-                status: outcome.status,
-                attempt: 0,
-                duration_ms: 0,
-                outputs: outcome.outputs.clone().map(Value::Object),
-                error,
-                reason,
-                input_hash: carried
-                    .get(id)
-                    .and_then(|c| c.input_hash.clone())
-                    .filter(|_| outcome.status == StepStatus::Reused),
-            });
+            let reused = outcome.status == StepStatus::Reused;
+            let hash = carried
+                .get(id)
+                .and_then(|c| c.input_hash.clone())
+                .filter(|_| reused);
+            run.settled(id, outcome, hash);
         }
         decision
     })
@@ -257,10 +306,10 @@ pub async fn exec(
 }
 
 fn decide_exec(
+    run: &Run,
     engine: &Arc<WasmEngine>,
     wf: &Workflow,
     loaded: &Loaded,
-    recorder: &Arc<Recorder>,
     step: &runner_workflow::Step,
     settled: &BTreeMap<String, Outcome>,
     carried: Option<&StepRecord>,
@@ -297,8 +346,7 @@ fn decide_exec(
         Ok(v) => v.to_string(),
         Err(e) => return failed(Failure::new("input", e.to_string())),
     };
-    let (label, plugin) = loaded.plugins[&step.id].clone();
-    let hash = input_hash(&plugin.sha256, &params);
+    let hash = input_hash(&loaded.plugins[&step.id].1.sha256, &params);
     if let Some(prev) = carried
         && prev.input_hash.as_deref() == Some(hash.as_str())
         && matches!(
@@ -306,31 +354,15 @@ fn decide_exec(
             Some(StepStatus::Succeeded | StepStatus::Reused)
         )
     {
-        let outputs = prev
-            .outputs
-            .clone()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default();
+        let outputs = prev.outputs.as_ref().and_then(|v| v.as_object().cloned());
         return Decision::Settled(Outcome {
             status: StepStatus::Reused,
-            outputs: Some(outputs),
+            outputs: Some(outputs.unwrap_or_default()),
             failure: None,
         });
     }
-    let job = StepJob {
-        engine: engine.clone(),
-        plugin,
-        plugin_label: label,
-        recorder: recorder.clone(),
-        step: step.id.clone(),
-        params,
-        input_hash: Some(hash),
-        limits: StepLimits::new(&step.limits, step.timeout),
-        retry: step.retry.clone(),
-        state: carried.map(|c| c.state.clone()).unwrap_or_default(),
-        action: Action::Run,
-    };
-    Decision::Run(Box::pin(job.perform()))
+    let state = carried.map(|c| c.state.clone()).unwrap_or_default();
+    run.job(engine, loaded, step, params, Some(hash), state, Action::Run)
 }
 
 /// Undoes what the workflow's last runs made, dependents first. The caller holds the
@@ -344,28 +376,14 @@ pub async fn destroy(
     options: &ExecOptions,
 ) -> anyhow::Result<RunResult> {
     let previous = state.latest_of(&wf.name)?;
-    let run = Run::open(state, sink)?;
-    run.recorder.emit(Event::RunStarted {
-        run: run.id(),
-        kind: RunKind::Destroy,
-        workflow: wf.name.clone(),
-        file: wf.file.display().to_string(),
-        steps: wf.steps.iter().map(|s| s.id.clone()).collect(),
-        resumed_from: previous.as_ref().map(|p| p.id.clone()),
-    })?;
-    let mut records: HashMap<String, StepRecord> = HashMap::new();
-    if let Some(prev) = &previous {
-        for step in &wf.steps {
-            if let Some(rec) = prev
-                .steps
-                .get(&step.id)
-                .filter(|r| !r.state.is_empty() || r.outputs.is_some())
-            {
-                run.carry(&step.id, prev, rec)?;
-                records.insert(step.id.clone(), rec.clone());
-            }
-        }
-    }
+    let run = Run::start(
+        state,
+        sink,
+        RunKind::Destroy,
+        wf,
+        previous.as_ref().map(|p| p.id.clone()),
+    )?;
+    let records = run.carry(wf, previous.as_ref(), StepRecord::clone)?;
     // Reverse edges: a step is destroyed after every step that needs it.
     let mut waits_for: HashMap<String, Vec<String>> = HashMap::new();
     for step in &wf.steps {
@@ -380,24 +398,16 @@ pub async fn destroy(
         order: wf.steps.iter().rev().map(|s| s.id.clone()).collect(),
         waits_for,
     };
-    let all_outputs: BTreeMap<String, Map<String, Value>> = records
-        .iter()
-        .filter_map(|(k, r)| {
-            r.outputs
-                .as_ref()
-                .and_then(|v| v.as_object().cloned())
-                .map(|m| (k.clone(), m))
-        })
-        .collect();
-    let recorder = run.recorder.clone();
+    let all_outputs = output_maps(records.iter().map(|(k, r)| (k, r.outputs.as_ref())));
     let settled = schedule::run(&plan, options.jobs, |id, settled| {
         let step = wf.step(id).expect("planned steps exist");
         let dependents = plan.waits_for.get(id).cloned().unwrap_or_default();
-        let decision = if let Some(d) = dependents.iter().find(|d| {
+        let failed_dependent = dependents.iter().find(|d| {
             settled
                 .get(*d)
                 .is_some_and(|o| o.status == StepStatus::Failed)
-        }) {
+        });
+        let decision = if let Some(d) = failed_dependent {
             skipped(format!("dependent `{d}` was not destroyed"))
         } else if let Some(rec) = records.get(id) {
             let ctx = Context {
@@ -407,46 +417,24 @@ pub async fn destroy(
             match wf.render_with(step, &ctx) {
                 Err(e) => failed(Failure::new("input", e.to_string())),
                 Ok(params) => {
-                    let (label, plugin) = loaded.plugins[id].clone();
-                    let job = StepJob {
-                        engine: engine.clone(),
-                        plugin,
-                        plugin_label: label,
-                        recorder: recorder.clone(),
-                        step: id.into(),
-                        params: params.to_string(),
-                        input_hash: None,
-                        limits: StepLimits::new(&step.limits, step.timeout),
-                        retry: step.retry.clone(),
-                        state: rec.state.clone(),
-                        action: Action::Destroy {
-                            outputs: rec.outputs.clone().unwrap_or(Value::Object(Map::new())),
-                        },
-                    };
-                    Decision::Run(Box::pin(job.perform()))
+                    let outputs = rec.outputs.clone().unwrap_or(Value::Object(Map::new()));
+                    let action = Action::Destroy { outputs };
+                    run.job(
+                        &engine,
+                        loaded,
+                        step,
+                        params.to_string(),
+                        None,
+                        rec.state.clone(),
+                        action,
+                    )
                 }
             }
         } else {
             skipped("nothing recorded to destroy".into())
         };
         if let Decision::Settled(outcome) = &decision {
-            let _ = recorder.emit(Event::StepFinished {
-                step: id.into(),
-                status: outcome.status,
-                attempt: 0,
-                duration_ms: 0,
-                outputs: None,
-                error: outcome
-                    .failure
-                    .clone()
-                    .filter(|_| outcome.status == StepStatus::Failed),
-                reason: outcome
-                    .failure
-                    .as_ref()
-                    .filter(|_| outcome.status == StepStatus::Skipped)
-                    .map(|f| f.message.clone()),
-                input_hash: None,
-            });
+            run.settled(id, outcome, None);
         }
         decision
     })

@@ -7,6 +7,11 @@
 //! everything the file alone can tell; [`Workflow::check_plugins`] then asks the host's
 //! [`PluginCatalog`] about each step's plugin. Both return a [`Report`] of every problem.
 //!
+//! The clouds a workflow touches are [`Workflow::cloud`] (`[clusters.*]` and `[aws]`), and
+//! what each step may do there is [`Step::grant`]: deny by default, checked by the host
+//! before every cloud call with the pure matcher on [`Grants`], which answers [`Denied`]
+//! naming the missing grant.
+//!
 //! ```
 //! use std::collections::BTreeMap;
 //! use std::path::Path;

@@ -4,7 +4,7 @@
 //! transition delay), Service endpoints, namespace and owner garbage collection, and the
 //! AWS Load Balancer Controller's handling of Ingresses of class `alb`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,7 +50,7 @@ fn t(plural: &str) -> ResourceType {
 }
 
 /// One pass of every controller; true when a timed transition is still pending.
-fn reconcile(c: &Cluster) -> bool {
+pub(super) fn reconcile(c: &Cluster) -> bool {
     for (res, ns, name) in c.orphans() {
         c.delete_by_key(&res, &ns, &name);
     }
@@ -196,15 +196,27 @@ fn is_deleting(o: &Value) -> bool {
     o.pointer("/metadata/deletionTimestamp").is_some()
 }
 
-fn owned_by<'a>(items: &'a [Value], uid: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    items.iter().filter(move |o| {
-        o.pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .is_some_and(|refs| {
-                refs.iter()
-                    .any(|r| r["uid"] == uid && r["controller"] == json!(true))
-            })
-    })
+/// Objects by the uid of their controlling owner.
+fn by_owner(items: &[Value]) -> HashMap<&str, Vec<&Value>> {
+    let mut index: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for o in items {
+        let refs = o
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array);
+        if let Some(r) = refs
+            .into_iter()
+            .flatten()
+            .find(|r| r["controller"] == json!(true))
+            && let Some(uid) = r["uid"].as_str()
+        {
+            index.entry(uid).or_default().push(o);
+        }
+    }
+    index
+}
+
+fn owned_by<'a>(index: &HashMap<&str, Vec<&'a Value>>, uid: &str) -> Vec<&'a Value> {
+    index.get(uid).cloned().unwrap_or_default()
 }
 
 fn owner_ref(owner: &Value) -> Value {
@@ -326,6 +338,7 @@ fn template_hash(template: &Value) -> String {
 fn deployments(c: &Cluster) {
     let (deploys, _) = c.list(&t("deployments"), None);
     let (all_rs, _) = c.list(&t("replicasets"), None);
+    let rs_by_owner = by_owner(&all_rs);
     for d in deploys.iter().filter(|d| !is_deleting(d)) {
         let ns = meta_str(d, "namespace");
         let name = meta_str(d, "name");
@@ -337,7 +350,7 @@ fn deployments(c: &Cluster) {
         let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let hash = template_hash(&template);
         let rs_name = format!("{name}-{hash}");
-        let owned: Vec<&Value> = owned_by(&all_rs, uid).collect();
+        let owned: Vec<&Value> = owned_by(&rs_by_owner, uid);
         let revision = |rs: &Value| -> i64 {
             rs.pointer("/metadata/annotations/deployment.kubernetes.io~1revision")
                 .and_then(Value::as_str)
@@ -579,6 +592,7 @@ fn is_ready(pod: &Value) -> bool {
 fn replicasets(c: &Cluster) {
     let (all_rs, _) = c.list(&t("replicasets"), None);
     let (pods, _) = c.list(&t("pods"), None);
+    let pods_by_owner = by_owner(&pods);
     for rs in all_rs.iter().filter(|rs| !is_deleting(rs)) {
         let ns = meta_str(rs, "namespace");
         let name = meta_str(rs, "name");
@@ -586,7 +600,8 @@ fn replicasets(c: &Cluster) {
             .pointer("/spec/replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1);
-        let mut mine: Vec<&Value> = owned_by(&pods, meta_str(rs, "uid"))
+        let mut mine: Vec<&Value> = owned_by(&pods_by_owner, meta_str(rs, "uid"))
+            .into_iter()
             .filter(|p| !is_deleting(p))
             .collect();
         let have = mine.len() as i64;
@@ -634,10 +649,12 @@ fn replicasets(c: &Cluster) {
                 }
             }
         }
-        let (pods_now, _) = c.list(&t("pods"), Some(ns));
-        let live: Vec<&Value> = owned_by(&pods_now, meta_str(rs, "uid"))
-            .filter(|p| !is_deleting(p))
-            .collect();
+        if have != desired {
+            // Pods were just created or deleted; the next pass (woken by those writes)
+            // reports the status.
+            continue;
+        }
+        let live = mine;
         let ready = live.iter().filter(|p| is_ready(p)).count() as i64;
         let generation = rs
             .pointer("/metadata/generation")

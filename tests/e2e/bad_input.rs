@@ -147,3 +147,33 @@ fn hex_sha256(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[test]
+fn validate_shows_each_steps_grants_and_refuses_unknown_clusters() {
+    let s = Scratch::new();
+    let wf = |cluster: &str| {
+        format!(
+            "name = \"g\"\n[clusters.primary]\nregion = \"us-east-1\"\n[[steps]]\nid = \"a\"\nplugin = \"echo\"\n\
+             [steps.grants]\nkubernetes = {{ clusters = [\"{cluster}\"], namespaces = [\"kube-system\"], kinds = [\"Deployment\"], verbs = [\"get\"] }}\n\
+             [[steps]]\nid = \"b\"\nplugin = \"echo\"\n"
+        )
+    };
+    s.write("wf.toml", &wf("primary"));
+    let out = s.run(&["validate", "wf.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("  a (echo)\n    grant: kubernetes: clusters primary; namespaces kube-system; kinds Deployment; verbs get\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  b (echo)\n    grants: none (log and state only)\n"),
+        "{text}"
+    );
+
+    s.write("wf.toml", &wf("primry"));
+    let (code, err) = validate(&s, &wf("primry"));
+    assert_eq!(code, 2);
+    assert!(err.contains("wf.toml:8:"), "{err}");
+    assert!(err.contains("did you mean `primary`?"), "{err}");
+}

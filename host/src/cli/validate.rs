@@ -56,7 +56,7 @@ pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
                         "id": s.id,
                         "plugin": plugin_name(&s.plugin),
                         "needs": s.needs,
-                        "grants": s.grants,
+                        "grants": s.grant.summary(),
                     })
                 })
                 .collect();
@@ -81,15 +81,14 @@ pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
                         step.needs.iter().cloned().collect::<Vec<_>>().join(", ")
                     )
                 };
-                let grants = match step.grants.as_object() {
-                    Some(g) if !g.is_empty() => format!(" grants {}", step.grants),
-                    _ => " grants none".into(),
-                };
-                println!(
-                    "  {} ({}){needs};{grants}",
-                    step.id,
-                    plugin_name(&step.plugin)
-                );
+                println!("  {} ({}){needs}", step.id, plugin_name(&step.plugin));
+                let grants = step.grant.summary();
+                if grants.is_empty() {
+                    println!("    grants: none (log and state only)");
+                }
+                for grant in grants {
+                    println!("    grant: {grant}");
+                }
             }
         }
     }

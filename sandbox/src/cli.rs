@@ -19,6 +19,8 @@ use crate::{
 };
 
 pub const PID_FILE: &str = "sandbox.pid";
+/// Set in the environment of the background process that `up --detach` starts.
+pub const DETACHED_ENV: &str = "RUNNER_SANDBOX_DETACHED";
 pub const LOG_FILE: &str = "sandbox.log";
 /// Exit code of `status` when the sandbox is not running.
 pub const EXIT_STOPPED: u8 = 3;
@@ -249,6 +251,7 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
     let _ = std::fs::remove_file(dir.join(ENDPOINTS_FILE));
     let mut cmd = std::process::Command::new(exe);
     cmd.args(&args)
+        .env(DETACHED_ENV, "1")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log);

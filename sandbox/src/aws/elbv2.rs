@@ -772,6 +772,12 @@ fn create_load_balancer<'a>(
             .into_iter()
             .filter_map(|m| m.get("SubnetId").cloned()),
     );
+    if lb_type == "application" && subnets.len() < 2 {
+        return Err(ApiError::bad(
+            "ValidationError",
+            "At least two subnets in two different Availability Zones must be specified",
+        ));
+    }
     let tags: BTreeMap<String, String> = p
         .structs("Tags")
         .into_iter()

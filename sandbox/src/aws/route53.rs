@@ -668,6 +668,42 @@ fn parse_record_set(e: &Element) -> ApiResult<RecordSet> {
     })
 }
 
+/// What AWS says about values a record of this type cannot hold.
+fn invalid_values(rr: &RecordSet) -> Vec<String> {
+    let mut out = Vec::new();
+    for v in &rr.records {
+        let problem = match rr.rtype.as_str() {
+            "A" if v.parse::<std::net::Ipv4Addr>().is_err() => {
+                Some("ARRDATAIllegalIPv4Address (Value is not a valid IPv4 address)")
+            }
+            "AAAA" if v.parse::<std::net::Ipv6Addr>().is_err() => {
+                Some("AAAARRDATAIllegalIPv6Address (Value is not a valid IPv6 address)")
+            }
+            _ => None,
+        };
+        if let Some(p) = problem {
+            out.push(format!(
+                "Invalid Resource Record: 'FATAL problem: {p} encountered with '{v}''"
+            ));
+        }
+    }
+    if rr.rtype == "CNAME" && rr.records.len() > 1 {
+        out.push(format!(
+            "RRSet of type CNAME with DNS name {} contains more than one value",
+            rr.name
+        ));
+    }
+    if let Some(ttl) = rr.ttl
+        && !(0..=2_147_483_647).contains(&ttl)
+    {
+        out.push(format!(
+            "TTL {ttl} of RRSet with DNS name {} is out of range",
+            rr.name
+        ));
+    }
+    out
+}
+
 fn in_zone(name: &str, zone: &str) -> bool {
     name == zone || name.ends_with(&format!(".{zone}"))
 }
@@ -725,6 +761,7 @@ fn change_record_sets(
     let mut records = zone.record_sets.clone();
     let mut errors = Vec::new();
     for (action, rr) in &parsed {
+        errors.extend(invalid_values(rr));
         if !in_zone(&rr.name, &zone.name) {
             errors.push(format!(
                 "RRSet with DNS name {} is not permitted in zone {}",

@@ -109,8 +109,12 @@ async fn cli_env_status_kubeconfig_and_reset() {
 #[ignore = "run as a child process by cli_up_runs_until_down"]
 async fn sandbox_up_child() {
     let dir = std::env::var("RUNNER_SANDBOX_TEST_DIR").expect("RUNNER_SANDBOX_TEST_DIR");
+    // With RUNNER_SANDBOX_TEST_DETACH the child runs `up --detach`, which starts this
+    // same test once more in the background, marked with DETACHED_ENV: that one serves.
+    let detach = std::env::var_os("RUNNER_SANDBOX_TEST_DETACH").is_some()
+        && std::env::var_os(cli::DETACHED_ENV).is_none();
     let up = SandboxCommand::Up {
-        detach: false,
+        detach,
         clusters: vec!["east=us-east-1".into()],
         delay_ms: Some(20),
     };
@@ -202,4 +206,99 @@ async fn cli_up_runs_until_down() {
             .unwrap();
     assert_eq!(cfg.clusters.len(), 1);
     assert_eq!(cfg.transition_delay.as_millis(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_up_detach_returns_once_it_answers_and_down_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let _guard = StopOnDrop(path.clone());
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        tokio::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "cli_commands::sandbox_up_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+            ])
+            .env("RUNNER_SANDBOX_TEST_DIR", &path)
+            .env("RUNNER_SANDBOX_TEST_DETACH", "1")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("`up --detach` did not return")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Sandbox running in the background"),
+        "{stdout}"
+    );
+    // It answers right away, from another process (and session) than the one that returned.
+    assert_eq!(
+        cli::run(SandboxCommand::Status, path.clone())
+            .await
+            .unwrap(),
+        ExitCode::SUCCESS
+    );
+    let pid: i32 = std::fs::read_to_string(path.join(cli::PID_FILE))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let ep: runner_sandbox::Endpoints =
+        runner_sandbox::persist::load(&path.join(runner_sandbox::ENDPOINTS_FILE))
+            .unwrap()
+            .unwrap();
+    assert!(stdout.contains(&ep.aws), "{stdout}");
+    // A second `up` finds it running and leaves it alone.
+    let again = SandboxCommand::Up {
+        detach: true,
+        clusters: vec![],
+        delay_ms: None,
+    };
+    assert_eq!(
+        cli::run(again, path.clone()).await.unwrap(),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        std::fs::read_to_string(path.join(cli::PID_FILE))
+            .unwrap()
+            .trim(),
+        pid.to_string()
+    );
+
+    assert_eq!(
+        cli::run(SandboxCommand::Down, path.clone()).await.unwrap(),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(
+        cli::run(SandboxCommand::Status, path.clone())
+            .await
+            .unwrap(),
+        ExitCode::from(cli::EXIT_STOPPED)
+    );
+    let log = std::fs::read_to_string(path.join(cli::LOG_FILE)).unwrap();
+    assert!(log.contains("Sandbox stopped."), "{log}");
+}
+
+/// Stops a background sandbox left running by a failed assertion.
+struct StopOnDrop(std::path::PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.0.join(cli::PID_FILE))
+            && let Ok(pid) = pid.trim().parse::<i32>()
+            && pid > 0
+        {
+            // SAFETY: signals only the pid our own `up --detach` recorded.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+    }
 }

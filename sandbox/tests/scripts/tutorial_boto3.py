@@ -60,6 +60,8 @@ def main():
     expect_error("LoadBalancerNotFound", elb2.describe_load_balancers, LoadBalancerArns=[arns[0]])
     expect_error("LoadBalancerNotFound", elb1.describe_load_balancers, Names=["no-such-lb"])
 
+    e = expect_error("ValidationError", elb1.create_load_balancer, Name="one-subnet", Subnets=["subnet-1"])
+    assert "two subnets" in e.response["Error"]["Message"], e.response
     # Target groups and health.
     tg = elb1.create_target_group(Name="py-az", Protocol="HTTP", Port=80, VpcId="vpc-1", TargetType="ip")["TargetGroups"][0]
     elb1.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
@@ -133,6 +135,24 @@ def main():
     alias = [r for r in rrs if r["Type"] == "A"][0]["AliasTarget"]
     assert alias["DNSName"] == dns + "." and alias["HostedZoneId"] == "Z2BJ6XQ5FK7U4H", alias
     expect_error("HostedZoneNotEmpty", r53.delete_hosted_zone, Id=zone_id)
+    bad = {"Name": "bad.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": "not-an-ip"}]}
+    e = expect_error("InvalidChangeBatch", r53.change_resource_record_sets, HostedZoneId=zone_id, ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": bad}]})
+    assert "ARRDATAIllegalIPv4Address" in e.response["Error"]["Message"], e.response
+    # Pagination: records (label-reversed order) and zones; by-name listing starts at a name.
+    batch = [{"Action": "CREATE", "ResourceRecordSet": {"Name": f"r{i}.example.com.", "Type": "A", "TTL": 60, "ResourceRecords": [{"Value": f"192.0.2.{i}"}]}} for i in range(5)]
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": batch})
+    first = r53.list_resource_record_sets(HostedZoneId=zone_id, MaxItems="2")
+    assert first["IsTruncated"] and len(first["ResourceRecordSets"]) == 2, first
+    pages = r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=zone_id, PaginationConfig={"PageSize": 2})
+    names = [r["Name"] for r in pages.build_full_result()["ResourceRecordSets"]]
+    assert names == ["example.com.", "example.com.", "multi-region.example.com.", "r0.example.com.", "r1.example.com.", "r2.example.com.", "r3.example.com.", "r4.example.com."], names
+    r53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [dict(c, Action="DELETE") for c in batch]})
+    later = r53.create_hosted_zone(Name="zzz.com", CallerReference="zzz")["HostedZone"]
+    zones = [z["Name"] for z in r53.get_paginator("list_hosted_zones").paginate(PaginationConfig={"PageSize": 1}).build_full_result()["HostedZones"]]
+    assert zones == ["example.com.", "zzz.com."], zones
+    by_name = r53.list_hosted_zones_by_name(DNSName="example.com", MaxItems="1")
+    assert [z["Name"] for z in by_name["HostedZones"]] == ["example.com."] and by_name["NextDNSName"] == "zzz.com.", by_name
+    r53.delete_hosted_zone(Id=later["Id"])
     # A batch is all or nothing: a valid UPSERT beside a failing DELETE is not applied.
     other = {"Name": "other.example.com.", "Type": "TXT", "TTL": 60, "ResourceRecords": [{"Value": '"x"'}]}
     e = expect_error("InvalidChangeBatch", r53.change_resource_record_sets, HostedZoneId=zone_id, ChangeBatch={"Changes": [

@@ -137,3 +137,81 @@ fn a_failed_run_resumes_and_fresh_forces_a_full_run() {
         "--fresh runs everything"
     );
 }
+
+/// Kills `exec` at random moments, over and over, then lets it finish: a step that
+/// completed in one run is never started again in a later one, and the last run
+/// completes with every step.
+#[test]
+fn repeated_kills_at_random_moments_never_rerun_a_completed_step() {
+    let s = Scratch::new();
+    let mut wf = String::from("name = \"kills\"\n");
+    for i in 0..8 {
+        wf.push_str(&format!(
+            "[[steps]]\nid = \"s{i}\"\nplugin = \"{}\"\nwith = {{ sleep_ms = 40, state = {{ made = \"m{i}\" }}, outputs = {{ i = {i} }} }}\n",
+            fixture("testkit")
+        ));
+        if i > 0 {
+            wf.push_str(&format!("needs = [\"s{}\"]\n", i - 1));
+        }
+    }
+    s.write("wf.toml", &wf);
+    // A cheap deterministic sequence of kill delays (no rand dependency).
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..6 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let delay = Duration::from_millis(150 + seed % 350);
+        let mut child = s
+            .runner(&["exec", "wf.toml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        child.wait().unwrap();
+    }
+    let out = s.run(&["exec", "wf.toml", "--output", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let mut completed: Vec<String> = Vec::new();
+    for run in s.runs() {
+        let ev = journal(&run);
+        for e in &ev {
+            let step = e["step"].as_str().unwrap_or_default().to_string();
+            if e["event"] == "step_started" {
+                assert!(
+                    !completed.contains(&step),
+                    "`{step}` started again in {} after completing",
+                    run.display()
+                );
+            }
+            if e["event"] == "step_finished" && e["status"] == "succeeded" {
+                completed.push(step);
+            }
+            if e["event"] == "run_finished" && e["status"] == "succeeded" {
+                // After a successful run the next exec rightly starts afresh.
+                completed.clear();
+            }
+        }
+    }
+    let killed = s
+        .runs()
+        .iter()
+        .filter(|r| journal(r).iter().all(|e| e["event"] != "run_finished"))
+        .count();
+    assert!(
+        killed >= 3,
+        "only {killed} runs were killed mid-run: the test did not exercise resume"
+    );
+    let last = journal(s.runs().last().unwrap());
+    let finish = last.last().unwrap();
+    assert_eq!(finish["event"], "run_finished");
+    assert_eq!(finish["status"], "succeeded");
+    assert_eq!(
+        finish["outputs"].as_object().unwrap().len(),
+        8,
+        "every step's outputs are there"
+    );
+}

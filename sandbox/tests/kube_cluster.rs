@@ -499,8 +499,51 @@ mod kube {
             json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa", "labels": {"l": "v"}}, "data": {"y": "2"}}),
         );
         assert_eq!(code, 200, "{o}");
-        assert_eq!(o["data"], json!({"x": "1", "y": "2"}));
+        // The same manager stopped sending data.x: it is gone (server-side apply semantics).
+        assert_eq!(o["data"], json!({"y": "2"}));
         assert_eq!(o["metadata"]["managedFields"][0]["manager"], "test");
+        // Fields an applier stops sending go away; other appliers' fields stay.
+        let cm_yaml = |labels: &str, data: &str| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: owned\n  labels: {{{labels}}}\ndata: {{{data}}}\n"
+            )
+        };
+        let path = sb.dir.path().join("owned.yaml");
+        std::fs::write(&path, cm_yaml("a: \"1\", b: \"2\"", "k1: \"1\", k2: \"2\"")).unwrap();
+        sb.ok(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
+        let other = path.with_file_name("other.yaml");
+        std::fs::write(&other, cm_yaml("b: \"2\"", "")).unwrap();
+        sb.ok(&[
+            "apply",
+            "--server-side",
+            "--field-manager=other",
+            "-f",
+            other.to_str().unwrap(),
+        ]);
+        std::fs::write(&path, cm_yaml("a: \"1\"", "k1: \"1\"")).unwrap();
+        eprintln!(
+            "{}",
+            sb.ok(&["get", "cm", "owned", "--show-managed-fields", "-o", "json"])
+        );
+        sb.ok(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
+        assert_eq!(
+            sb.ok(&["get", "cm", "owned", "-o", "jsonpath={.metadata.labels}"]),
+            r#"{"a":"1","b":"2"}"#
+        );
+        assert_eq!(
+            sb.ok(&["get", "cm", "owned", "-o", "jsonpath={.data}"]),
+            r#"{"k1":"1"}"#
+        );
+        let managers = sb.ok(&[
+            "get",
+            "cm",
+            "owned",
+            "--show-managed-fields",
+            "-o",
+            "jsonpath={.metadata.managedFields[*].manager}",
+        ]);
+        assert_eq!(managers, "other kubectl");
+
         let out = sb.ok(&[
             "apply",
             "--server-side",

@@ -710,8 +710,22 @@ fn patch_request(
                 if !patch_body.is_object() {
                     return Err(ApiError::bad_request("an apply patch must be an object"));
                 }
+                let manager = opts.field_manager.as_deref().unwrap_or("unknown");
+                let entries = doc
+                    .pointer("/metadata/managedFields")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let applies = entries.iter().filter(|e| e["operation"] == "Apply");
+                let (mine, others): (Vec<&Value>, Vec<&Value>) =
+                    applies.partition(|e| e["manager"] == manager);
+                let others: Vec<&Value> = others.iter().map(|e| &e["fieldsV1"]).collect();
+                let fields = patch::field_set(&patch_body);
                 patch::apply(doc, &patch_body);
-                record_apply(doc, opts.field_manager.as_deref().unwrap_or("unknown"));
+                if let Some(prev) = mine.first() {
+                    patch::remove_disowned(doc, &prev["fieldsV1"], &fields, &others);
+                }
+                record_apply(doc, manager, fields);
             }
             other => return Err(ApiError::unsupported_media(other)),
         }
@@ -741,6 +755,15 @@ fn patch_request(
         Part::Main
     };
     let is_apply = ct.starts_with("application/apply-patch");
+    // An apply records its own managedFields entry (with the field set).
+    let opts = &WriteOptions {
+        field_manager: if is_apply {
+            None
+        } else {
+            opts.field_manager.clone()
+        },
+        ..opts.clone()
+    };
     let obj = cluster.modify(&t.rt, ns, name, part, opts, is_apply, |old| {
         let mut doc = old.clone();
         if let Some(m) = doc.get_mut("metadata").and_then(Value::as_object_mut) {

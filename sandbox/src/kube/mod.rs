@@ -4,7 +4,30 @@
 //!
 //! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
 //! `objects` (the write path every client and controller goes through: metadata,
-//! defaults, validation, finalizers), `api` (HTTP), `controllers`, `patch`, `selector`.
+//! defaults, validation, finalizers), `admission` (defaulting, 422 rules, strict field
+//! checks), `api` (HTTP), `controllers`, `patch`, `selector`, `table` (server-side
+//! printing), `protobuf` (the writes of kubectl's typed clients).
+//!
+//! Choices, and why:
+//! - Discovery is the classic form (`/api`, `/apis`, `/apis/<g>/<v>`). kubectl 1.32 asks
+//!   for aggregated discovery first and falls back to it when the answer is plain JSON.
+//! - OpenAPI v3 is served, but minimal: per group-version, each kind's paths with the
+//!   `x-kubernetes-group-version-kind` and the `fieldValidation` parameter. That is what
+//!   kubectl checks before it leaves validation to the server, so `kubectl apply` runs with
+//!   its default `--validate=strict` and the server answers unknown fields of the built-in
+//!   kinds with the same "strict decoding error" a real API server gives. There are no
+//!   schemas: `kubectl explain` does not work, and custom resources are not checked
+//!   against their CRD's openAPIV3Schema.
+//! - kubectl's typed clients (`create namespace|deployment|configmap|secret|service`,
+//!   `expose`, `run`, `create role...`) write protobuf and cannot fall back to JSON, so
+//!   those kinds are decoded from protobuf; answers are always JSON, which they accept.
+//! - Server-side apply merges the applied configuration strategically and records each
+//!   applier's field set in managedFields (FieldsV1); a field an applier stops sending is
+//!   removed unless another applier still sets it. There are no apply conflicts: every
+//!   apply behaves as if forced.
+//! - Deleting a pod removes it at once (no graceful termination); finalizers are honoured.
+//! - Request bodies are JSON (or protobuf, as above): `application/yaml` gets 415, and an
+//!   `application/apply-patch+yaml` body must be JSON, which is what kubectl and kube-rs send.
 
 mod admission;
 mod api;

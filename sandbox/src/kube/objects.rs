@@ -538,10 +538,17 @@ pub(super) fn set_path(v: &mut Value, path: &[&str], x: Value) {
     *cur = x;
 }
 
+/// The object without managedFields timestamps: a write that changes nothing else is a
+/// no-op (no new resourceVersion).
 fn without_managed_time(v: &Value) -> Value {
     let mut v = v.clone();
-    if let Some(m) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
+    let entries = v
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut);
+    for e in entries.into_iter().flatten() {
+        if let Some(e) = e.as_object_mut() {
+            e.remove("time");
+        }
     }
     v
 }
@@ -614,13 +621,18 @@ fn record_manager(obj: &mut Value, opts: &WriteOptions, operation: &str) {
     }
 }
 
-pub fn record_apply(obj: &mut Value, manager: &str) {
-    record_manager(
-        obj,
-        &WriteOptions {
-            field_manager: Some(manager.to_string()),
-            ..WriteOptions::default()
-        },
-        "Apply",
-    );
+/// Records an applier and the field set it now owns.
+pub fn record_apply(obj: &mut Value, manager: &str, fields: Value) {
+    let opts = WriteOptions {
+        field_manager: Some(manager.to_string()),
+        ..WriteOptions::default()
+    };
+    record_manager(obj, &opts, "Apply");
+    let entry = obj
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+        .and_then(|l| l.last_mut());
+    if let Some(e) = entry {
+        e["fieldsV1"] = fields;
+    }
 }

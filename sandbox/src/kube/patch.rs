@@ -2,7 +2,7 @@
 //! named things merged by key, `$patch` directives), JSON patch (RFC 6902), and the
 //! approximation of server-side apply that kubectl `--server-side` needs.
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// RFC 7386: objects merge recursively, `null` deletes, everything else replaces.
 pub fn merge(target: &mut Value, patch: &Value) {
@@ -186,6 +186,106 @@ fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str, nulls_delete: bo
     }
 }
 
+/// The FieldsV1 set of an applied configuration: `f:<field>` for object fields, `k:{..}`
+/// for items of lists merged by key, `{}` for leaves and atomic lists. Identity fields
+/// (apiVersion, kind, metadata.name/namespace) are not owned.
+pub fn field_set(v: &Value) -> Value {
+    fn walk(v: &Value, field: Option<&str>) -> Value {
+        let mut out = Map::new();
+        match v {
+            Value::Object(m) => {
+                for (k, c) in m {
+                    if k.starts_with('$') {
+                        continue;
+                    }
+                    out.insert(format!("f:{k}"), walk(c, Some(k)));
+                }
+            }
+            Value::Array(items) => {
+                let key = field.and_then(|f| merge_key(f, items.first()));
+                for item in items {
+                    if let Some(key) = key
+                        && let Some(kv) = item.get(key)
+                    {
+                        let mut child = walk(item, None);
+                        child
+                            .as_object_mut()
+                            .expect("object")
+                            .insert(".".into(), json!({}));
+                        out.insert(format!("k:{}", json!({key: kv})), child);
+                    }
+                }
+            }
+            _ => {}
+        }
+        Value::Object(out)
+    }
+    let mut set = walk(v, None);
+    if let Some(m) = set.as_object_mut() {
+        m.remove("f:apiVersion");
+        m.remove("f:kind");
+        if let Some(meta) = m.get_mut("f:metadata").and_then(Value::as_object_mut) {
+            meta.remove("f:name");
+            meta.remove("f:namespace");
+            if meta.is_empty() {
+                m.remove("f:metadata");
+            }
+        }
+    }
+    set
+}
+
+/// Removes from `doc` what `old` (an applier's previous field set) has and `new` (its
+/// current one) does not, unless one of `others` (other appliers' sets) still has it.
+pub fn remove_disowned(doc: &mut Value, old: &Value, new: &Value, others: &[&Value]) {
+    let (Some(old), Some(obj)) = (old.as_object(), doc.as_object_mut()) else {
+        return;
+    };
+    for (k, old_child) in old {
+        let new_child = new.get(k);
+        let others_child: Vec<&Value> = others.iter().filter_map(|o| o.get(k)).collect();
+        if let Some(field) = k.strip_prefix("f:") {
+            match (new_child, obj.get_mut(field)) {
+                (None, Some(_)) if others_child.is_empty() => {
+                    obj.remove(field);
+                }
+                (Some(n), Some(child)) if child.is_object() => {
+                    remove_disowned(child, old_child, n, &others_child)
+                }
+                (Some(n), Some(Value::Array(items))) => {
+                    for item in items.iter_mut() {
+                        remove_in_item(item, old_child, n, &others_child);
+                    }
+                    items.retain(|i| !i.is_null());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// One list item: dropped when its `k:` entry is disowned, else recursed into.
+fn remove_in_item(item: &mut Value, old: &Value, new: &Value, others: &[&Value]) {
+    let Some(old) = old.as_object() else { return };
+    for (k, old_child) in old {
+        let Some(key) = k.strip_prefix("k:") else {
+            continue;
+        };
+        let Ok(Value::Object(ident)) = serde_json::from_str::<Value>(key) else {
+            continue;
+        };
+        if !ident.iter().all(|(f, v)| item.get(f) == Some(v)) {
+            continue;
+        }
+        let others_child: Vec<&Value> = others.iter().filter_map(|o| o.get(k)).collect();
+        match new.get(k) {
+            None if others_child.is_empty() => *item = Value::Null,
+            Some(n) => remove_disowned(item, old_child, n, &others_child),
+            None => {}
+        }
+    }
+}
+
 /// RFC 6901 pointer tokens.
 fn tokens(path: &str) -> Result<Vec<String>, String> {
     if path.is_empty() {
@@ -341,6 +441,30 @@ mod tests {
             d,
             json!({"spec": {"containers": [{"name": "b", "image": "z"}]}})
         );
+    }
+
+    #[test]
+    fn apply_removes_what_an_applier_stops_sending() {
+        let first = json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}, {"name": "d", "image": "j"}]}});
+        let second = json!({"metadata": {"name": "x", "labels": {"a": "1"}},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}});
+        let mut doc = json!({});
+        apply(&mut doc, &first);
+        let old = field_set(&first);
+        assert!(
+            old.pointer("/f:spec/f:containers/k:{\"name\":\"d\"}/f:image")
+                .is_some()
+        );
+        apply(&mut doc, &second);
+        remove_disowned(&mut doc, &old, &field_set(&second), &[]);
+        assert_eq!(doc, second);
+        // Another applier still owning label b keeps it.
+        let mut doc = json!({});
+        apply(&mut doc, &first);
+        let other = json!({"f:metadata": {"f:labels": {"f:b": {}}}});
+        remove_disowned(&mut doc, &old, &field_set(&second), &[&other]);
+        assert_eq!(doc.pointer("/metadata/labels/b"), Some(&json!("2")));
     }
 
     #[test]

@@ -161,13 +161,19 @@ fn repeated_kills_at_random_moments_never_rerun_a_completed_step() {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let delay = Duration::from_millis(150 + seed % 350);
+        // Kill somewhere between the run's start and (about) its end.
+        let delay = Duration::from_millis(seed % 350);
+        let before = s.runs().len();
         let mut child = s
             .runner(&["exec", "wf.toml"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let start = Instant::now();
+        while s.runs().len() == before && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
         std::thread::sleep(delay);
         let _ = child.kill();
         child.wait().unwrap();

@@ -143,9 +143,7 @@ fn effective_config(
     clusters: &[String],
     delay_ms: Option<u64>,
 ) -> Result<SandboxConfig> {
-    let mut cfg: SandboxConfig = persist::load(&dir.join(CONFIG_FILE))?
-        .unwrap_or_else(|| SandboxConfig::new(dir.to_path_buf()));
-    cfg.state_dir = dir.to_path_buf();
+    let mut cfg = SandboxConfig::load_or_new(dir.to_path_buf())?;
     if !clusters.is_empty() {
         cfg.clusters = clusters
             .iter()

@@ -46,10 +46,24 @@ impl SandboxConfig {
             ],
             account_id: "000000000000".into(),
             access_key_id: "runner-sandbox".into(),
-            secret_access_key: "runner-sandbox-secret".into(),
+            secret_access_key: random_secret(),
             transition_delay: Duration::from_millis(300),
         }
     }
+}
+
+/// A fresh secret per sandbox (kept in its config.json, mode 0600), so that another
+/// local user cannot drive it with a guessed key and a wrong secret is really wrong.
+fn random_secret() -> String {
+    let mut buf = [0u8; 20];
+    if getrandom::fill(&mut buf).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        buf[..16].copy_from_slice(&nanos.to_le_bytes());
+    }
+    format!("sandbox-{}", hex::encode(buf))
 }
 
 mod millis {
@@ -63,6 +77,22 @@ mod millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}
+
+impl SandboxConfig {
+    /// The configuration saved in `state_dir` by an earlier start (same credentials,
+    /// clusters and delay), or a new default one.
+    pub fn load_or_new(state_dir: PathBuf) -> anyhow::Result<Self> {
+        let saved: Option<SandboxConfig> =
+            crate::persist::load(&state_dir.join(crate::CONFIG_FILE))?;
+        Ok(match saved {
+            Some(mut cfg) => {
+                cfg.state_dir = state_dir;
+                cfg
+            }
+            None => SandboxConfig::new(state_dir),
+        })
     }
 }
 

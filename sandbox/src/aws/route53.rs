@@ -36,6 +36,8 @@ pub struct HostedZone {
     pub comment: Option<String>,
     pub private: bool,
     pub record_sets: Vec<RecordSet>,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -202,7 +204,6 @@ pub fn handle(
     let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let rest = path.strip_prefix("/2013-04-01/").unwrap_or("");
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let mutating = *method != Method::GET;
     let ok = |body: String| Ok(xml_response(200, body));
     match (method.clone(), segs.as_slice()) {
         (Method::POST, ["hostedzone"]) => {
@@ -269,6 +270,54 @@ pub fn handle(
                 )
             })
             .and_then(ok),
+        (Method::GET, ["tags", "hostedzone", id]) => aws
+            .with_state(region, false, |s, _| {
+                let z = find_zone(s, id)?;
+                let mut w = Writer::new();
+                w.open_ns("ListTagsForResourceResponse", NAMESPACE)
+                    .open("ResourceTagSet")
+                    .leaf("ResourceType", "hostedzone")
+                    .leaf("ResourceId", &z.id)
+                    .open("Tags");
+                for (k, v) in &z.tags {
+                    w.open("Tag").leaf("Key", k).leaf("Value", v).close("Tag");
+                }
+                w.close("Tags")
+                    .close("ResourceTagSet")
+                    .close("ListTagsForResourceResponse");
+                Ok(w.finish())
+            })
+            .and_then(ok),
+        (Method::POST, ["tags", "hostedzone", id]) => {
+            let root = parse_body(body, "ChangeTagsForResourceRequest")?;
+            aws.with_state(region, true, |s, _| {
+                let z = find_zone_mut(s, id)?;
+                if let Some(add) = root.child("AddTags") {
+                    for t in add.children_named("Tag") {
+                        let key = t
+                            .text_of("Key")
+                            .ok_or_else(|| ApiError::bad("InvalidInput", "A tag needs a Key"))?;
+                        z.tags.insert(key, t.text_of("Value").unwrap_or_default());
+                    }
+                }
+                if let Some(remove) = root.child("RemoveTagKeys") {
+                    for k in remove.children_named("Key") {
+                        z.tags.remove(k.text.trim());
+                    }
+                }
+                if z.tags.len() > 50 {
+                    return Err(ApiError::bad(
+                        "InvalidInput",
+                        "A hosted zone can have at most 50 tags",
+                    ));
+                }
+                let mut w = Writer::new();
+                w.open_ns("ChangeTagsForResourceResponse", NAMESPACE)
+                    .close("ChangeTagsForResourceResponse");
+                Ok(w.finish())
+            })
+            .and_then(ok)
+        }
         (Method::GET, ["change", id]) => aws
             .with_state(region, false, |s, ctx| {
                 let id = bare_id(id, "change");
@@ -291,14 +340,11 @@ pub fn handle(
                 Ok(w.finish())
             })
             .and_then(ok),
-        _ => {
-            let _ = mutating;
-            Err(ApiError::new(
-                404,
-                "UnknownOperationException",
-                format!("No Route 53 operation matches {method} {path}"),
-            ))
-        }
+        _ => Err(ApiError::new(
+            404,
+            "UnknownOperationException",
+            format!("No Route 53 operation matches {method} {path}"),
+        )),
     }
 }
 
@@ -406,6 +452,7 @@ fn create_zone(root: &Element, s: &mut AwsState, ctx: &Ctx<'_>) -> ApiResult<Res
         caller_reference: caller,
         comment,
         private,
+        tags: Default::default(),
         record_sets: vec![
             RecordSet {
                 name: name.clone(),

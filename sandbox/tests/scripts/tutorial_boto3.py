@@ -116,6 +116,9 @@ def main():
     r53 = client("route53", "us-east-1")
     zone = r53.create_hosted_zone(Name="example.com", CallerReference=str(time.time()))["HostedZone"]
     zone_id = zone["Id"].split("/")[-1]
+    r53.change_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id, AddTags=[{"Key": "app", "Value": "py-az"}, {"Key": "x", "Value": "y"}], RemoveTagKeys=["x"])
+    tags = r53.list_tags_for_resource(ResourceType="hostedzone", ResourceId=zone_id)["ResourceTagSet"]
+    assert tags["ResourceId"] == zone_id and tags["Tags"] == [{"Key": "app", "Value": "py-az"}], tags
     expect_error("HostedZoneAlreadyExists", r53.create_hosted_zone, Name="example.com", CallerReference=zone["CallerReference"])
     change = {
         "Action": "CREATE",

@@ -17,7 +17,7 @@ pub const DELAY: Duration = Duration::from_millis(20);
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn config(dir: &Path) -> SandboxConfig {
-    let mut cfg = SandboxConfig::new(dir.to_path_buf());
+    let mut cfg = SandboxConfig::load_or_new(dir.to_path_buf()).unwrap();
     cfg.transition_delay = DELAY;
     cfg
 }

@@ -113,3 +113,27 @@ async fn restart_keeps_resources_and_endpoints() {
     assert_eq!(again, alb);
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sandbox_on_the_same_dir_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let err = match runner_sandbox::Sandbox::start(support::config(dir.path())).await {
+        Ok(_) => panic!("two sandboxes started on one state dir"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("is another sandbox running on it?"), "{err}");
+    // The first one is unharmed.
+    let ok = send(
+        sb.endpoints(),
+        Req::query(
+            "sts",
+            "us-east-1",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            sb.endpoints(),
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    sb.shutdown().await.unwrap();
+}

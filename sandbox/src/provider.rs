@@ -27,8 +27,15 @@ pub struct AlbInfo {
     pub name: String,
 }
 
-/// Implemented by the ELBv2 emulation. Both calls are idempotent: ensuring twice
-/// returns the same ALB, deleting a missing one is not an error.
+/// Implemented by the ELBv2 emulation (`aws::Aws`). Both calls are idempotent: ensuring
+/// twice returns the same ALB (matched by cluster/namespace/ingress, also across
+/// restarts), deleting a missing one is not an error.
+///
+/// Timing: a new ALB is `provisioning` for `transition_delay` from the moment
+/// `ensure_ingress_alb` creates it, then `active`; Global Accelerator refuses it as an
+/// endpoint until it is active (InvalidArgumentException), as AWS documents. Clients
+/// that act on the Ingress hostname right away should wait for `active`
+/// (`elbv2 wait load-balancer-available`), as they must on AWS.
 pub trait LoadBalancers: Send + Sync + 'static {
     fn ensure_ingress_alb(&self, req: &AlbRequest) -> anyhow::Result<AlbInfo>;
     fn delete_ingress_alb(

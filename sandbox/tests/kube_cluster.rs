@@ -158,6 +158,33 @@ mod kube {
         let history = sb.ok(&["rollout", "history", "deployment/py-az"]);
         assert!(history.contains('2'), "{history}");
 
+        // Undo returns to the first ReplicaSet; a paused Deployment holds a new template.
+        sb.ok(&["rollout", "undo", "deployment/py-az"]);
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        let image = "jsonpath={.spec.template.spec.containers[0].image}";
+        assert_eq!(
+            sb.ok(&["get", "deploy", "py-az", "-o", image]),
+            "public.ecr.aws/b5x3e7x1/eks-py-az"
+        );
+        assert_eq!(sb.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
+        sb.ok(&["rollout", "pause", "deployment/py-az"]);
+        sb.ok(&[
+            "set",
+            "image",
+            "deployment/py-az",
+            "eks-py-az=public.ecr.aws/b5x3e7x1/eks-py-az:v3",
+        ]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        assert_eq!(sb.ok(&["get", "rs", "-o", "name"]).lines().count(), 2);
+        sb.ok(&["rollout", "resume", "deployment/py-az"]);
+        sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+        assert_eq!(sb.ok(&["get", "rs", "-o", "name"]).lines().count(), 3);
+        let events = sb.ok(&["get", "events"]);
+        assert!(
+            events.contains("ScalingReplicaSet") && events.contains("deployment/py-az"),
+            "{events}"
+        );
+
         // Delete everything the manifest created; the ALB goes with the Ingress.
         let out = sb.ok(&[
             "delete",

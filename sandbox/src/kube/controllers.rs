@@ -330,7 +330,29 @@ fn rolling_limits(d: &Value, desired: i64) -> (i64, i64) {
     }
 }
 
+/// Drops `null`s, which clients write for unset fields (`creationTimestamp: null`).
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, c)| !c.is_null())
+                .map(|(k, c)| (k.clone(), without_nulls(c)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_nulls).collect()),
+        v => v.clone(),
+    }
+}
+
+/// The pod-template-hash: equal templates (as `rollout undo` writes back) hash equal.
 fn template_hash(template: &Value) -> String {
+    let mut template = without_nulls(template);
+    if let Some(labels) = template
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        labels.remove("pod-template-hash");
+    }
     let digest = Sha256::digest(template.to_string().as_bytes());
     time::safe_encode(&digest, 10)
 }
@@ -401,88 +423,94 @@ fn deployments(c: &Cluster) {
                 .max(new_spec.min(desired))
         };
         let mut created = false;
-        match new_rs {
-            None => {
-                let rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0) + 1;
-                let mut labels = template
-                    .pointer("/metadata/labels")
-                    .cloned()
-                    .unwrap_or(json!({}));
-                labels["pod-template-hash"] = json!(hash);
-                let mut tmpl = template.clone();
-                set_path(&mut tmpl, &["metadata", "labels"], labels.clone());
-                let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
-                set_path(&mut sel, &["matchLabels", "pod-template-hash"], json!(hash));
-                let rs = json!({
-                    "apiVersion": "apps/v1", "kind": "ReplicaSet",
-                    "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": owner_ref(d),
-                        "annotations": {"deployment.kubernetes.io/revision": rev.to_string(),
-                            "deployment.kubernetes.io/desired-replicas": desired.to_string()}},
-                    "spec": {"replicas": new_target, "selector": sel, "template": tmpl},
-                });
-                if c.create(&t("replicasets"), ns, rs, &WriteOptions::default())
-                    .is_ok()
-                {
-                    created = true;
+        // A paused Deployment does not roll out a new template.
+        let paused = d.pointer("/spec/paused") == Some(&json!(true));
+        if !(paused && new_rs.is_none()) {
+            match new_rs {
+                None => {
+                    let rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0) + 1;
+                    let mut labels = template
+                        .pointer("/metadata/labels")
+                        .cloned()
+                        .unwrap_or(json!({}));
+                    labels["pod-template-hash"] = json!(hash);
+                    let mut tmpl = template.clone();
+                    set_path(&mut tmpl, &["metadata", "labels"], labels.clone());
+                    let mut sel = d.pointer("/spec/selector").cloned().unwrap_or(json!({}));
+                    set_path(&mut sel, &["matchLabels", "pod-template-hash"], json!(hash));
+                    let rs = json!({
+                        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+                        "metadata": {"name": rs_name, "namespace": ns, "labels": labels, "ownerReferences": owner_ref(d),
+                            "annotations": {"deployment.kubernetes.io/revision": rev.to_string(),
+                                "deployment.kubernetes.io/desired-replicas": desired.to_string()}},
+                        "spec": {"replicas": new_target, "selector": sel, "template": tmpl},
+                    });
+                    if c.create(&t("replicasets"), ns, rs, &WriteOptions::default())
+                        .is_ok()
+                    {
+                        created = true;
+                        c.event(
+                            d,
+                            "Normal",
+                            "ScalingReplicaSet",
+                            &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
+                            "deployment-controller",
+                        );
+                        c.controller_write(&t("deployments"), ns, name, |d| {
+                            d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
+                                json!(rev.to_string());
+                        });
+                    }
+                }
+                Some(_) if new_spec != new_target => {
+                    c.controller_write(&t("replicasets"), ns, &rs_name, |rs| {
+                        rs["spec"]["replicas"] = json!(new_target);
+                        rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
+                            json!(desired.to_string());
+                    });
+                    let verb = if new_target > new_spec { "up" } else { "down" };
                     c.event(
                         d,
                         "Normal",
                         "ScalingReplicaSet",
-                        &format!("Scaled up replica set {rs_name} from 0 to {new_target}"),
+                        &format!(
+                            "Scaled {verb} replica set {rs_name} from {new_spec} to {new_target}"
+                        ),
                         "deployment-controller",
                     );
-                    c.controller_write(&t("deployments"), ns, name, |d| {
-                        d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] =
-                            json!(rev.to_string());
-                    });
                 }
+                Some(_) => {}
             }
-            Some(_) if new_spec != new_target => {
-                c.controller_write(&t("replicasets"), ns, &rs_name, |rs| {
-                    rs["spec"]["replicas"] = json!(new_target);
-                    rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-                        json!(desired.to_string());
+            // Old ReplicaSets scale down as far as availability allows (all at once for Recreate).
+            let mut may_remove = if recreate {
+                old_total
+            } else {
+                let min_available = desired - max_unavailable;
+                let new_unavailable = (new_spec - new_available).max(0);
+                (old_total + new_spec - min_available - new_unavailable).max(0)
+            };
+            for old in old_rs {
+                let cur = spec_replicas(old);
+                let down = cur.min(may_remove);
+                if down <= 0 {
+                    continue;
+                }
+                may_remove -= down;
+                let old_name = meta_str(old, "name").to_string();
+                c.controller_write(&t("replicasets"), ns, &old_name, |rs| {
+                    rs["spec"]["replicas"] = json!(cur - down)
                 });
-                let verb = if new_target > new_spec { "up" } else { "down" };
                 c.event(
                     d,
                     "Normal",
                     "ScalingReplicaSet",
-                    &format!("Scaled {verb} replica set {rs_name} from {new_spec} to {new_target}"),
+                    &format!(
+                        "Scaled down replica set {old_name} from {cur} to {}",
+                        cur - down
+                    ),
                     "deployment-controller",
                 );
             }
-            Some(_) => {}
-        }
-        // Old ReplicaSets scale down as far as availability allows (all at once for Recreate).
-        let mut may_remove = if recreate {
-            old_total
-        } else {
-            let min_available = desired - max_unavailable;
-            let new_unavailable = (new_spec - new_available).max(0);
-            (old_total + new_spec - min_available - new_unavailable).max(0)
-        };
-        for old in old_rs {
-            let cur = spec_replicas(old);
-            let down = cur.min(may_remove);
-            if down <= 0 {
-                continue;
-            }
-            may_remove -= down;
-            let old_name = meta_str(old, "name").to_string();
-            c.controller_write(&t("replicasets"), ns, &old_name, |rs| {
-                rs["spec"]["replicas"] = json!(cur - down)
-            });
-            c.event(
-                d,
-                "Normal",
-                "ScalingReplicaSet",
-                &format!(
-                    "Scaled down replica set {old_name} from {cur} to {}",
-                    cur - down
-                ),
-                "deployment-controller",
-            );
         }
         // Status from the ReplicaSets' own status.
         let sum = |ptr: &str| {
@@ -533,7 +561,15 @@ fn deployments(c: &Cluster) {
         };
         let complete =
             updated == desired && replicas == desired && available >= desired && !created;
-        let progressing = if complete {
+        let progressing = if paused {
+            condition(
+                &conds,
+                "Progressing",
+                "Unknown",
+                "DeploymentPaused",
+                "Deployment is paused",
+            )
+        } else if complete {
             condition(
                 &conds,
                 "Progressing",

@@ -285,8 +285,37 @@ fn wide_columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Value
     }
 }
 
+fn partial(o: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        "metadata": o.get("metadata").cloned().unwrap_or(json!({}))})
+}
+
+/// Events print without a name column, as on a real cluster.
+fn event_table(objs: &[Value], rv: u64) -> Value {
+    let col = |name: &str| json!({"name": name, "type": "string", "format": "", "description": "", "priority": 0});
+    let rows: Vec<Value> = objs
+        .iter()
+        .map(|o| {
+            let seen = o.pointer("/lastTimestamp").or(o.pointer("/metadata/creationTimestamp"));
+            let involved = format!(
+                "{}/{}",
+                s(o.pointer("/involvedObject/kind")).to_ascii_lowercase(),
+                s(o.pointer("/involvedObject/name"))
+            );
+            json!({"cells": [time::age(&s(seen)), s(o.get("type")), s(o.get("reason")), involved, s(o.get("message"))],
+                "object": partial(o)})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()},
+        "columnDefinitions": [col("Last Seen"), col("Type"), col("Reason"), col("Object"), col("Message")],
+        "rows": rows})
+}
+
 /// A `meta.k8s.io/v1` Table of the objects.
 pub fn table(rt: &ResourceType, objs: &[Value], rv: u64) -> Value {
+    if rt.group.is_empty() && rt.plural == "events" {
+        return event_table(objs, rv);
+    }
     let sample = objs.first().cloned().unwrap_or(json!({}));
     let (headers, _) = columns(rt, &sample);
     let mut defs = vec![

@@ -179,6 +179,54 @@ impl Sandbox {
         (code.trim().parse().unwrap_or(0), value)
     }
 
+    /// Starts a watch (the request is answered, so the server is subscribed, when this
+    /// returns) and collects `events` lines, for at most 20 s, on a thread.
+    pub fn watch(&self, path: &str, events: usize) -> std::thread::JoinHandle<String> {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let addr = self.url.trim_start_matches("http://").to_string();
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" || line.is_empty() {
+                break;
+            }
+        }
+        std::thread::spawn(move || {
+            // Chunked transfer encoding: size line, data, CRLF.
+            let mut body = String::new();
+            let start = Instant::now();
+            while body.lines().count() < events && start.elapsed() < Duration::from_secs(20) {
+                let mut size = String::new();
+                if reader.read_line(&mut size).unwrap_or(0) == 0 {
+                    break;
+                }
+                let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                let mut chunk = vec![0; n + 2];
+                if reader.read_exact(&mut chunk).is_err() {
+                    break;
+                }
+                body.push_str(&String::from_utf8_lossy(&chunk[..n]));
+            }
+            body
+        })
+    }
+
     /// Waits (at most 10 s) until `f` holds.
     pub fn eventually(&self, what: &str, mut f: impl FnMut() -> bool) {
         let start = Instant::now();

@@ -102,6 +102,37 @@ def main():
     tags = ga.list_tags_for_resource(ResourceArn=acc_arn)["Tags"]
     assert tags == [{"Key": "app", "Value": "py-az"}], tags
 
+    # Validation and the other operations of the reference.
+    expect_error("InvalidArgumentException", ga.update_endpoint_group, EndpointGroupArn=groups[0], HealthCheckIntervalSeconds=15)
+    expect_error("InvalidArgumentException", ga.add_endpoints, EndpointGroupArn=groups[0], EndpointConfigurations=[{"EndpointId": arns[1], "Weight": 128}])
+    expect_error("InvalidPortRangeException", ga.create_listener, AcceleratorArn=acc_arn, Protocol="TCP", PortRanges=[{"FromPort": 80, "ToPort": 81}])
+    # A replayed IdempotencyToken returns the listener it created, not a second one.
+    first = ga.create_listener(AcceleratorArn=acc_arn, Protocol="TCP", PortRanges=[{"FromPort": 8080, "ToPort": 8080}], IdempotencyToken="replayed")["Listener"]
+    again = ga.create_listener(AcceleratorArn=acc_arn, Protocol="TCP", PortRanges=[{"FromPort": 8080, "ToPort": 8080}], IdempotencyToken="replayed")["Listener"]
+    assert first == again, (first, again)
+    assert len(ga.list_listeners(AcceleratorArn=acc_arn)["Listeners"]) == 2
+    ga.delete_listener(ListenerArn=first["ListenerArn"])
+    udp = ga.create_listener(AcceleratorArn=acc_arn, Protocol="UDP", PortRanges=[{"FromPort": 53, "ToPort": 53}])["Listener"]
+    updated = ga.update_listener(ListenerArn=udp["ListenerArn"], ClientAffinity="SOURCE_IP", PortRanges=[{"FromPort": 5353, "ToPort": 5354}])["Listener"]
+    assert updated["ClientAffinity"] == "SOURCE_IP" and updated["PortRanges"] == [{"FromPort": 5353, "ToPort": 5354}], updated
+    assert ga.describe_listener(ListenerArn=udp["ListenerArn"])["Listener"] == updated
+    ga.delete_listener(ListenerArn=udp["ListenerArn"])
+    expect_error("ListenerNotFoundException", ga.describe_listener, ListenerArn=udp["ListenerArn"])
+    attrs = ga.describe_accelerator_attributes(AcceleratorArn=acc_arn)["AcceleratorAttributes"]
+    assert attrs == {"FlowLogsEnabled": False}, attrs
+    attrs = ga.update_accelerator_attributes(AcceleratorArn=acc_arn, FlowLogsEnabled=True, FlowLogsS3Bucket="logs", FlowLogsS3Prefix="ga/")["AcceleratorAttributes"]
+    assert attrs == {"FlowLogsEnabled": True, "FlowLogsS3Bucket": "logs", "FlowLogsS3Prefix": "ga/"}, attrs
+    ga.tag_resource(ResourceArn=acc_arn, Tags=[{"Key": "tier", "Value": "edge"}])
+    ga.untag_resource(ResourceArn=acc_arn, TagKeys=["tier"])
+    token_acc = ga.create_accelerator(Name="token", IdempotencyToken="tok-1", Enabled=False)["Accelerator"]
+    assert ga.create_accelerator(Name="token", IdempotencyToken="tok-1", Enabled=False)["Accelerator"]["AcceleratorArn"] == token_acc["AcceleratorArn"]
+    expect_error("InvalidArgumentException", ga.create_accelerator, Name="other", IdempotencyToken="tok-1")
+    dual = ga.create_accelerator(Name="dual", IpAddressType="DUAL_STACK", Enabled=False)["Accelerator"]
+    assert [s["IpAddressFamily"] for s in dual["IpSets"]] == ["IPv4", "IPv6"] and dual["DualStackDnsName"].endswith(".dualstack.awsglobalaccelerator.com"), dual
+    for a in (token_acc, dual):
+        wait_until("DEPLOYED", lambda: ga.describe_accelerator(AcceleratorArn=a["AcceleratorArn"])["Accelerator"]["Status"] == "DEPLOYED")
+        ga.delete_accelerator(AcceleratorArn=a["AcceleratorArn"])
+
     # Pagination over accelerators.
     extra = [ga.create_accelerator(Name=f"extra-{i}", Enabled=False)["Accelerator"]["AcceleratorArn"] for i in range(3)]
     page = ga.list_accelerators(MaxResults=2)

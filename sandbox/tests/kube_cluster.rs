@@ -238,6 +238,54 @@ mod kube {
         sb.ok(&["delete", "ingress", "py-az-ingress", "--timeout=20s"]);
     }
 
+    #[test]
+    fn an_ingress_leaving_class_alb_loses_its_alb() {
+        let sb = Sandbox::start();
+        sb.ok(&["apply", "-f", &fixture("lbc_standin.yaml")]);
+        sb.ok(&["apply", "-f", &fixture("sample_application.yaml")]);
+        let host = "jsonpath={.status.loadBalancer.ingress[0].hostname}";
+        sb.eventually("the ingress hostname", || {
+            !sb.ok(&["get", "ingress", "py-az-ingress", "-o", host])
+                .is_empty()
+        });
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "ingress",
+                "py-az-ingress",
+                "-o",
+                "jsonpath={.metadata.finalizers}"
+            ]),
+            r#"["ingress.k8s.aws/resources"]"#
+        );
+        sb.ok(&[
+            "patch",
+            "ingress",
+            "py-az-ingress",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"spec":{"ingressClassName":"nginx"}}"#,
+        ]);
+        sb.eventually("the ALB to go", || {
+            sb.calls().iter().any(|c| c.starts_with("delete"))
+        });
+        sb.eventually("the address to go", || {
+            sb.ok(&["get", "ingress", "py-az-ingress", "-o", host])
+                .is_empty()
+        });
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "ingress",
+                "py-az-ingress",
+                "-o",
+                "jsonpath={.metadata.finalizers}"
+            ]),
+            ""
+        );
+    }
+
     fn body(v: Value) -> String {
         v.to_string()
     }

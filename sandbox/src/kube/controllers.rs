@@ -55,6 +55,7 @@ pub(super) fn reconcile(c: &Cluster) -> bool {
         c.delete_by_key(&res, &ns, &name);
     }
     drop_undefined_custom_resources(c);
+    expire_events(c);
     namespaces(c);
     deployments(c);
     replicasets(c);
@@ -168,6 +169,43 @@ impl Cluster {
             "firstTimestamp": now, "lastTimestamp": now, "count": 1,
         });
         let _ = self.create(&t("events"), ns, ev, &WriteOptions::default());
+    }
+}
+
+/// Events live an hour, as with the API server's default `--event-ttl`.
+const EVENT_TTL_SECS: i64 = 3600;
+
+/// Deletes expired Events, at most once a minute.
+fn expire_events(c: &Cluster) {
+    {
+        let mut timers = c.timers.lock().unwrap_or_else(|p| p.into_inner());
+        let last = timers
+            .entry("gc:events".into())
+            .or_insert_with(Instant::now);
+        if last.elapsed() < Duration::from_secs(60) {
+            return;
+        }
+        *last = Instant::now();
+    }
+    let (events, _) = c.list(&t("events"), None);
+    let cutoff = time::unix_now() - EVENT_TTL_SECS;
+    for e in events {
+        let seen = e
+            .get("lastTimestamp")
+            .and_then(Value::as_str)
+            .or_else(|| {
+                e.pointer("/metadata/creationTimestamp")
+                    .and_then(Value::as_str)
+            })
+            .and_then(time::parse_rfc3339);
+        if seen.is_some_and(|s| s < cutoff) {
+            let _ = c.delete(
+                &t("events"),
+                meta_str(&e, "namespace"),
+                meta_str(&e, "name"),
+                &Default::default(),
+            );
+        }
     }
 }
 
@@ -981,7 +1019,7 @@ fn ingresses(c: &Cluster) -> bool {
     let installed = lbc_installed(c);
     let rt = t("ingresses");
     let (classes, _) = c.list(&t("ingressclasses"), None);
-    for ing in ings.iter().filter(|i| is_alb_ingress(i, &classes)) {
+    for ing in &ings {
         let ns = meta_str(ing, "namespace");
         let name = meta_str(ing, "name");
         let uid = meta_str(ing, "uid");
@@ -991,10 +1029,13 @@ fn ingresses(c: &Cluster) -> bool {
             .cloned()
             .unwrap_or_default();
         let has_finalizer = finalizers.contains(&json!(ALB_FINALIZER));
-        if !installed {
+        let ours = is_alb_ingress(ing, &classes);
+        if !installed || !(ours || has_finalizer) {
             continue;
         }
-        if is_deleting(ing) {
+        // Deleted, or no longer of class alb: the ALB goes, then the finalizer (and the
+        // address, for an Ingress that stays).
+        if is_deleting(ing) || !ours {
             if has_finalizer {
                 match c.lbs.delete_ingress_alb(&c.name, ns, name) {
                     Ok(()) => {
@@ -1004,7 +1045,16 @@ fn ingresses(c: &Cluster) -> bool {
                                 .filter(|f| **f != json!(ALB_FINALIZER))
                                 .cloned()
                                 .collect();
-                            i["metadata"]["finalizers"] = json!(rest);
+                            if rest.is_empty() {
+                                if let Some(m) = i["metadata"].as_object_mut() {
+                                    m.remove("finalizers");
+                                }
+                            } else {
+                                i["metadata"]["finalizers"] = json!(rest);
+                            }
+                            if !ours {
+                                set_path(i, &["status", "loadBalancer"], json!({}));
+                            }
                         });
                         c.albs
                             .lock()

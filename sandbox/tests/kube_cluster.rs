@@ -722,6 +722,36 @@ mod kube {
             "",
         );
         assert_eq!(code, 400);
+
+        // Paged lists: limit and continue, as kubectl --chunk-size and kube-rs pagers use.
+        let (_, page) = sb.curl(
+            "GET",
+            "/api/v1/configmaps?labelSelector=team&limit=3",
+            "",
+            "",
+        );
+        assert_eq!(page["items"].as_array().unwrap().len(), 3);
+        assert_eq!(page["metadata"]["remainingItemCount"], 1);
+        let token = page["metadata"]["continue"].as_str().unwrap();
+        let (_, rest) = sb.curl(
+            "GET",
+            &format!("/api/v1/configmaps?labelSelector=team&limit=3&continue={token}"),
+            "",
+            "",
+        );
+        assert_eq!(rest["items"][0]["metadata"]["name"], "d");
+        assert!(rest["metadata"].get("continue").is_none());
+        let all = sb.ok(&[
+            "get",
+            "cm",
+            "-A",
+            "-l",
+            "team",
+            "--chunk-size=1",
+            "-o",
+            "name",
+        ]);
+        assert_eq!(all.lines().count(), 4, "{all}");
     }
 
     #[test]

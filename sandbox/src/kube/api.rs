@@ -78,6 +78,8 @@ struct Params {
     field_manager: Option<String>,
     propagation: Option<String>,
     strict: bool,
+    limit: Option<usize>,
+    continue_token: Option<String>,
 }
 
 fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> {
@@ -112,6 +114,8 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             "dryRun" => p.dry_run = v == "All",
             "fieldManager" => p.field_manager = Some(v),
             "fieldValidation" => p.strict = v == "Strict",
+            "limit" => p.limit = v.parse().ok(),
+            "continue" => p.continue_token = Some(v),
             "propagationPolicy" => p.propagation = Some(v),
             _ => {}
         }
@@ -482,22 +486,48 @@ async fn resource_request(
         (Method::GET, None) if p.watch => watch(cluster, &t, &p, table),
         (Method::GET, None) => {
             let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
-            let items: Vec<Value> = items
+            let mut items: Vec<Value> = items
                 .into_iter()
                 .filter(|o| selected(&p, o))
                 .map(|o| present(&t, o))
                 .collect();
-            if table {
-                return Ok(json_response(
-                    StatusCode::OK,
-                    &table::table(&t.rt, &items, rv),
-                ));
+            // Paging: items are in (namespace, name) order; the continue token is the
+            // position of the last item returned.
+            let key = |o: &Value| {
+                (
+                    meta_str(o, "namespace").to_string(),
+                    meta_str(o, "name").to_string(),
+                )
+            };
+            if let Some(token) = p.continue_token.as_deref().filter(|t| !t.is_empty()) {
+                let after = hex::decode(token)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .and_then(|s| {
+                        s.split_once('/')
+                            .map(|(a, b)| (a.to_string(), b.to_string()))
+                    })
+                    .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
+                items.retain(|o| key(o) > after);
             }
-            Ok(json_response(
-                StatusCode::OK,
-                &json!({"kind": t.rt.list_kind, "apiVersion": t.rt.group_version(&t.version),
-                    "metadata": {"resourceVersion": rv.to_string()}, "items": items}),
-            ))
+            let mut more = None;
+            if let Some(limit) = p.limit.filter(|l| *l > 0 && items.len() > *l) {
+                let remaining = items.len() - limit;
+                items.truncate(limit);
+                let (ns, name) = items.last().map(key).unwrap_or_default();
+                more = Some((hex::encode(format!("{ns}/{name}")), remaining));
+            }
+            let mut list = if table {
+                table::table(&t.rt, &items, rv)
+            } else {
+                json!({"kind": t.rt.list_kind, "apiVersion": t.rt.group_version(&t.version),
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": items})
+            };
+            if let Some((token, remaining)) = more {
+                list["metadata"]["continue"] = json!(token);
+                list["metadata"]["remainingItemCount"] = json!(remaining);
+            }
+            Ok(json_response(StatusCode::OK, &list))
         }
         (Method::GET, Some(name)) => {
             let obj = cluster.get(&t.rt, &ns, &name)?;

@@ -84,6 +84,34 @@ pub async fn run(cmd: SandboxCommand, sandbox_dir: PathBuf) -> Result<ExitCode> 
     }
 }
 
+/// How to run another `sandbox` subcommand the way this one was run (same program,
+/// same global flags such as `--state-dir`), for the hints `up` prints.
+fn same_command(sub: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    let Some(up) = args.iter().position(|a| a == "up") else {
+        return format!("runner sandbox {sub}");
+    };
+    let mut words: Vec<String> = args[..up].to_vec();
+    if let Some(first) = words.first_mut() {
+        *first = Path::new(first.as_str())
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+    }
+    words.push(sub.to_string());
+    let quote = |w: &String| {
+        if !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+        {
+            w.clone()
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    words.iter().map(quote).collect::<Vec<_>>().join(" ")
+}
+
 /// The shell lines `env` prints.
 pub fn env_lines(ep: &Endpoints) -> String {
     let q = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
@@ -217,9 +245,12 @@ async fn up(
 
 async fn serve_foreground(cfg: SandboxConfig, dir: &Path) -> Result<ExitCode> {
     let handle = Sandbox::start(cfg).await?;
-    println!("Sandbox running. Stop it with Ctrl-C or `runner sandbox down`.");
+    println!(
+        "Sandbox running. Stop it with Ctrl-C or `{}`.",
+        same_command("down")
+    );
     print!("{}", describe(handle.endpoints(), dir));
-    println!("Use it from a shell: eval \"$(runner sandbox env)\"");
+    println!("Use it from a shell: eval \"$({})\"", same_command("env"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
@@ -292,7 +323,9 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
             );
             print!("{}", describe(&ep, dir));
             println!(
-                "Use it from a shell: eval \"$(runner sandbox env)\"; stop it with `runner sandbox down`."
+                "Use it from a shell: eval \"$({})\"; stop it with `{}`.",
+                same_command("env"),
+                same_command("down")
             );
             return Ok(ExitCode::SUCCESS);
         }
@@ -353,7 +386,7 @@ async fn status(dir: &Path) -> Result<ExitCode> {
     match (running, pid) {
         (true, Some(pid)) => println!("Sandbox: running (pid {pid})"),
         (false, Some(pid)) => println!("Sandbox: starting or not answering (pid {pid})"),
-        _ => println!("Sandbox: stopped"),
+        _ => println!("Sandbox: stopped (these endpoints come back with the next `up`)"),
     }
     match &ep {
         Some(ep) => print!("{}", describe(ep, dir)),

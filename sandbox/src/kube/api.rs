@@ -222,6 +222,16 @@ async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiE
     match segs.as_slice() {
         ["version"] if get => Ok(json_response(StatusCode::OK, &version())),
         ["healthz" | "readyz" | "livez", ..] if get => Ok((StatusCode::OK, "ok").into_response()),
+        ["api" | "apis"] if get && wants_aggregated(req.headers()) => {
+            let types = cluster.types();
+            let legacy = segs[0] == "api";
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, AGGREGATED)],
+                aggregated_discovery(&types, legacy).to_string(),
+            )
+                .into_response())
+        }
         ["api"] if get => Ok(json_response(
             StatusCode::OK,
             &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}]}),
@@ -281,6 +291,78 @@ async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiE
 fn version() -> Value {
     json!({"major": "1", "minor": "32", "gitVersion": "v1.32.0-runner-sandbox", "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "go1.23.0", "compiler": "gc", "platform": "linux/amd64"})
+}
+
+/// The media type of aggregated discovery, which kubectl asks for first.
+const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+fn wants_aggregated(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.split(',').any(|t| t.replace(' ', "") == AGGREGATED))
+}
+
+/// `apidiscovery.k8s.io/v2` APIGroupDiscoveryList: every group, version and resource in
+/// one answer (`/api` lists the core group, `/apis` the others).
+fn aggregated_discovery(types: &[ResourceType], legacy: bool) -> Value {
+    let groups: Vec<(String, Vec<String>)> = if legacy {
+        vec![(String::new(), vec!["v1".to_string()])]
+    } else {
+        groups_in_order(types)
+    };
+    let verbs = [
+        "create",
+        "delete",
+        "deletecollection",
+        "get",
+        "list",
+        "patch",
+        "update",
+        "watch",
+    ];
+    let items: Vec<Value> = groups
+        .into_iter()
+        .map(|(g, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|v| {
+                    let resources: Vec<Value> = types
+                        .iter()
+                        .filter(|t| t.group == g && t.versions.contains(v))
+                        .map(|t| {
+                            let kind = json!({"group": g, "version": v, "kind": t.kind});
+                            let mut subs = Vec::new();
+                            if t.status {
+                                subs.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if t.scale {
+                                subs.push(json!({"subresource": "scale",
+                                    "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"},
+                                    "verbs": ["get", "patch", "update"]}));
+                            }
+                            let mut r = json!({"resource": t.plural, "responseKind": kind,
+                                "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": t.singular, "verbs": verbs});
+                            if !t.short_names.is_empty() {
+                                r["shortNames"] = json!(t.short_names);
+                            }
+                            if !t.categories.is_empty() {
+                                r["categories"] = json!(t.categories);
+                            }
+                            if !subs.is_empty() {
+                                r["subresources"] = json!(subs);
+                            }
+                            r
+                        })
+                        .collect();
+                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
+        })
+        .collect();
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
 fn groups_in_order(types: &[ResourceType]) -> Vec<(String, Vec<String>)> {

@@ -9,8 +9,9 @@
 //! printing), `protobuf` (the writes of kubectl's typed clients).
 //!
 //! Choices, and why:
-//! - Discovery is the classic form (`/api`, `/apis`, `/apis/<g>/<v>`). kubectl 1.32 asks
-//!   for aggregated discovery first and falls back to it when the answer is plain JSON.
+//! - Discovery is served both ways: aggregated (`apidiscovery.k8s.io/v2`, what kubectl
+//!   1.32 asks for first: two requests instead of one per group-version) and classic
+//!   (`/api`, `/apis`, `/apis/<g>/<v>`, what kube-rs reads).
 //! - OpenAPI v3 is served, but minimal: per group-version, each kind's paths with the
 //!   `x-kubernetes-group-version-kind` and the `fieldValidation` parameter. That is what
 //!   kubectl checks before it leaves validation to the server, so `kubectl apply` runs with

@@ -302,3 +302,70 @@ impl Drop for StopOnDrop {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_loses_no_acknowledged_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "cli_commands::sandbox_up_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("RUNNER_SANDBOX_TEST_DIR", &path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cli::run(SandboxCommand::Status, path.clone())
+        .await
+        .unwrap()
+        != ExitCode::SUCCESS
+    {
+        assert!(std::time::Instant::now() < deadline, "`up` never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ep: runner_sandbox::Endpoints =
+        runner_sandbox::persist::load(&path.join(runner_sandbox::ENDPOINTS_FILE))
+            .unwrap()
+            .unwrap();
+    let mut arns = Vec::new();
+    for i in 0..5 {
+        let body = format!(r#"{{"Name":"acc-{i}","IdempotencyToken":"k9-{i}"}}"#);
+        let r = support::send(&ep, support::Req::ga("CreateAccelerator", &body, &ep)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        arns.push(
+            v["Accelerator"]["AcceleratorArn"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // No chance to save on the way out.
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    assert_eq!(
+        cli::run(SandboxCommand::Status, path.clone())
+            .await
+            .unwrap(),
+        ExitCode::from(cli::EXIT_STOPPED)
+    );
+
+    let sb = support::start(&path).await;
+    assert_eq!(sb.endpoints().aws, ep.aws);
+    let kept: Vec<String> = sb
+        .aws()
+        .snapshot()
+        .ga
+        .accelerators
+        .iter()
+        .map(|a| a.arn.clone())
+        .collect();
+    assert_eq!(kept, arns);
+    sb.shutdown().await.unwrap();
+}

@@ -10,5 +10,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use runner::plugin::log::Level;
-pub use runner::plugin::types::Error as PluginError;
+pub use self::runner::plugin::log::Level;
+pub use self::runner::plugin::types::Error as PluginError;

@@ -95,6 +95,21 @@ mod kube {
             "{table}"
         );
 
+        // EndpointSlices too, which kubectl describe reads.
+        let slice = sb.ok(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=py-az",
+            "-o",
+            "jsonpath={.items[0].endpoints[0].conditions.ready} {.items[0].ports[0].port}",
+        ]);
+        assert_eq!(slice, "true 5000");
+        let described = sb.ok(&["describe", "svc", "py-az"]);
+        assert!(
+            described.contains("Endpoints:                10.244."),
+            "{described}"
+        );
         let wide = sb.ok(&["get", "pods", "-o", "wide"]);
         assert!(
             wide.contains("10.244.") && wide.contains("sandbox-primary-node"),

@@ -847,7 +847,9 @@ fn endpoints(c: &Cluster) {
         e.pointer("/metadata/labels/endpointslice.kubernetes.io~1skip-mirror")
             == Some(&json!("true"))
     };
+    let (slices, _) = c.list(&t("endpointslices"), None);
     let mut wanted = BTreeSet::new();
+    let mut wanted_slices = BTreeSet::new();
     for svc in &services {
         let Some(sel) = svc
             .pointer("/spec/selector")
@@ -903,6 +905,19 @@ fn endpoints(c: &Cluster) {
                 entry.1.push(addr)
             }
         }
+        for (ns, slice) in endpoint_slices(c, svc, &subsets) {
+            wanted_slices.insert((ns.clone(), meta_str(&slice, "name").to_string()));
+            let slice_name = meta_str(&slice, "name").to_string();
+            if c.get(&t("endpointslices"), &ns, &slice_name).is_err() {
+                let _ = c.create(&t("endpointslices"), &ns, slice, &WriteOptions::default());
+            } else {
+                c.controller_write(&t("endpointslices"), &ns, &slice_name, |e| {
+                    e["endpoints"] = slice["endpoints"].clone();
+                    e["ports"] = slice["ports"].clone();
+                    e["metadata"]["labels"] = slice["metadata"]["labels"].clone();
+                });
+            }
+        }
         let subsets: Vec<Value> = subsets
             .into_values()
             .map(|(mut ready, mut not_ready, ports)| {
@@ -933,6 +948,19 @@ fn endpoints(c: &Cluster) {
             });
         }
     }
+    let managed_slice = |e: &Value| {
+        e.pointer("/metadata/labels/endpointslice.kubernetes.io~1managed-by")
+            == Some(&json!(SLICE_MANAGER))
+    };
+    for e in slices.iter().filter(|e| managed_slice(e)) {
+        let key = (
+            meta_str(e, "namespace").to_string(),
+            meta_str(e, "name").to_string(),
+        );
+        if !wanted_slices.contains(&key) {
+            let _ = c.delete(&t("endpointslices"), &key.0, &key.1, &Default::default());
+        }
+    }
     for e in eps.iter().filter(|e| managed(e)) {
         let key = (
             meta_str(e, "namespace").to_string(),
@@ -942,6 +970,59 @@ fn endpoints(c: &Cluster) {
             let _ = c.delete(&t("endpoints"), &key.0, &key.1, &Default::default());
         }
     }
+}
+
+const SLICE_MANAGER: &str = "endpointslice-controller.k8s.io";
+
+/// The EndpointSlices (discovery.k8s.io/v1) of a Service: one per resolved port set,
+/// named after the Service and that set, owned by the Service.
+fn endpoint_slices(
+    c: &Cluster,
+    svc: &Value,
+    groups: &BTreeMap<String, Subset>,
+) -> Vec<(String, Value)> {
+    let ns = meta_str(svc, "namespace").to_string();
+    let name = meta_str(svc, "name");
+    let mut labels = svc
+        .pointer("/metadata/labels")
+        .cloned()
+        .unwrap_or(json!({}));
+    if !labels.is_object() {
+        labels = json!({});
+    }
+    labels["kubernetes.io/service-name"] = json!(name);
+    labels["endpointslice.kubernetes.io/managed-by"] = json!(SLICE_MANAGER);
+    let zone = format!("{}a", c.region);
+    let endpoint = |addr: &Value, ready: bool| {
+        json!({"addresses": [addr["ip"]], "conditions": {"ready": ready, "serving": ready, "terminating": false},
+            "nodeName": addr["nodeName"], "targetRef": addr["targetRef"], "zone": zone})
+    };
+    let mut groups: Vec<(&String, &Subset)> = groups.iter().collect();
+    let empty: Subset = (Vec::new(), Vec::new(), Vec::new());
+    let none = String::new();
+    if groups.is_empty() {
+        groups.push((&none, &empty));
+    }
+    groups
+        .into_iter()
+        .map(|(key, (ready, not_ready, ports))| {
+            let digest = Sha256::digest(format!("{name}/{key}").as_bytes());
+            let ports: Vec<Value> = ports
+                .iter()
+                .map(|p| json!({"name": p.get("name").cloned().unwrap_or(json!("")), "port": p["port"], "protocol": p["protocol"]}))
+                .collect();
+            let mut endpoints: Vec<Value> = ready.iter().map(|a| endpoint(a, true)).collect();
+            endpoints.extend(not_ready.iter().map(|a| endpoint(a, false)));
+            endpoints.sort_by(|a, b| a["addresses"].to_string().cmp(&b["addresses"].to_string()));
+            let slice = json!({
+                "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                "metadata": {"name": format!("{name}-{}", time::safe_encode(&digest, 5)), "namespace": ns,
+                    "labels": labels, "ownerReferences": owner_ref(svc)},
+                "addressType": "IPv4", "endpoints": endpoints, "ports": ports,
+            });
+            (ns.clone(), slice)
+        })
+        .collect()
 }
 
 /// Is the AWS Load Balancer Controller installed and Available in this cluster?

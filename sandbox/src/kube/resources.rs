@@ -114,6 +114,15 @@ const BUILTIN: &[Row] = &[
     Row("", "v1", "services", "Service", true, &["svc"], "s"),
     Row("", "v1", "endpoints", "Endpoints", true, &["ep"], ""),
     Row(
+        "discovery.k8s.io",
+        "v1",
+        "endpointslices",
+        "EndpointSlice",
+        true,
+        &[],
+        "",
+    ),
+    Row(
         "",
         "v1",
         "serviceaccounts",

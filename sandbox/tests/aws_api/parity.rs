@@ -30,7 +30,12 @@ async fn start_moto() -> Moto {
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("moto_server must be installed (pip install 'moto[server]')");
+        .unwrap_or_else(|e| {
+            panic!(
+                "starting moto_server: {e}{}",
+                support::install_hint("aws", &e)
+            )
+        });
     let deadline = Instant::now() + Duration::from_secs(30);
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await

@@ -79,7 +79,21 @@ pub async fn run(
     tokio::time::timeout(CALL_TIMEOUT, cmd.output())
         .await
         .unwrap_or_else(|_| panic!("{program} {args:?} timed out"))
-        .unwrap_or_else(|e| panic!("running {program}: {e}"))
+        .unwrap_or_else(|e| panic!("running {program}: {e}{}", install_hint(program, &e)))
+}
+
+/// What to install when a client these tests drive is missing.
+pub fn install_hint(program: &str, e: &std::io::Error) -> &'static str {
+    if e.kind() != std::io::ErrorKind::NotFound {
+        return "";
+    }
+    match program {
+        "aws" | "python3" => {
+            " (the AWS tests need: pip install 'awscli==1.45.11' 'boto3==1.43.11' 'moto[server]==5.2.1')"
+        }
+        "kubectl" => " (the end-to-end test needs kubectl v1.32 on PATH)",
+        _ => "",
+    }
 }
 
 /// Runs the aws CLI against the sandbox; panics with its stderr unless it succeeds.

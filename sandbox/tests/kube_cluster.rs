@@ -937,9 +937,52 @@ mod kube {
             ]),
             "internet-facing"
         );
+        // A structural schema: defaults, types, enums, required fields, unknown fields.
+        let gadget = |spec: &str| {
+            let path = sb.dir.path().join("gadget.yaml");
+            std::fs::write(
+                &path,
+                format!(
+                    "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\nspec: {spec}\n"
+                ),
+            )
+            .unwrap();
+            path.to_str().unwrap().to_string()
+        };
+        sb.ok(&["apply", "-f", &gadget("{size: 3, parts: [a, b]}")]);
+        assert_eq!(
+            sb.ok(&["get", "gadget", "g", "-o", "jsonpath={.spec.color}"]),
+            "red"
+        );
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", &gadget("{size: big}")]);
+        assert!(
+            !ok && err.contains("spec.size in body must be of type integer"),
+            "{err}"
+        );
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", &gadget("{color: green}")]);
+        assert!(
+            !ok && err.contains("spec.size: Required value") && err.contains("supported values"),
+            "{err}"
+        );
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", &gadget("{size: 4, weight: 2}")]);
+        assert!(
+            !ok && err.contains(r#"unknown field "spec.weight""#),
+            "{err}"
+        );
+        sb.ok(&[
+            "apply",
+            "--validate=false",
+            "-f",
+            &gadget("{size: 4, weight: 2}"),
+        ]);
+        assert_eq!(
+            sb.ok(&["get", "gadget", "g", "-o", "jsonpath={.spec}"]),
+            r#"{"color":"red","size":4}"#
+        );
+
         // Discovery lists them; deleting the CRD deletes its objects.
         let resources = sb.ok(&["api-resources", "--api-group=example.com", "-o", "name"]);
-        assert_eq!(resources.trim(), "widgets.example.com");
+        assert_eq!(resources.trim(), "gadgets.example.com\nwidgets.example.com");
         sb.ok(&["delete", "crd", "widgets.example.com"]);
         let (code, _) = sb.curl(
             "GET",

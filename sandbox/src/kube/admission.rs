@@ -846,6 +846,142 @@ pub fn strict_decoding_error(rt: &ResourceType, obj: &Value) -> Option<String> {
     ))
 }
 
+/// What checking a custom resource against its CRD's structural schema found.
+#[derive(Default)]
+pub struct SchemaReport {
+    pub unknown: Vec<String>,
+    pub causes: Vec<Cause>,
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn schema_walk(v: &mut Value, schema: &Value, path: &str, report: &mut SchemaReport) {
+    let sub = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
+    if schema.get("x-kubernetes-int-or-string") == Some(&json!(true)) {
+        if !(v.is_string() || type_name(v) == "integer") {
+            report.causes.push(Cause::invalid(
+                path,
+                &v.to_string(),
+                &format!("{path} in body must be of type int-or-string"),
+            ));
+        }
+        return;
+    }
+    if let Some(ty) = schema.get("type").and_then(Value::as_str) {
+        let actual = type_name(v);
+        let ok = actual == ty || (ty == "number" && actual == "integer");
+        if !ok {
+            let shown = match v {
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            };
+            report.causes.push(Cause {
+                reason: "FieldValueTypeInvalid",
+                field: path.to_string(),
+                message: format!(
+                    "Invalid value: \"{actual}\": {path} in body must be of type {ty}: \"{shown}\""
+                ),
+            });
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(v)
+    {
+        let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+        report.causes.push(Cause {
+            reason: "FieldValueNotSupported",
+            field: path.to_string(),
+            message: format!(
+                "Unsupported value: {v}: supported values: {}",
+                list.join(", ")
+            ),
+        });
+    }
+    match v {
+        Value::Object(m) => {
+            let props = schema.get("properties").and_then(Value::as_object);
+            let additional = schema.get("additionalProperties").filter(|a| a.is_object());
+            let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
+            for (k, d) in props.into_iter().flatten() {
+                if !m.contains_key(k)
+                    && let Some(default) = d.get("default")
+                {
+                    m.insert(k.clone(), default.clone());
+                }
+            }
+            for r in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(r) = r.as_str()
+                    && m.get(r).is_none_or(Value::is_null)
+                {
+                    report.causes.push(Cause::required(&sub(r), ""));
+                }
+            }
+            let keys: Vec<String> = m.keys().cloned().collect();
+            for k in keys {
+                // The object's own envelope is the API server's, not the schema's.
+                if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&k.as_str()) {
+                    continue;
+                }
+                let child_schema = props.and_then(|p| p.get(&k)).or(additional);
+                match child_schema {
+                    Some(cs) => {
+                        if m.get(&k).is_some_and(Value::is_null)
+                            && cs.get("nullable") != Some(&json!(true))
+                        {
+                            m.remove(&k);
+                            continue;
+                        }
+                        schema_walk(m.get_mut(&k).expect("present"), cs, &sub(&k), report)
+                    }
+                    None if preserve || (props.is_none() && schema.get("type").is_none()) => {}
+                    None => {
+                        report.unknown.push(sub(&k));
+                        m.remove(&k);
+                    }
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item_schema) = schema.get("items") {
+                for (i, item) in items.iter_mut().enumerate() {
+                    schema_walk(item, item_schema, &format!("{path}[{i}]"), report);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Prunes unknown fields, applies defaults and type-checks a custom resource against
+/// its CRD's `openAPIV3Schema`, as the API server does for structural schemas.
+pub fn check_custom(schema: &Value, obj: &mut Value) -> SchemaReport {
+    let mut report = SchemaReport::default();
+    schema_walk(obj, schema, "", &mut report);
+    report
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,9 +16,11 @@
 //!   `x-kubernetes-group-version-kind` and the `fieldValidation` parameter. That is what
 //!   kubectl checks before it leaves validation to the server, so `kubectl apply` runs with
 //!   its default `--validate=strict` and the server answers unknown fields of the built-in
-//!   kinds with the same "strict decoding error" a real API server gives. There are no
-//!   schemas: `kubectl explain` does not work, and custom resources are not checked
-//!   against their CRD's openAPIV3Schema.
+//!   kinds with the same "strict decoding error" a real API server gives. The documents
+//!   carry no schemas, so `kubectl explain` does not work.
+//! - Custom resources are pruned, defaulted and type-checked against their CRD's
+//!   structural `openAPIV3Schema` (storage version; no conversion between versions, no
+//!   CEL rules, no format or length checks).
 //! - kubectl's typed clients (`create namespace|deployment|configmap|secret|service`,
 //!   `expose`, `run`, `create role...`) write protobuf and cannot fall back to JSON, so
 //!   those kinds are decoded from protobuf; answers are always JSON, which they accept.

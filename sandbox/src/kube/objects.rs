@@ -193,6 +193,7 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         admission::prune_unknown(rt, &mut obj);
+        check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, None, store);
         record_manager(&mut obj, opts, "Update");
         let name = meta_str(&obj, "name").to_string();
@@ -347,6 +348,7 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         admission::prune_unknown(rt, &mut obj);
+        check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, Some(old), store);
         if spec_part(&obj) != spec_part(old) {
             let g = old
@@ -551,6 +553,33 @@ fn without_managed_time(v: &Value) -> Value {
         }
     }
     v
+}
+
+/// A custom resource against its CRD's schema: unknown fields are a 400 under
+/// `fieldValidation=Strict` and pruned otherwise; wrong types, enums and required
+/// fields are a 422.
+fn check_schema(rt: &ResourceType, obj: &mut Value, strict: bool) -> Result<(), ApiError> {
+    let Some(schema) = &rt.schema else {
+        return Ok(());
+    };
+    let report = admission::check_custom(schema, obj);
+    if strict && !report.unknown.is_empty() {
+        let list: Vec<String> = report
+            .unknown
+            .iter()
+            .map(|u| format!("unknown field \"{u}\""))
+            .collect();
+        return Err(ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
+            list.join(", "),
+            kind = rt.kind,
+            version = rt.versions[0]
+        )));
+    }
+    if !report.causes.is_empty() {
+        return Err(ApiError::invalid(rt, meta_str(obj, "name"), report.causes));
+    }
+    Ok(())
 }
 
 /// `metadata`, when present, must be an object (the decoder of a real server refuses it).

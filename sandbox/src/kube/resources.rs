@@ -24,6 +24,9 @@ pub struct ResourceType {
     pub scale: bool,
     /// A CRD's `additionalPrinterColumns` of the preferred version: (name, JSONPath).
     pub printer_columns: Vec<(String, String)>,
+    /// A CRD's `openAPIV3Schema` of the storage version: custom resources are pruned,
+    /// defaulted and validated against it.
+    pub schema: Option<Value>,
 }
 
 impl ResourceType {
@@ -329,6 +332,7 @@ fn build_builtin() -> Vec<ResourceType> {
                 status: sub.contains('s'),
                 scale: sub.contains("sc"),
                 printer_columns: Vec::new(),
+                schema: None,
             },
         )
         .collect()
@@ -354,6 +358,7 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
     let mut status = false;
     let mut scale = false;
     let mut printer_columns = Vec::new();
+    let mut schema = None;
     for v in spec
         .get("versions")
         .and_then(Value::as_array)
@@ -371,6 +376,9 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
             versions.insert(0, name.to_string())
         } else {
             versions.push(name.to_string())
+        }
+        if storage || schema.is_none() {
+            schema = v.pointer("/schema/openAPIV3Schema").cloned();
         }
         if storage || printer_columns.is_empty() {
             printer_columns = v
@@ -411,5 +419,6 @@ pub fn from_crd(crd: &Value) -> Option<ResourceType> {
         status,
         scale,
         printer_columns,
+        schema,
     })
 }

@@ -51,6 +51,27 @@ pub struct LoadBalancer {
     /// Where the data plane will accept this ALB's traffic (unset until it exists).
     #[serde(default)]
     pub listen: Option<String>,
+    #[serde(default)]
+    pub listeners: Vec<ElbListener>,
+}
+
+/// A load balancer listener: a port and what to do with its requests.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ElbListener {
+    pub arn: String,
+    pub port: i64,
+    pub protocol: String,
+    pub default_actions: Vec<ElbAction>,
+}
+
+/// `forward` (to `target_group_arn`) or `fixed-response`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ElbAction {
+    pub action_type: String,
+    pub target_group_arn: Option<String>,
+    pub status_code: Option<String>,
+    pub content_type: Option<String>,
+    pub message_body: Option<String>,
 }
 
 impl LoadBalancer {
@@ -211,6 +232,9 @@ const OPERATIONS: &[&str] = &[
     "AddTags",
     "RemoveTags",
     "DescribeTags",
+    "CreateListener",
+    "DescribeListeners",
+    "DeleteListener",
 ];
 
 /// Serves one ELBv2 awsQuery call and returns the XML body.
@@ -289,9 +313,7 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
             let arn = p.req("LoadBalancerArn")?;
             // Deleting a load balancer that does not exist succeeds, as on AWS.
             s.elbv2.load_balancers.retain(|lb| lb.arn != arn);
-            for tg in &mut s.elbv2.target_groups {
-                tg.load_balancer_arns.retain(|a| *a != arn);
-            }
+            relink_target_groups(s);
         }
         "DescribeLoadBalancers" => {
             let arns = p.list("LoadBalancerArns");
@@ -524,6 +546,61 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
                 }
             }
         }
+        "CreateListener" => {
+            let l = create_listener(p, s, ctx)?;
+            w.open("Listeners");
+            write_listener(&mut w, &l);
+            w.close("Listeners");
+        }
+        "DescribeListeners" => {
+            let lb_arn = p.get("LoadBalancerArn");
+            let arns = p.list("ListenerArns");
+            let listeners: Vec<(String, ElbListener)> = match &lb_arn {
+                Some(a) => {
+                    let lb = s
+                        .elbv2
+                        .load_balancers
+                        .iter()
+                        .find(|lb| lb.arn == *a)
+                        .ok_or_else(lb_not_found)?;
+                    lb.listeners
+                        .iter()
+                        .map(|l| (lb.arn.clone(), l.clone()))
+                        .collect()
+                }
+                None if !arns.is_empty() => arns
+                    .iter()
+                    .map(|a| find_listener(s, a).map(|(lb, l)| (lb.arn.clone(), l.clone())))
+                    .collect::<ApiResult<_>>()?,
+                None => {
+                    return Err(ApiError::bad(
+                        "ValidationError",
+                        "You must specify either listener ARNs or a load balancer ARN",
+                    ));
+                }
+            };
+            let size = page_size(p)?;
+            let (items, next) = page(&listeners, p.get("Marker").as_deref(), size)
+                .ok_or_else(|| ApiError::bad("ValidationError", "The marker is not valid"))?;
+            w.open("Listeners");
+            for (lb_arn, l) in &items {
+                write_listener_of(&mut w, lb_arn, l);
+            }
+            w.close("Listeners");
+            w.opt_leaf("NextMarker", next);
+        }
+        "DeleteListener" => {
+            let arn = p.req("ListenerArn")?;
+            let lb_arn = find_listener(s, &arn)?.0.arn.clone();
+            let lb = s
+                .elbv2
+                .load_balancers
+                .iter_mut()
+                .find(|lb| lb.arn == lb_arn)
+                .expect("found above");
+            lb.listeners.retain(|l| l.arn != arn);
+            relink_target_groups(s);
+        }
         "DescribeTags" => {
             let arns = p.list("ResourceArns");
             if arns.is_empty() {
@@ -551,6 +628,167 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
         }
     }
     Ok(w.finish())
+}
+
+fn listener_not_found() -> ApiError {
+    ApiError::bad("ListenerNotFound", "One or more listeners not found")
+}
+
+fn find_listener<'a>(s: &'a AwsState, arn: &str) -> ApiResult<(&'a LoadBalancer, &'a ElbListener)> {
+    s.elbv2
+        .load_balancers
+        .iter()
+        .find_map(|lb| lb.listeners.iter().find(|l| l.arn == arn).map(|l| (lb, l)))
+        .ok_or_else(listener_not_found)
+}
+
+/// A target group's `LoadBalancerArns` are the load balancers whose listeners forward to it.
+fn relink_target_groups(s: &mut AwsState) {
+    for tg in &mut s.elbv2.target_groups {
+        tg.load_balancer_arns = s
+            .elbv2
+            .load_balancers
+            .iter()
+            .filter(|lb| {
+                lb.listeners
+                    .iter()
+                    .flat_map(|l| &l.default_actions)
+                    .any(|a| a.target_group_arn.as_deref() == Some(tg.arn.as_str()))
+            })
+            .map(|lb| lb.arn.clone())
+            .collect();
+    }
+}
+
+fn create_listener(p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> ApiResult<ElbListener> {
+    let lb_arn = p.req("LoadBalancerArn")?;
+    let Some(port) = p.int("Port")? else {
+        return Err(ApiError::bad(
+            "ValidationError",
+            "1 validation error detected: Value null at 'port' failed to satisfy constraint: Member must not be null",
+        ));
+    };
+    if !(1..=65535).contains(&port) {
+        return Err(ApiError::bad(
+            "ValidationError",
+            format!("Port {port} is not between 1 and 65535"),
+        ));
+    }
+    let protocol = p.get("Protocol").unwrap_or_else(|| "HTTP".into());
+    if !["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE"].contains(&protocol.as_str()) {
+        return Err(ApiError::bad(
+            "ValidationError",
+            format!("Protocol '{protocol}' is not valid"),
+        ));
+    }
+    let mut actions = Vec::new();
+    for a in p.structs("DefaultActions") {
+        let action_type = a
+            .get("Type")
+            .cloned()
+            .ok_or_else(|| ApiError::bad("ValidationError", "Each default action needs a Type"))?;
+        let target_group_arn = a
+            .get("TargetGroupArn")
+            .or_else(|| a.get("ForwardConfig.TargetGroups.member.1.TargetGroupArn"))
+            .cloned();
+        match action_type.as_str() {
+            "forward" => {
+                let tg = target_group_arn.as_deref().ok_or_else(|| {
+                    ApiError::bad("ValidationError", "A forward action needs a TargetGroupArn")
+                })?;
+                if !s.elbv2.target_groups.iter().any(|t| t.arn == tg) {
+                    return Err(tg_not_found());
+                }
+            }
+            "fixed-response" | "redirect" => {}
+            other => {
+                return Err(ApiError::bad(
+                    "ValidationError",
+                    format!("Action type '{other}' is not supported"),
+                ));
+            }
+        }
+        actions.push(ElbAction {
+            action_type,
+            target_group_arn,
+            status_code: a.get("FixedResponseConfig.StatusCode").cloned(),
+            content_type: a.get("FixedResponseConfig.ContentType").cloned(),
+            message_body: a.get("FixedResponseConfig.MessageBody").cloned(),
+        });
+    }
+    if actions.is_empty() {
+        return Err(ApiError::bad(
+            "ValidationError",
+            "1 validation error detected: Value null at 'defaultActions' failed to satisfy constraint: Member must not be null",
+        ));
+    }
+    let lb = s
+        .elbv2
+        .load_balancers
+        .iter_mut()
+        .find(|lb| lb.arn == lb_arn)
+        .ok_or_else(lb_not_found)?;
+    if let Some(l) = lb.listeners.iter().find(|l| l.port == port) {
+        if l.protocol == protocol && l.default_actions == actions {
+            return Ok(l.clone());
+        }
+        return Err(ApiError::bad(
+            "DuplicateListener",
+            "A listener already exists on this port for this load balancer",
+        ));
+    }
+    let suffix = lb
+        .arn
+        .split_once(":loadbalancer/")
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    let l = ElbListener {
+        arn: format!(
+            "arn:aws:elasticloadbalancing:{}:{}:listener/{suffix}/{}",
+            lb.region,
+            ctx.account,
+            ids::hex(16)
+        ),
+        port,
+        protocol,
+        default_actions: actions,
+    };
+    lb.listeners.push(l.clone());
+    relink_target_groups(s);
+    Ok(l)
+}
+
+fn write_listener(w: &mut Writer, l: &ElbListener) {
+    let lb_arn = l.arn.replace(":listener/", ":loadbalancer/");
+    let lb_arn = lb_arn
+        .rsplit_once('/')
+        .map(|(a, _)| a.to_string())
+        .unwrap_or_default();
+    write_listener_of(w, &lb_arn, l);
+}
+
+fn write_listener_of(w: &mut Writer, lb_arn: &str, l: &ElbListener) {
+    w.open("member")
+        .leaf("ListenerArn", &l.arn)
+        .leaf("LoadBalancerArn", lb_arn)
+        .leaf("Port", l.port)
+        .leaf("Protocol", &l.protocol)
+        .open("DefaultActions");
+    for (i, a) in l.default_actions.iter().enumerate() {
+        w.open("member")
+            .leaf("Type", &a.action_type)
+            .leaf("Order", i + 1)
+            .opt_leaf("TargetGroupArn", a.target_group_arn.as_deref());
+        if a.action_type == "fixed-response" {
+            w.open("FixedResponseConfig")
+                .opt_leaf("StatusCode", a.status_code.as_deref())
+                .opt_leaf("ContentType", a.content_type.as_deref())
+                .opt_leaf("MessageBody", a.message_body.as_deref())
+                .close("FixedResponseConfig");
+        }
+        w.close("member");
+    }
+    w.close("DefaultActions").close("member");
 }
 
 fn tags_of<'a>(s: &'a mut AwsState, arn: &str) -> ApiResult<&'a mut BTreeMap<String, String>> {
@@ -742,6 +980,7 @@ fn new_lb(name: &str, region: &str, scheme: &str, ctx: &Ctx<'_>) -> LoadBalancer
         tags: BTreeMap::new(),
         owner: None,
         listen: None,
+        listeners: Vec::new(),
     }
 }
 

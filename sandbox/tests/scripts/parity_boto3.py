@@ -8,6 +8,8 @@ Known moto divergences, deliberately not compared (see aws-semantics.md §6):
 - Route 53 ChangeInfo.Status: moto answers INSYNC at once, AWS (and the sandbox) PENDING
   first; DELETE of a non-matching record: moto InvalidInput, AWS InvalidChangeBatch;
   InvalidChangeBatch message text (AWS wraps it in a bracketed list).
+- ELBv2 CreateListener on a port already in use: moto adds a second listener, AWS
+  answers DuplicateListener.
 - ELBv2 State.Code: moto flips to active on the first describe; DNS name numbers;
   target health states (moto reports healthy for targets of unused target groups).
 """
@@ -139,12 +141,21 @@ def elbv2():
     record("create tg", dict({k: tg.get(k) for k in fields}, LoadBalancerArns=tg.get("LoadBalancerArns") or []))
     record("describe tg by name", [t["TargetGroupName"] for t in elb.describe_target_groups(Names=["parity-tg"])["TargetGroups"]])
     record("tg not found", error_code(elb.describe_target_groups, Names=["parity-nope"]))
+    listener = elb.create_listener(LoadBalancerArn=arns[0], Protocol="HTTP", Port=80,
+                                   DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])["Listeners"][0]
+    record("create listener", [listener["Port"], listener["Protocol"], [a["Type"] for a in listener["DefaultActions"]],
+                               listener["LoadBalancerArn"] == arns[0], ":listener/app/parity-alb-1/" in listener["ListenerArn"]])
+    record("describe listeners", [l["Port"] for l in elb.describe_listeners(LoadBalancerArn=arns[0])["Listeners"]])
+    record("tg in use by", [a == arns[0] for a in elb.describe_target_groups(Names=["parity-tg"])["TargetGroups"][0]["LoadBalancerArns"]])
+    record("delete tg in use", error_code(elb.delete_target_group, TargetGroupArn=tg["TargetGroupArn"]))
     elb.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}, {"Id": "10.0.0.2", "Port": 5000}])
     health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     record("registered", sorted((h["Target"]["Id"], h["Target"]["Port"]) for h in health))
     elb.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
     health = elb.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     record("after deregister", sorted(h["Target"]["Id"] for h in health))
+    elb.delete_listener(ListenerArn=listener["ListenerArn"])
+    record("listener deleted", error_code(elb.describe_listeners, ListenerArns=[listener["ListenerArn"]]))
     elb.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])
     record("tg deleted", error_code(elb.describe_target_groups, Names=["parity-tg"]))
     for a in arns:

@@ -67,6 +67,14 @@ def main():
     elb1.register_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
     health = elb1.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"]
     assert health[0]["Target"]["Id"] == "10.0.0.1" and health[0]["TargetHealth"]["State"] == "unused", health
+    # Behind a listener the target group is in use: targets go initial -> healthy.
+    listener80 = elb1.create_listener(LoadBalancerArn=arns[0], Protocol="HTTP", Port=80, DefaultActions=[{"Type": "forward", "TargetGroupArn": tg["TargetGroupArn"]}])["Listeners"][0]
+    expect_error("DuplicateListener", elb1.create_listener, LoadBalancerArn=arns[0], Protocol="HTTP", Port=80,
+                 DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}])
+    wait_until("healthy target", lambda: elb1.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy")
+    expect_error("ResourceInUse", elb1.delete_target_group, TargetGroupArn=tg["TargetGroupArn"])
+    elb1.delete_listener(ListenerArn=listener80["ListenerArn"])
+    expect_error("ListenerNotFound", elb1.describe_listeners, ListenerArns=[listener80["ListenerArn"]])
     elb1.deregister_targets(TargetGroupArn=tg["TargetGroupArn"], Targets=[{"Id": "10.0.0.1", "Port": 5000}])
     assert elb1.describe_target_health(TargetGroupArn=tg["TargetGroupArn"])["TargetHealthDescriptions"] == []
     elb1.delete_target_group(TargetGroupArn=tg["TargetGroupArn"])

@@ -1082,6 +1082,11 @@ mod kube {
         assert!(rv > rv_before);
         sb.ok(&["scale", "deployment", "py-az", "--replicas=2"]);
         sb.ok(&["rollout", "status", "deployment/py-az", "--timeout=20s"]);
+
+        // An acknowledged change is already on disk (a kill -9 would not lose it).
+        sb.ok(&["create", "configmap", "durable", "--from-literal=k=v"]);
+        let saved = std::fs::read_to_string(sb.dir.path().join("state/kube-primary.json")).unwrap();
+        assert!(saved.contains("\"durable\""));
     }
 
     #[test]

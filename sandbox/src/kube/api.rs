@@ -541,7 +541,27 @@ fn present(t: &Target, mut obj: Value) -> Value {
     obj
 }
 
+/// A request on a resource path. A change is on disk before it is acknowledged, so a
+/// killed sandbox loses nothing a client was told succeeded (controllers' own writes
+/// are saved by the periodic flush, and redone by the controllers after a restart).
 async fn resource_request(
+    cluster: &Arc<Cluster>,
+    group: &str,
+    version: &str,
+    rest: &[String],
+    req: Request,
+) -> Result<Response, ApiError> {
+    let mutating = req.method() != Method::GET;
+    let response = resource_call(cluster, group, version, rest, req).await?;
+    if mutating {
+        cluster
+            .flush()
+            .map_err(|e| ApiError::internal(format!("storing the change failed: {e:#}")))?;
+    }
+    Ok(response)
+}
+
+async fn resource_call(
     cluster: &Arc<Cluster>,
     group: &str,
     version: &str,

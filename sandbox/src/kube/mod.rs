@@ -76,6 +76,7 @@ pub struct Cluster {
     /// Wakes the controllers after every write.
     wake: Notify,
     dirty: AtomicBool,
+    flush_lock: Mutex<()>,
     /// When a controller first saw an object that must wait `transition_delay` (pod
     /// readiness, ALB provisioning), by uid. In memory only: after a restart the wait
     /// simply starts again.
@@ -108,6 +109,7 @@ impl Cluster {
             changes,
             wake: Notify::new(),
             dirty: AtomicBool::new(false),
+            flush_lock: Mutex::new(()),
             timers: Mutex::new(HashMap::new()),
             albs: Mutex::new(HashMap::new()),
         });
@@ -132,6 +134,8 @@ impl Cluster {
 
     /// Writes the snapshot now if anything changed since the last one.
     pub fn flush(&self) -> anyhow::Result<()> {
+        // One writer at a time, so an older snapshot never replaces a newer one.
+        let _writer = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         if !self.dirty.swap(false, Ordering::SeqCst) && self.snapshot_path.exists() {
             return Ok(());
         }

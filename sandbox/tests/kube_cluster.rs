@@ -348,6 +348,32 @@ mod kube {
         assert_eq!(code, 200, "{updated}");
         let (code, s) = put(&rv, "3");
         assert_eq!((code, s["reason"].as_str()), (409, Some("Conflict")));
+        // Patches and deletes with a stale resourceVersion conflict too.
+        let stale = format!(r#"{{"metadata":{{"resourceVersion":"{rv}"}},"data":{{"a":"4"}}}}"#);
+        let (code, _) = sb.curl(
+            "PATCH",
+            &format!("{cm}/c1"),
+            "application/merge-patch+json",
+            &stale,
+        );
+        assert_eq!(code, 409);
+        let precondition = format!(r#"{{"preconditions":{{"resourceVersion":"{rv}"}}}}"#);
+        let (code, _) = sb.curl(
+            "DELETE",
+            &format!("{cm}/c1"),
+            "application/json",
+            &precondition,
+        );
+        assert_eq!(code, 409);
+        let current = updated["metadata"]["resourceVersion"].as_str().unwrap();
+        let ok = format!(r#"{{"metadata":{{"resourceVersion":"{current}"}},"data":{{"a":"5"}}}}"#);
+        let (code, _) = sb.curl(
+            "PATCH",
+            &format!("{cm}/c1"),
+            "application/merge-patch+json",
+            &ok,
+        );
+        assert_eq!(code, 200);
 
         // 422 Invalid with causes.
         let (code, s) = sb.curl(

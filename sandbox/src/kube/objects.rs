@@ -441,9 +441,7 @@ impl Cluster {
             return Ok(obj);
         }
         if opts.orphan {
-            orphan_dependents(store_mut(&mut store), meta_str(&old, "uid"), |c| {
-                self.published(c)
-            });
+            orphan_dependents(&mut store, meta_str(&old, "uid"), |c| self.published(c));
         }
         let (obj, change) = store.remove(&rt.key(), ns, name).expect("present");
         self.published(change);
@@ -486,10 +484,6 @@ impl Cluster {
             let _ = self.delete(&rt, ns, name, &DeleteOptions::default());
         }
     }
-}
-
-fn store_mut<'a>(s: &'a mut std::sync::MutexGuard<'_, Store>) -> &'a mut Store {
-    s
 }
 
 fn orphan_dependents(store: &mut Store, uid: &str, mut publish: impl FnMut(super::store::Change)) {

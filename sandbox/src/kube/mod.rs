@@ -198,18 +198,48 @@ pub async fn serve(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) -> 
 /// A kubeconfig (YAML text) with one context per cluster, named `sandbox-<cluster>`;
 /// current-context the first.
 pub fn kubeconfig(clusters: &[(String, String)]) -> String {
-    let mut out = String::from("apiVersion: v1\nkind: Config\npreferences: {}\nclusters:\n");
-    for (name, url) in clusters {
-        out += &format!("- name: sandbox-{name}\n  cluster:\n    server: {url}\n");
-    }
-    out += "users:\n- name: sandbox\n  user:\n    token: sandbox\ncontexts:\n";
-    for (name, _) in clusters {
-        out += &format!(
-            "- name: sandbox-{name}\n  context:\n    cluster: sandbox-{name}\n    user: sandbox\n    namespace: default\n"
-        );
-    }
+    let list = |items: Vec<String>| {
+        if items.is_empty() {
+            " []\n".to_string()
+        } else {
+            format!("\n{}", items.concat())
+        }
+    };
+    let entries = clusters
+        .iter()
+        .map(|(name, url)| format!("- name: sandbox-{name}\n  cluster:\n    server: {url}\n"))
+        .collect();
+    let contexts = clusters
+        .iter()
+        .map(|(name, _)| {
+            format!(
+                "- name: sandbox-{name}\n  context:\n    cluster: sandbox-{name}\n    user: sandbox\n    namespace: default\n"
+            )
+        })
+        .collect();
+    let mut out = format!(
+        "apiVersion: v1\nkind: Config\npreferences: {{}}\nclusters:{}users:\n- name: sandbox\n  user:\n    token: sandbox\ncontexts:{}",
+        list(entries),
+        list(contexts)
+    );
     if let Some((first, _)) = clusters.first() {
         out += &format!("current-context: sandbox-{first}\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn kubeconfig_has_a_context_per_cluster() {
+        let k = super::kubeconfig(&[
+            ("primary".into(), "http://127.0.0.1:1".into()),
+            ("secondary".into(), "http://127.0.0.1:2".into()),
+        ]);
+        assert!(
+            k.contains("- name: sandbox-secondary\n  cluster:\n    server: http://127.0.0.1:2\n")
+        );
+        assert!(k.ends_with("current-context: sandbox-primary\n"));
+        assert!(super::kubeconfig(&[]).contains("clusters: []\n"));
+    }
 }

@@ -856,6 +856,27 @@ mod kube {
             v => v.to_string(),
         };
         assert_eq!(events(&text), expected);
+        // With bookmarks allowed, a watch that times out ends with the latest resourceVersion.
+        let (_, quiet) = sb.curl(
+            "GET",
+            &format!(
+                "{cm}?watch=true&timeoutSeconds=1&allowWatchBookmarks=true&resourceVersion={rv}"
+            ),
+            "",
+            "",
+        );
+        let text = match quiet {
+            Value::String(s) => s,
+            v => v.to_string(),
+        };
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["type"], "BOOKMARK");
+        let bookmark_rv: u64 = last["object"]["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(bookmark_rv > rv.parse().unwrap());
 
         // With a selector, leaving the selection is a DELETED and entering it an ADDED.
         let live = sb.watch(&format!("{cm}?watch=true&labelSelector=env%3Da"), 4);

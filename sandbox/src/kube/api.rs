@@ -925,6 +925,9 @@ struct WatchState {
     /// With a selector: the objects (namespace/name) the client currently sees, so that
     /// an object leaving the selection is a DELETED and one entering it an ADDED.
     seen: HashSet<String>,
+    /// `allowWatchBookmarks`: the stream ends with a BOOKMARK carrying the latest
+    /// resourceVersion, so a resumed watch starts from there.
+    bookmark: Option<Value>,
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
@@ -1039,6 +1042,9 @@ fn watch(
             version: t.version.clone(),
             done: false,
             seen: HashSet::new(),
+            bookmark: p.bookmarks.then(
+                || json!({"kind": t.rt.kind, "apiVersion": t.rt.group_version(&t.version), "metadata": {}}),
+            ),
         };
         for o in store.list(&t.rt.key(), t.ns.as_deref()) {
             let labels = o.pointer("/metadata/labels").and_then(Value::as_object);
@@ -1102,7 +1108,12 @@ fn watch(
             let next = match st.deadline {
                 Some(d) => match tokio::time::timeout_at(d, st.rx.recv()).await {
                     Ok(r) => r,
-                    Err(_) => return None,
+                    Err(_) => {
+                        let mut bm = st.bookmark.take()?;
+                        bm["metadata"]["resourceVersion"] = json!(st.last_rv.to_string());
+                        st.done = true;
+                        return Some((Ok(event_line("BOOKMARK", &bm)), st));
+                    }
                 },
                 None => st.rx.recv().await,
             };

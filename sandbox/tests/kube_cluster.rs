@@ -793,6 +793,35 @@ mod kube {
             "name",
         ]);
         assert_eq!(all.lines().count(), 4, "{all}");
+
+        // Deleting a namespace deletes what is in it, then the namespace.
+        sb.ok(&[
+            "-n",
+            "other",
+            "create",
+            "deployment",
+            "web",
+            "--image=nginx:1.27",
+        ]);
+        sb.ok(&[
+            "-n",
+            "other",
+            "rollout",
+            "status",
+            "deployment/web",
+            "--timeout=20s",
+        ]);
+        let out = sb.ok(&["delete", "namespace", "other", "--timeout=20s"]);
+        assert!(out.contains("namespace \"other\" deleted"), "{out}");
+        let (ok, _, err) = sb.kubectl(&["get", "namespace", "other"]);
+        assert!(!ok && err.contains("NotFound"), "{err}");
+        assert!(
+            sb.ok(&["get", "pods,cm,deploy", "-n", "other", "-o", "name"])
+                .trim()
+                .is_empty()
+        );
+        let (ok, _, err) = sb.kubectl(&["delete", "namespace", "default"]);
+        assert!(!ok && err.contains("may not be deleted"), "{err}");
     }
 
     #[test]

@@ -1164,17 +1164,4 @@ mod kube {
         let saved = std::fs::read_to_string(sb.dir.path().join("state/kube-primary.json")).unwrap();
         assert!(saved.contains("\"durable\""));
     }
-
-    #[test]
-    #[ignore = "manual exploration: serves a cluster for 10 minutes"]
-    fn manual_server() {
-        let sb = Sandbox::start();
-        std::fs::write(
-            "/tmp/kube-manual-kubeconfig",
-            std::fs::read(&sb.kubeconfig).unwrap(),
-        )
-        .unwrap();
-        eprintln!("KUBECONFIG=/tmp/kube-manual-kubeconfig url={}", sb.url);
-        std::thread::sleep(std::time::Duration::from_secs(600));
-    }
 }

@@ -1082,7 +1082,12 @@ fn alb_request(c: &Cluster, ing: &Value) -> AlbRequest {
         }
     }
     tags.insert("elbv2.k8s.aws/cluster".into(), c.name.clone());
-    tags.insert("ingress.k8s.aws/stack".into(), format!("{ns}/{name}"));
+    // An IngressGroup's stack is the group; an implicit group's is namespace/name.
+    let stack = match ann("alb.ingress.kubernetes.io/group.name") {
+        Some(group) if !group.is_empty() => group.to_string(),
+        _ => format!("{ns}/{name}"),
+    };
+    tags.insert("ingress.k8s.aws/stack".into(), stack);
     tags.insert("ingress.k8s.aws/resource".into(), "LoadBalancer".into());
     AlbRequest {
         cluster: c.name.clone(),

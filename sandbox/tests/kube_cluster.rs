@@ -822,6 +822,14 @@ mod kube {
         );
         let (ok, _, err) = sb.kubectl(&["delete", "namespace", "default"]);
         assert!(!ok && err.contains("may not be deleted"), "{err}");
+
+        // No authorization in the sandbox: every access review says yes.
+        assert_eq!(
+            sb.ok(&["auth", "can-i", "create", "deployments"]).trim(),
+            "yes"
+        );
+        let rules = sb.ok(&["auth", "can-i", "--list"]);
+        assert!(rules.contains("*.*"), "{rules}");
     }
 
     #[test]

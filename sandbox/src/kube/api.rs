@@ -651,6 +651,25 @@ async fn resource_call(
             }
             Ok(json_response(StatusCode::OK, &present(&t, obj)))
         }
+        (Method::POST, None) if t.rt.group == "authorization.k8s.io" => {
+            // The sandbox has no authorization: every review allows everything.
+            let body = read_body(req.into_body()).await?;
+            let spec = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b.get("spec").cloned())
+                .unwrap_or(json!({}));
+            let status = if t.rt.kind == "SelfSubjectRulesReview" {
+                json!({"resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                    "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}], "incomplete": false})
+            } else {
+                json!({"allowed": true, "reason": "the sandbox authorizes every request"})
+            };
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"kind": t.rt.kind, "apiVersion": t.rt.api_version(), "metadata": {},
+                    "spec": spec, "status": status}),
+            ))
+        }
         (Method::POST, None) => {
             if t.rt.namespaced && t.ns.is_none() {
                 return Err(ApiError::method_not_allowed());

@@ -1129,7 +1129,12 @@ mod kube {
             .unwrap()
             .parse()
             .unwrap();
+        let open_watch = sb.watch("/api/v1/namespaces/default/configmaps?watch=true", 1000);
         sb.restart();
+        // A watch open across the restart ends instead of hanging on the old server.
+        let stopped = std::time::Instant::now();
+        open_watch.join().unwrap();
+        assert!(stopped.elapsed() < std::time::Duration::from_secs(5));
         let after = snapshot(&sb);
         // Every object is back with its uid; resourceVersions only move forward (the
         // controllers may still have been settling when the snapshot was taken).

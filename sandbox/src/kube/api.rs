@@ -947,6 +947,7 @@ struct WatchState {
     /// `allowWatchBookmarks`: the stream ends with a BOOKMARK carrying the latest
     /// resourceVersion, so a resumed watch starts from there.
     bookmark: Option<Value>,
+    serving: tokio::sync::watch::Receiver<bool>,
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
@@ -1061,6 +1062,7 @@ fn watch(
             version: t.version.clone(),
             done: false,
             seen: HashSet::new(),
+            serving: cluster.serving.subscribe(),
             bookmark: p.bookmarks.then(
                 || json!({"kind": t.rt.kind, "apiVersion": t.rt.group_version(&t.version), "metadata": {}}),
             ),
@@ -1124,17 +1126,25 @@ fn watch(
             if st.done {
                 return None;
             }
-            let next = match st.deadline {
-                Some(d) => match tokio::time::timeout_at(d, st.rx.recv()).await {
-                    Ok(r) => r,
-                    Err(_) => {
-                        let mut bm = st.bookmark.take()?;
-                        bm["metadata"]["resourceVersion"] = json!(st.last_rv.to_string());
-                        st.done = true;
-                        return Some((Ok(event_line("BOOKMARK", &bm)), st));
-                    }
-                },
-                None => st.rx.recv().await,
+            let deadline = st.deadline;
+            let rx = &mut st.rx;
+            let received = async move {
+                match deadline {
+                    Some(d) => tokio::time::timeout_at(d, rx.recv()).await.ok(),
+                    None => Some(rx.recv().await),
+                }
+            };
+            let serving = &mut st.serving;
+            let next = tokio::select! {
+                // The server stopped: end the stream (the client reconnects elsewhere).
+                _ = serving.wait_for(|s| !*s) => return None,
+                r = received => r,
+            };
+            let Some(next) = next else {
+                let mut bm = st.bookmark.take()?;
+                bm["metadata"]["resourceVersion"] = json!(st.last_rv.to_string());
+                st.done = true;
+                return Some((Ok(event_line("BOOKMARK", &bm)), st));
             };
             match next {
                 Ok(c) if c.rv > st.last_rv => {

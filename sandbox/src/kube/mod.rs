@@ -77,6 +77,8 @@ pub struct Cluster {
     wake: Notify,
     dirty: AtomicBool,
     flush_lock: Mutex<()>,
+    /// False once `serve` has stopped: open watch streams end then.
+    serving: tokio::sync::watch::Sender<bool>,
     /// When a controller first saw an object that must wait `transition_delay` (pod
     /// readiness, ALB provisioning), by uid. In memory only: after a restart the wait
     /// simply starts again.
@@ -110,6 +112,7 @@ impl Cluster {
             wake: Notify::new(),
             dirty: AtomicBool::new(false),
             flush_lock: Mutex::new(()),
+            serving: tokio::sync::watch::Sender::new(true),
             timers: Mutex::new(HashMap::new()),
             albs: Mutex::new(HashMap::new()),
         });
@@ -169,6 +172,7 @@ struct FlushOnDrop(Arc<Cluster>);
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
+        self.0.serving.send_replace(false);
         if let Err(e) = self.0.flush() {
             tracing::warn!(cluster = %self.0.name, "saving the cluster state failed: {e:#}");
         }
@@ -177,6 +181,7 @@ impl Drop for FlushOnDrop {
 
 /// Serves the cluster's API on the listener and runs its controllers until the future is dropped.
 pub async fn serve(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    cluster.serving.send_replace(true);
     let _flush = FlushOnDrop(cluster.clone());
     let app = api::router(cluster.clone());
     let saver = async {

@@ -301,6 +301,71 @@ mod kube {
         );
     }
 
+    #[test]
+    fn jobs_run_to_completion() {
+        let sb = Sandbox::start();
+        sb.ok(&[
+            "create",
+            "job",
+            "hello",
+            "--image=busybox:1.36",
+            "--",
+            "echo",
+            "hi",
+        ]);
+        sb.ok(&[
+            "wait",
+            "--for=condition=complete",
+            "job/hello",
+            "--timeout=20s",
+        ]);
+        let table = sb.ok(&["get", "jobs"]);
+        assert!(
+            table.contains("Complete") && table.contains("1/1"),
+            "{table}"
+        );
+        let phase = sb.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "job-name=hello",
+            "-o",
+            "jsonpath={.items[*].status.phase}",
+        ]);
+        assert_eq!(phase, "Succeeded");
+        // Three completions, two at a time.
+        let job = "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: batch\nspec:\n  completions: 3\n  parallelism: 2\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: c\n        image: busybox:1.36\n";
+        let path = sb.dir.path().join("job.yaml");
+        std::fs::write(&path, job).unwrap();
+        sb.ok(&["apply", "-f", path.to_str().unwrap()]);
+        sb.ok(&[
+            "wait",
+            "--for=condition=complete",
+            "job/batch",
+            "--timeout=20s",
+        ]);
+        assert_eq!(
+            sb.ok(&["get", "job", "batch", "-o", "jsonpath={.status.succeeded}"]),
+            "3"
+        );
+        // A Job's pods may not restart forever.
+        std::fs::write(
+            &path,
+            job.replace("Never", "Always")
+                .replace("name: batch", "name: bad"),
+        )
+        .unwrap();
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+        assert!(
+            !ok && err.contains("spec.template.spec.restartPolicy: Unsupported value"),
+            "{err}"
+        );
+        sb.ok(&["delete", "job", "hello", "batch", "--timeout=20s"]);
+        sb.eventually("the job pods to go", || {
+            sb.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+        });
+    }
+
     fn body(v: Value) -> String {
         v.to_string()
     }

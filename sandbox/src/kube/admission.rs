@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::objects::set_path;
 use super::resources::ResourceType;
 use super::selector;
 use super::status::Cause;
@@ -112,6 +113,21 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
             validate_workload(obj, &mut causes)
         }
         ("", "pods") => validate_pod_spec(obj.get("spec"), "spec", &mut causes),
+        ("batch", "jobs") => {
+            let spec = obj.pointer("/spec/template/spec");
+            validate_pod_spec(spec, "spec.template.spec", &mut causes);
+            let policy = spec
+                .and_then(|s| s.get("restartPolicy"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if policy != "Never" && policy != "OnFailure" {
+                causes.push(Cause {
+                    reason: "FieldValueNotSupported",
+                    field: "spec.template.spec.restartPolicy".into(),
+                    message: format!("Unsupported value: \"{policy}\": supported values: \"OnFailure\", \"Never\""),
+                });
+            }
+        }
         ("", "services") => validate_service(obj, &mut causes),
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             validate_crd(obj, name, &mut causes)
@@ -386,6 +402,7 @@ pub fn default(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, store: &
                 default_pod_spec(t);
             }
         }
+        ("batch", "jobs") => default_job(obj),
         ("apps", "replicasets" | "statefulsets") => {
             let spec = obj_mut(obj, "spec");
             default_field(spec, "replicas", json!(1));
@@ -433,6 +450,51 @@ pub fn default(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, store: &
             );
         }
         _ => {}
+    }
+}
+
+/// A Job selects its pods by its own uid, as the Job controller's defaulting does.
+fn default_job(obj: &mut Value) {
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let spec = obj_mut(obj, "spec");
+    default_field(spec, "parallelism", json!(1));
+    default_field(spec, "completions", json!(1));
+    default_field(spec, "backoffLimit", json!(6));
+    default_field(spec, "completionMode", json!("NonIndexed"));
+    default_field(spec, "suspend", json!(false));
+    let manual = spec.get("manualSelector") == Some(&json!(true));
+    if !manual && !uid.is_empty() {
+        default_field(
+            spec,
+            "selector",
+            json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}),
+        );
+        let mut labels = obj
+            .pointer("/spec/template/metadata/labels")
+            .filter(|l| l.is_object())
+            .cloned()
+            .unwrap_or(json!({}));
+        for (k, v) in [
+            ("batch.kubernetes.io/controller-uid", &uid),
+            ("batch.kubernetes.io/job-name", &name),
+            ("controller-uid", &uid),
+            ("job-name", &name),
+        ] {
+            labels[k] = json!(v);
+        }
+        set_path(obj, &["spec", "template", "metadata", "labels"], labels);
+    }
+    if let Some(t) = obj.pointer_mut("/spec/template/spec") {
+        default_pod_spec(t);
     }
 }
 

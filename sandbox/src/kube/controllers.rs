@@ -59,6 +59,7 @@ pub(super) fn reconcile(c: &Cluster) -> bool {
     namespaces(c);
     deployments(c);
     replicasets(c);
+    jobs(c);
     let pods_pending = pods(c);
     endpoints(c);
     let ingresses_pending = ingresses(c);
@@ -778,6 +779,39 @@ fn pods(c: &Cluster) -> bool {
         let ready = waited >= c.transition_delay;
         pending |= !ready;
         let now = time::now();
+        // A Job's pod runs to completion: it succeeds when it would have become ready.
+        let owned_by_job = p
+            .pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|refs| refs.iter().any(|r| r["kind"] == "Job"));
+        if owned_by_job && ready {
+            c.controller_write(&t("pods"), ns, name, |p| {
+                if p.pointer("/spec/nodeName").is_none() {
+                    set_path(p, &["spec", "nodeName"], json!(node));
+                }
+                let started = p.pointer("/status/startTime").cloned().unwrap_or(json!(now));
+                let statuses: Vec<Value> = p
+                    .pointer("/spec/containers")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|ctr| {
+                        json!({"name": ctr["name"], "image": ctr["image"], "imageID": "", "ready": false, "started": false,
+                            "restartCount": 0, "state": {"terminated": {"exitCode": 0, "reason": "Completed",
+                                "startedAt": started, "finishedAt": now}}})
+                    })
+                    .collect();
+                let cond = |ty: &str, s: &str| json!({"type": ty, "status": s, "lastProbeTime": null, "lastTransitionTime": now});
+                p["status"] = json!({
+                    "phase": "Succeeded", "hostIP": NODE_IP, "hostIPs": [{"ip": NODE_IP}], "podIP": ip, "podIPs": [{"ip": ip}],
+                    "startTime": started, "qosClass": "BestEffort",
+                    "conditions": [cond("PodReadyToStartContainers", "False"), cond("Initialized", "True"),
+                        cond("Ready", "False"), cond("ContainersReady", "False"), cond("PodScheduled", "True")],
+                    "containerStatuses": statuses,
+                });
+            });
+            continue;
+        }
         c.controller_write(&t("pods"), ns, name, |p| {
             if p.pointer("/spec/nodeName").is_none() {
                 p["spec"]["nodeName"] = json!(node);
@@ -812,6 +846,92 @@ fn pods(c: &Cluster) -> bool {
         });
     }
     pending
+}
+
+/// Jobs: pods up to `parallelism` until `completions` of them have succeeded, then the
+/// Complete condition (what `kubectl wait --for=condition=complete` waits for).
+fn jobs(c: &Cluster) {
+    let (jobs, _) = c.list(&t("jobs"), None);
+    if jobs.is_empty() {
+        return;
+    }
+    let (pods, _) = c.list(&t("pods"), None);
+    let pods_by_owner = by_owner(&pods);
+    for job in jobs.iter().filter(|j| !is_deleting(j)) {
+        let ns = meta_str(job, "namespace");
+        let name = meta_str(job, "name");
+        let num = |p: &str, d: i64| job.pointer(p).and_then(Value::as_i64).unwrap_or(d);
+        let (completions, parallelism) = (num("/spec/completions", 1), num("/spec/parallelism", 1));
+        let complete = job
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["type"] == "Complete" && c["status"] == "True")
+            });
+        let mine: Vec<&Value> = owned_by(&pods_by_owner, meta_str(job, "uid"))
+            .into_iter()
+            .filter(|p| !is_deleting(p))
+            .collect();
+        let succeeded = mine
+            .iter()
+            .filter(|p| p.pointer("/status/phase") == Some(&json!("Succeeded")))
+            .count() as i64;
+        let active = mine.len() as i64 - succeeded;
+        let suspended = job.pointer("/spec/suspend") == Some(&json!(true));
+        if !complete && !suspended {
+            let want = (parallelism - active)
+                .min(completions - succeeded - active)
+                .max(0);
+            let template = job.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            for _ in 0..want {
+                let pod = json!({
+                    "apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"generateName": format!("{name}-"), "namespace": ns,
+                        "labels": template.pointer("/metadata/labels").cloned().unwrap_or(json!({})),
+                        "ownerReferences": owner_ref(job)},
+                    "spec": template.get("spec").cloned().unwrap_or(json!({})),
+                });
+                if let Ok(p) = c.create(&t("pods"), ns, pod, &WriteOptions::default()) {
+                    c.event(
+                        job,
+                        "Normal",
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", meta_str(&p, "name")),
+                        "job-controller",
+                    );
+                }
+            }
+        }
+        let now = time::now();
+        let ready = mine.iter().filter(|p| is_ready(p)).count();
+        let done = succeeded >= completions;
+        c.controller_write(&t("jobs"), ns, name, |j| {
+            let start = j.pointer("/status/startTime").cloned().unwrap_or(json!(now));
+            let mut status = json!({"startTime": start, "active": active, "succeeded": succeeded,
+                "ready": ready, "terminating": 0, "uncountedTerminatedPods": {}});
+            if active == 0 {
+                status.as_object_mut().expect("object").remove("active");
+            }
+            if done {
+                let finished = j.pointer("/status/completionTime").cloned().unwrap_or(json!(now));
+                let cond = |ty: &str, reason: &str| json!({"type": ty, "status": "True", "reason": reason,
+                    "message": "Reached expected number of succeeded pods", "lastProbeTime": finished, "lastTransitionTime": finished});
+                status["completionTime"] = finished.clone();
+                status["conditions"] = json!([cond("SuccessCriteriaMet", "CompletionsReached"), cond("Complete", "CompletionsReached")]);
+            }
+            j["status"] = status;
+        });
+        if done && !complete {
+            c.event(
+                job,
+                "Normal",
+                "Completed",
+                "Job completed",
+                "job-controller",
+            );
+        }
+    }
 }
 
 /// Resolves a Service's targetPort (a number or a container port name) on one pod.

@@ -301,6 +301,30 @@ fn resource_requirements() -> &'static [F] {
     S
 }
 
+fn job() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "metadata", K::Msg(object_meta)),
+        f(2, "spec", K::Msg(job_spec)),
+    ];
+    S
+}
+
+fn job_spec() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "parallelism", K::Int),
+        f(2, "completions", K::Int),
+        f(3, "activeDeadlineSeconds", K::Int),
+        f(4, "selector", K::Msg(label_selector)),
+        f(5, "manualSelector", K::Bool),
+        f(6, "template", K::Msg(pod_template_spec)),
+        f(7, "backoffLimit", K::Int),
+        f(8, "ttlSecondsAfterFinished", K::Int),
+        f(9, "completionMode", K::Str),
+        f(10, "suspend", K::Bool),
+    ];
+    S
+}
+
 fn deployment() -> &'static [F] {
     const S: &[F] = &[
         f(1, "metadata", K::Msg(object_meta)),
@@ -401,6 +425,7 @@ fn schema_of(api_version: &str, kind: &str) -> Option<&'static [F]> {
         ("v1", "Service") => service(),
         ("v1", "Pod") => pod(),
         ("apps/v1", "Deployment") => deployment(),
+        ("batch/v1", "Job") => job(),
         ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => role(),
         ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => role_binding(),
         _ => return None,

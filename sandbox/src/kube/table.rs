@@ -113,6 +113,25 @@ fn builtin_columns(rt: &ResourceType, obj: &Value) -> (Vec<&'static str>, Vec<Va
                 json!(n(obj, "/status/availableReplicas")),
             ],
         ),
+        ("batch", "jobs") => {
+            let done = obj
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True");
+            (
+                vec!["Status", "Completions"],
+                vec![
+                    json!(if done { "Complete" } else { "Running" }),
+                    json!(format!(
+                        "{}/{}",
+                        n(obj, "/status/succeeded"),
+                        n(obj, "/spec/completions")
+                    )),
+                ],
+            )
+        }
         ("apps", "replicasets") => (
             vec!["Desired", "Current", "Ready"],
             vec![

@@ -1263,15 +1263,28 @@ mod tests {
                 "/api/v1/namespaces/default/configmaps",
                 json!({"metadata": {"name": "c", "finalizers": ["f"]}, "data": {"a": "b"}}),
             ),
+            (
+                "/apis/batch/v1/namespaces/default/jobs",
+                json!({"metadata": {"name": "j"}, "spec": {"completions": 2, "template": {"spec": {
+                    "restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}),
+            ),
         ];
         // The controller's deployment is Available, so the ALB path runs too.
-        c.create(
-            &Cluster::builtin_type("namespaces"),
-            "",
-            json!({"metadata": {"name": "kube-system"}}),
-            &WriteOptions::default(),
+        let lbc = json!({"metadata": {"name": "aws-load-balancer-controller"}, "spec": {"replicas": 0,
+            "selector": {"matchLabels": {"app": "lbc"}}, "template": {"metadata": {"labels": {"app": "lbc"}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
+        let code = call(
+            &c,
+            Method::POST,
+            "/apis/apps/v1/namespaces/kube-system/deployments",
+            "application/json",
+            lbc.to_string(),
         )
-        .ok();
+        .await;
+        assert_eq!(code, 201);
+        super::super::controllers::reconcile(&c);
+        super::super::controllers::reconcile(&c);
+        assert!(super::super::controllers::lbc_installed(&c));
         let wrong = [
             json!("x"),
             json!(-5),

@@ -1,8 +1,10 @@
 //! The controllers of an emulated cluster, level-triggered: after every write (and on a
 //! short tick, for timed transitions) each one compares what is stored with what should
 //! be and writes the difference. Deployment → ReplicaSet → Pods (ready after the
-//! transition delay), Service endpoints, namespace and owner garbage collection, and the
-//! AWS Load Balancer Controller's handling of Ingresses of class `alb`.
+//! transition delay; rolling updates within maxSurge/maxUnavailable), Jobs (pods that
+//! succeed after the delay), Service Endpoints and EndpointSlices, namespace, owner and
+//! Event garbage collection, and the AWS Load Balancer Controller's handling of Ingresses
+//! of class `alb` (ALB through [`crate::provider::LoadBalancers`], finalizer, address).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -1146,7 +1148,7 @@ fn endpoint_slices(
 }
 
 /// Is the AWS Load Balancer Controller installed and Available in this cluster?
-fn lbc_installed(c: &Cluster) -> bool {
+pub(super) fn lbc_installed(c: &Cluster) -> bool {
     c.get(&t("deployments"), LBC_NAMESPACE, LBC_NAME)
         .is_ok_and(|d| {
             d.pointer("/status/conditions")

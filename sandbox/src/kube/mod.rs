@@ -1,6 +1,7 @@
 //! An emulated Kubernetes cluster: an API server that stock kubectl and kube-rs accept
 //! (discovery, CRUD, patch, watch, Status errors), the controllers that make Deployments,
-//! Services and ALB Ingresses behave, and crash-safe persistence of every object.
+//! Jobs, Services and ALB Ingresses behave, and crash-safe persistence of every object
+//! (a client's write is on disk before it is acknowledged).
 //!
 //! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
 //! `objects` (the write path every client and controller goes through: metadata,

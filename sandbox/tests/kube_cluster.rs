@@ -888,6 +888,43 @@ mod kube {
         let (ok, _, err) = sb.kubectl(&["delete", "namespace", "default"]);
         assert!(!ok && err.contains("may not be deleted"), "{err}");
 
+        // kube-rs' metadata API: objects reduced to metadata.
+        let meta =
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        let (code, list) = sb.get_accept("/api/v1/namespaces/default/configmaps", meta);
+        assert_eq!(
+            (code, list["kind"].as_str()),
+            (200, Some("PartialObjectMetadataList"))
+        );
+        assert!(
+            list["items"][0].get("data").is_none()
+                && list["items"][0]["metadata"]["name"].is_string()
+        );
+        let meta = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
+        let (_, one) = sb.get_accept("/api/v1/namespaces/default/configmaps/a", meta);
+        assert_eq!(one["kind"], "PartialObjectMetadata");
+        assert_eq!(one["metadata"]["labels"]["env"], "prod");
+        // Aggregated discovery, as kubectl asks for it.
+        let agg =
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json";
+        let (_, groups) = sb.get_accept("/apis", agg);
+        assert_eq!(groups["kind"], "APIGroupDiscoveryList");
+        let apps = groups["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["metadata"]["name"] == "apps")
+            .unwrap();
+        let deploy = &apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap()
+            .clone();
+        assert_eq!(deploy["shortNames"], json!(["deploy"]));
+        assert_eq!(deploy["subresources"][1]["responseKind"]["kind"], "Scale");
+
         // No authorization in the sandbox: every access review says yes.
         assert_eq!(
             sb.ok(&["auth", "can-i", "create", "deployments"]).trim(),

@@ -78,6 +78,7 @@ struct Params {
     field_manager: Option<String>,
     propagation: Option<String>,
     strict: bool,
+    metadata_only: bool,
     limit: Option<usize>,
     continue_token: Option<String>,
 }
@@ -180,6 +181,19 @@ fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
             "the body of the request could not be decoded as JSON: {e}"
         ))
     })
+}
+
+/// `as=PartialObjectMetadata` (kube-rs' metadata API): objects reduced to their metadata.
+fn wants_metadata(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadata"))
+}
+
+fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj.get("metadata").cloned().unwrap_or(json!({}))})
 }
 
 fn wants_table(headers: &HeaderMap) -> bool {
@@ -569,8 +583,10 @@ async fn resource_call(
     req: Request,
 ) -> Result<Response, ApiError> {
     let t = parse_target(cluster, group, version, rest)?;
-    let p = params(&req, Some(&t.rt))?;
+    let mut p = params(&req, Some(&t.rt))?;
+    p.metadata_only = !wants_table(req.headers()) && wants_metadata(req.headers());
     let table = wants_table(req.headers());
+    let metadata_only = !table && wants_metadata(req.headers());
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -621,6 +637,10 @@ async fn resource_call(
             }
             let mut list = if table {
                 table::table(&t.rt, &items, rv)
+            } else if metadata_only {
+                let items: Vec<Value> = items.iter().map(partial_metadata).collect();
+                json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                    "metadata": {"resourceVersion": rv.to_string()}, "items": items})
             } else {
                 json!({"kind": t.rt.list_kind, "apiVersion": t.rt.group_version(&t.version),
                     "metadata": {"resourceVersion": rv.to_string()}, "items": items})
@@ -648,6 +668,9 @@ async fn resource_call(
                     StatusCode::OK,
                     &table::table(&t.rt, &[present(&t, obj)], rv),
                 ));
+            }
+            if metadata_only {
+                return Ok(json_response(StatusCode::OK, &partial_metadata(&obj)));
             }
             Ok(json_response(StatusCode::OK, &present(&t, obj)))
         }
@@ -939,6 +962,7 @@ struct WatchState {
     deadline: Option<Instant>,
     last_rv: u64,
     table: Option<ResourceType>,
+    metadata_only: bool,
     version: String,
     done: bool,
     /// With a selector: the objects (namespace/name) the client currently sees, so that
@@ -971,6 +995,7 @@ impl WatchState {
                 let rv = meta_str(&obj, "resourceVersion").parse().unwrap_or(0);
                 event_line(kind.as_str(), &table::table(rt, &[obj], rv))
             }
+            None if self.metadata_only => event_line(kind.as_str(), &partial_metadata(&obj)),
             None => event_line(kind.as_str(), &obj),
         }
     }
@@ -1059,6 +1084,7 @@ fn watch(
             deadline: p.timeout.map(|s| Instant::now() + Duration::from_secs(s)),
             last_rv: store.rv,
             table: table.then(|| t.rt.clone()),
+            metadata_only: p.metadata_only,
             version: t.version.clone(),
             done: false,
             seen: HashSet::new(),

@@ -180,6 +180,27 @@ impl Sandbox {
         (code.trim().parse().unwrap_or(0), value)
     }
 
+    /// A GET with an Accept header; returns (status code, body as JSON).
+    pub fn get_accept(&self, path: &str, accept: &str) -> (u16, Value) {
+        let out = Command::new("timeout")
+            .args([
+                "30",
+                "curl",
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "-H",
+                &format!("Accept: {accept}"),
+            ])
+            .arg(format!("{}{}", self.url, path))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, code) = text.rsplit_once('\n').unwrap_or(("", "0"));
+        let value = serde_json::from_str(body).unwrap_or(Value::String(body.to_string()));
+        (code.trim().parse().unwrap_or(0), value)
+    }
+
     /// Starts a watch (the request is answered, so the server is subscribed, when this
     /// returns) and collects `events` lines, for at most 20 s, on a thread.
     pub fn watch(&self, path: &str, events: usize) -> std::thread::JoinHandle<String> {

@@ -325,16 +325,6 @@ fn aggregated_discovery(types: &[ResourceType], legacy: bool) -> Value {
     } else {
         groups_in_order(types)
     };
-    let verbs = [
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    ];
     let items: Vec<Value> = groups
         .into_iter()
         .map(|(g, versions)| {
@@ -357,7 +347,7 @@ fn aggregated_discovery(types: &[ResourceType], legacy: bool) -> Value {
                             }
                             let mut r = json!({"resource": t.plural, "responseKind": kind,
                                 "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
-                                "singularResource": t.singular, "verbs": verbs});
+                                "singularResource": t.singular, "verbs": t.verbs()});
                             if !t.short_names.is_empty() {
                                 r["shortNames"] = json!(t.short_names);
                             }
@@ -600,6 +590,9 @@ async fn resource_call(
         strict: p.strict,
     };
     let ns = t.ns.clone().unwrap_or_default();
+    if t.rt.group == "authorization.k8s.io" && (method != Method::POST || t.name.is_some()) {
+        return Err(ApiError::method_not_allowed());
+    }
     match (method, t.name.clone()) {
         (Method::GET, None) if p.watch => watch(cluster, &t, &p, table),
         (Method::GET, None) => {

@@ -56,9 +56,12 @@ impl ResourceType {
         }
     }
 
-    /// The discovery entries (`APIResource`) of this resource and its subresources.
-    pub fn discovery(&self) -> Vec<Value> {
-        let verbs = [
+    /// The verbs discovery advertises: access reviews are create-only.
+    pub fn verbs(&self) -> Vec<&'static str> {
+        if self.group == "authorization.k8s.io" {
+            return vec!["create"];
+        }
+        vec![
             "create",
             "delete",
             "deletecollection",
@@ -67,7 +70,12 @@ impl ResourceType {
             "patch",
             "update",
             "watch",
-        ];
+        ]
+    }
+
+    /// The discovery entries (`APIResource`) of this resource and its subresources.
+    pub fn discovery(&self) -> Vec<Value> {
+        let verbs = self.verbs();
         let mut main = json!({
             "name": self.plural,
             "singularName": self.singular,

@@ -299,6 +299,25 @@ mod kube {
             ]),
             ""
         );
+        // kubectl create ingress (protobuf on the wire) works too.
+        sb.ok(&[
+            "create",
+            "ingress",
+            "made",
+            "--class=alb",
+            "--rule=example.com/*=py-az:80",
+        ]);
+        let backend = sb.ok(&[
+            "get",
+            "ingress",
+            "made",
+            "-o",
+            "jsonpath={.spec.rules[0].host} {.spec.rules[0].http.paths[0].backend.service.name}",
+        ]);
+        assert_eq!(backend, "example.com py-az");
+        sb.eventually("the second ALB", || {
+            !sb.ok(&["get", "ingress", "made", "-o", host]).is_empty()
+        });
     }
 
     #[test]

@@ -22,7 +22,7 @@
 //! - Custom resources are pruned, defaulted and type-checked against their CRD's
 //!   structural `openAPIV3Schema` (storage version; no conversion between versions, no
 //!   CEL rules, no format or length checks).
-//! - kubectl's typed clients (`create namespace|deployment|configmap|secret|service`,
+//! - kubectl's typed clients (`create namespace|deployment|job|ingress|configmap|secret`,
 //!   `expose`, `run`, `create role...`) write protobuf and cannot fall back to JSON, so
 //!   those kinds are decoded from protobuf; answers are always JSON, which they accept.
 //! - Server-side apply merges the applied configuration strategically and records each

@@ -1,6 +1,6 @@
 //! Kubernetes' protobuf encoding, which kubectl's typed clients use for writes
-//! (`kubectl create namespace|deployment|configmap|secret|service|role...`, `expose`,
-//! `run`). A client-go typed client cannot fall back to JSON, so the kinds those commands
+//! (`kubectl create namespace|deployment|job|ingress|configmap|secret|service|role...`,
+//! `expose`, `run`). A client-go typed client cannot fall back to JSON, so the kinds those commands
 //! send are decoded here into the same JSON the rest of the server stores: an envelope
 //! (`k8s\0` + `runtime.Unknown`), then the object by a field-number table per message.
 //! Field numbers are those of k8s.io/api's generated.proto; unknown fields are skipped.
@@ -301,6 +301,75 @@ fn resource_requirements() -> &'static [F] {
     S
 }
 
+fn ingress() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "metadata", K::Msg(object_meta)),
+        f(2, "spec", K::Msg(ingress_spec)),
+    ];
+    S
+}
+
+fn ingress_spec() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "defaultBackend", K::Msg(ingress_backend)),
+        r(2, "tls", K::Msg(ingress_tls)),
+        r(3, "rules", K::Msg(ingress_rule)),
+        f(4, "ingressClassName", K::Str),
+    ];
+    S
+}
+
+fn ingress_backend() -> &'static [F] {
+    const S: &[F] = &[f(4, "service", K::Msg(ingress_service_backend))];
+    S
+}
+
+fn ingress_service_backend() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "name", K::Str),
+        f(2, "port", K::Msg(service_backend_port)),
+    ];
+    S
+}
+
+fn service_backend_port() -> &'static [F] {
+    const S: &[F] = &[f(1, "name", K::Str), f(2, "number", K::Int)];
+    S
+}
+
+fn ingress_tls() -> &'static [F] {
+    const S: &[F] = &[r(1, "hosts", K::Str), f(2, "secretName", K::Str)];
+    S
+}
+
+fn ingress_rule() -> &'static [F] {
+    // IngressRuleValue is inlined into the rule in JSON.
+    const S: &[F] = &[
+        f(1, "host", K::Str),
+        f(2, "", K::Inline(ingress_rule_value)),
+    ];
+    S
+}
+
+fn ingress_rule_value() -> &'static [F] {
+    const S: &[F] = &[f(1, "http", K::Msg(http_ingress_rule_value))];
+    S
+}
+
+fn http_ingress_rule_value() -> &'static [F] {
+    const S: &[F] = &[r(1, "paths", K::Msg(http_ingress_path))];
+    S
+}
+
+fn http_ingress_path() -> &'static [F] {
+    const S: &[F] = &[
+        f(1, "path", K::Str),
+        f(2, "backend", K::Msg(ingress_backend)),
+        f(3, "pathType", K::Str),
+    ];
+    S
+}
+
 fn job() -> &'static [F] {
     const S: &[F] = &[
         f(1, "metadata", K::Msg(object_meta)),
@@ -426,6 +495,7 @@ fn schema_of(api_version: &str, kind: &str) -> Option<&'static [F]> {
         ("v1", "Pod") => pod(),
         ("apps/v1", "Deployment") => deployment(),
         ("batch/v1", "Job") => job(),
+        ("networking.k8s.io/v1", "Ingress") => ingress(),
         ("rbac.authorization.k8s.io/v1", "Role" | "ClusterRole") => role(),
         ("rbac.authorization.k8s.io/v1", "RoleBinding" | "ClusterRoleBinding") => role_binding(),
         _ => return None,

@@ -385,6 +385,66 @@ mod kube {
         });
     }
 
+    #[test]
+    fn stateful_sets_and_daemon_sets_roll_out() {
+        let sb = Sandbox::start();
+        sb.ok(&["apply", "-f", &fixture("sets.yaml")]);
+        sb.ok(&["rollout", "status", "statefulset/db", "--timeout=20s"]);
+        sb.ok(&["rollout", "status", "daemonset/agent", "--timeout=20s"]);
+        let names = sb.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=db",
+            "-o",
+            "jsonpath={.items[*].metadata.name}",
+        ]);
+        assert_eq!(names, "db-0 db-1 db-2");
+        assert_eq!(
+            sb.ok(&["get", "pods", "-l", "app=agent", "-o", "name"])
+                .lines()
+                .count(),
+            1
+        );
+        sb.ok(&["set", "image", "statefulset/db", "db=postgres:17"]);
+        sb.ok(&["rollout", "status", "statefulset/db", "--timeout=20s"]);
+        let images = sb.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=db",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        assert_eq!(images, "postgres:17 postgres:17 postgres:17");
+        sb.ok(&["scale", "statefulset/db", "--replicas=1"]);
+        sb.eventually("one db pod", || {
+            sb.ok(&[
+                "get",
+                "pods",
+                "-l",
+                "app=db",
+                "-o",
+                "jsonpath={.items[*].metadata.name}",
+            ]) == "db-0"
+        });
+        sb.ok(&["set", "image", "daemonset/agent", "agent=busybox:1.37"]);
+        sb.ok(&["rollout", "status", "daemonset/agent", "--timeout=20s"]);
+        let image = sb.ok(&[
+            "get",
+            "pods",
+            "-l",
+            "app=agent",
+            "-o",
+            "jsonpath={.items[*].spec.containers[0].image}",
+        ]);
+        assert_eq!(image, "busybox:1.37");
+        sb.ok(&["delete", "-f", &fixture("sets.yaml"), "--timeout=20s"]);
+        sb.eventually("no pods", || {
+            sb.ok(&["get", "pods", "-o", "name"]).trim().is_empty()
+        });
+    }
+
     fn body(v: Value) -> String {
         v.to_string()
     }

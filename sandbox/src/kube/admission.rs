@@ -403,9 +403,28 @@ pub fn default(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, store: &
             }
         }
         ("batch", "jobs") => default_job(obj),
-        ("apps", "replicasets" | "statefulsets") => {
+        ("apps", "replicasets" | "statefulsets" | "daemonsets") => {
             let spec = obj_mut(obj, "spec");
-            default_field(spec, "replicas", json!(1));
+            match rt.plural.as_str() {
+                "daemonsets" => default_field(
+                    spec,
+                    "updateStrategy",
+                    json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}),
+                ),
+                "statefulsets" => {
+                    default_field(spec, "replicas", json!(1));
+                    default_field(spec, "podManagementPolicy", json!("OrderedReady"));
+                    default_field(
+                        spec,
+                        "updateStrategy",
+                        json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+                    );
+                }
+                _ => default_field(spec, "replicas", json!(1)),
+            }
+            if rt.plural != "replicasets" {
+                default_field(spec, "revisionHistoryLimit", json!(10));
+            }
             if let Some(t) = spec.get_mut("template").and_then(|t| t.get_mut("spec")) {
                 default_pod_spec(t);
             }

@@ -1283,6 +1283,16 @@ mod tests {
                 json!({"metadata": {"name": "c", "finalizers": ["f"]}, "data": {"a": "b"}}),
             ),
             (
+                "/apis/apps/v1/namespaces/default/statefulsets",
+                json!({"metadata": {"name": "ss"}, "spec": {"replicas": 2, "serviceName": "s",
+                    "selector": {"matchLabels": {"app": "a"}}, "template": template}}),
+            ),
+            (
+                "/apis/apps/v1/namespaces/default/daemonsets",
+                json!({"metadata": {"name": "ds"}, "spec": {
+                    "selector": {"matchLabels": {"app": "a"}}, "template": template}}),
+            ),
+            (
                 "/apis/batch/v1/namespaces/default/jobs",
                 json!({"metadata": {"name": "j"}, "spec": {"completions": 2, "template": {"spec": {
                     "restartPolicy": "Never", "containers": [{"name": "c", "image": "i"}]}}}}),

@@ -1,8 +1,8 @@
 //! The controllers of an emulated cluster, level-triggered: after every write (and on a
 //! short tick, for timed transitions) each one compares what is stored with what should
 //! be and writes the difference. Deployment → ReplicaSet → Pods (ready after the
-//! transition delay; rolling updates within maxSurge/maxUnavailable), Jobs (pods that
-//! succeed after the delay), Service Endpoints and EndpointSlices, namespace, owner and
+//! transition delay; rolling updates within maxSurge/maxUnavailable), StatefulSets and
+//! DaemonSets (ordered and per-node pods), Jobs (pods that succeed after the delay), Service Endpoints and EndpointSlices, namespace, owner and
 //! Event garbage collection, and the AWS Load Balancer Controller's handling of Ingresses
 //! of class `alb` (ALB through [`crate::provider::LoadBalancers`], finalizer, address).
 
@@ -62,6 +62,7 @@ pub(super) fn reconcile(c: &Cluster) -> bool {
     deployments(c);
     replicasets(c);
     jobs(c);
+    stateful_sets_and_daemon_sets(c);
     let pods_pending = pods(c);
     endpoints(c);
     let ingresses_pending = ingresses(c);
@@ -848,6 +849,152 @@ fn pods(c: &Cluster) -> bool {
         });
     }
     pending
+}
+
+/// The ordinal of a StatefulSet pod (`<set>-<n>`).
+fn ordinal(pod: &Value, set: &str) -> Option<i64> {
+    meta_str(pod, "name")
+        .strip_prefix(set)?
+        .strip_prefix('-')?
+        .parse()
+        .ok()
+}
+
+/// StatefulSets: pods `<name>-0..N-1`, each created once the lower ones are ready,
+/// removed from the highest ordinal down, replaced one at a time (highest first) when
+/// the template changes. DaemonSets: one pod on the cluster's single node, replaced
+/// when the template changes.
+fn stateful_sets_and_daemon_sets(c: &Cluster) {
+    let (sts, _) = c.list(&t("statefulsets"), None);
+    let (dss, _) = c.list(&t("daemonsets"), None);
+    if sts.is_empty() && dss.is_empty() {
+        return;
+    }
+    let (pods, _) = c.list(&t("pods"), None);
+    let by = by_owner(&pods);
+    let node = format!("sandbox-{}-node", c.name);
+    let revision_of = |p: &Value| {
+        p.pointer("/metadata/labels/controller-revision-hash")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    for (plural, sets) in [("statefulsets", &sts), ("daemonsets", &dss)] {
+        let stateful = plural == "statefulsets";
+        for set in sets.iter().filter(|s| !is_deleting(s)) {
+            let ns = meta_str(set, "namespace");
+            let name = meta_str(set, "name");
+            let desired = if stateful {
+                set.pointer("/spec/replicas")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(1)
+            } else {
+                1
+            };
+            let template = set.pointer("/spec/template").cloned().unwrap_or(json!({}));
+            let revision = format!("{name}-{}", template_hash(&template));
+            let mine: Vec<&Value> = owned_by(&by, meta_str(set, "uid"))
+                .into_iter()
+                .filter(|p| !is_deleting(p))
+                .collect();
+            let all_ready = mine.iter().all(|p| is_ready(p));
+            let new_pod = |pod_name: Option<String>| {
+                let mut labels = template
+                    .pointer("/metadata/labels")
+                    .cloned()
+                    .unwrap_or(json!({}));
+                if !labels.is_object() {
+                    labels = json!({});
+                }
+                labels["controller-revision-hash"] = json!(revision);
+                let mut spec = template.get("spec").cloned().unwrap_or(json!({}));
+                let mut meta = json!({"namespace": ns, "ownerReferences": owner_ref(set)});
+                match &pod_name {
+                    Some(n) => {
+                        labels["statefulset.kubernetes.io/pod-name"] = json!(n);
+                        meta["name"] = json!(n);
+                        set_path(&mut spec, &["hostname"], json!(n));
+                        if let Some(svc) =
+                            set.pointer("/spec/serviceName").filter(|s| s.is_string())
+                        {
+                            set_path(&mut spec, &["subdomain"], svc.clone());
+                        }
+                    }
+                    None => {
+                        meta["generateName"] = json!(format!("{name}-"));
+                        set_path(&mut spec, &["nodeName"], json!(node));
+                    }
+                }
+                meta["labels"] = labels;
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec})
+            };
+            if stateful {
+                let mut changed = false;
+                for p in mine
+                    .iter()
+                    .filter(|p| ordinal(p, name).is_none_or(|o| o >= desired))
+                {
+                    let _ = c.delete(&t("pods"), ns, meta_str(p, "name"), &Default::default());
+                    changed = true;
+                }
+                let present: BTreeSet<i64> = mine.iter().filter_map(|p| ordinal(p, name)).collect();
+                if !changed
+                    && all_ready
+                    && let Some(i) = (0..desired).find(|i| !present.contains(i))
+                {
+                    let _ = c.create(
+                        &t("pods"),
+                        ns,
+                        new_pod(Some(format!("{name}-{i}"))),
+                        &WriteOptions::default(),
+                    );
+                    changed = true;
+                }
+                // Roll the template out from the highest ordinal, one ready pod at a time.
+                if !changed
+                    && all_ready
+                    && let Some(p) = mine
+                        .iter()
+                        .filter(|p| revision_of(p) != revision)
+                        .max_by_key(|p| ordinal(p, name).unwrap_or(-1))
+                {
+                    let _ = c.delete(&t("pods"), ns, meta_str(p, "name"), &Default::default());
+                }
+            } else if mine.is_empty() {
+                let _ = c.create(&t("pods"), ns, new_pod(None), &WriteOptions::default());
+            } else {
+                for p in mine.iter().filter(|p| revision_of(p) != revision) {
+                    let _ = c.delete(&t("pods"), ns, meta_str(p, "name"), &Default::default());
+                }
+            }
+            let count = mine.len() as i64;
+            let ready = mine.iter().filter(|p| is_ready(p)).count() as i64;
+            let updated = mine.iter().filter(|p| revision_of(p) == revision).count() as i64;
+            let generation = set
+                .pointer("/metadata/generation")
+                .cloned()
+                .unwrap_or(json!(1));
+            let status = if stateful {
+                let current = if updated == count {
+                    revision.clone()
+                } else {
+                    set.pointer("/status/currentRevision")
+                        .and_then(Value::as_str)
+                        .unwrap_or(&revision)
+                        .to_string()
+                };
+                json!({"observedGeneration": generation, "replicas": count, "readyReplicas": ready,
+                    "currentReplicas": if current == revision { updated } else { count - updated },
+                    "updatedReplicas": updated, "availableReplicas": ready,
+                    "currentRevision": current, "updateRevision": revision, "collisionCount": 0})
+            } else {
+                json!({"observedGeneration": generation, "desiredNumberScheduled": 1, "currentNumberScheduled": count,
+                    "numberReady": ready, "updatedNumberScheduled": updated, "numberAvailable": ready,
+                    "numberMisscheduled": 0})
+            };
+            c.controller_write(&t(plural), ns, name, |s| s["status"] = status);
+        }
+    }
 }
 
 /// Jobs: pods up to `parallelism` until `completions` of them have succeeded, then the

@@ -331,26 +331,9 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
                 .filter(|lb| lb.region == ctx.region)
                 .collect();
             let selected: Vec<&LoadBalancer> = if !arns.is_empty() {
-                arns.iter()
-                    .map(|a| {
-                        in_region
-                            .iter()
-                            .copied()
-                            .find(|lb| lb.arn == *a)
-                            .ok_or_else(lb_not_found)
-                    })
-                    .collect::<ApiResult<_>>()?
+                pick(&in_region, &arns, |lb| &lb.arn, lb_not_found)?
             } else if !names.is_empty() {
-                names
-                    .iter()
-                    .map(|n| {
-                        in_region
-                            .iter()
-                            .copied()
-                            .find(|lb| lb.name == *n)
-                            .ok_or_else(lb_not_found)
-                    })
-                    .collect::<ApiResult<_>>()?
+                pick(&in_region, &names, |lb| &lb.name, lb_not_found)?
             } else {
                 in_region
             };
@@ -401,26 +384,9 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
                     .filter(|t| t.load_balancer_arns.contains(lb))
                     .collect()
             } else if !arns.is_empty() {
-                arns.iter()
-                    .map(|a| {
-                        in_region
-                            .iter()
-                            .copied()
-                            .find(|t| t.arn == *a)
-                            .ok_or_else(tg_not_found)
-                    })
-                    .collect::<ApiResult<_>>()?
+                pick(&in_region, &arns, |t| &t.arn, tg_not_found)?
             } else if !names.is_empty() {
-                names
-                    .iter()
-                    .map(|n| {
-                        in_region
-                            .iter()
-                            .copied()
-                            .find(|t| t.name == *n)
-                            .ok_or_else(tg_not_found)
-                    })
-                    .collect::<ApiResult<_>>()?
+                pick(&in_region, &names, |t| &t.name, tg_not_found)?
             } else {
                 in_region
             };
@@ -1265,6 +1231,26 @@ impl LoadBalancers for Aws {
         })
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
+}
+
+/// The items named in `wanted` (by ARN or name), in the order asked for; any name
+/// that matches nothing is the API's not-found error, as AWS answers.
+fn pick<'a, T>(
+    items: &[&'a T],
+    wanted: &[String],
+    key: impl Fn(&T) -> &String,
+    not_found: impl Fn() -> ApiError,
+) -> ApiResult<Vec<&'a T>> {
+    wanted
+        .iter()
+        .map(|w| {
+            items
+                .iter()
+                .copied()
+                .find(|i| key(i) == w)
+                .ok_or_else(&not_found)
+        })
+        .collect()
 }
 
 #[cfg(test)]

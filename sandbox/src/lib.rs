@@ -11,6 +11,7 @@
 //! (each cluster's objects), `kubeconfig`, and for `up` `sandbox.pid` / `sandbox.log`.
 
 pub mod aws;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod kube;
@@ -252,4 +253,16 @@ impl SandboxHandle {
         }
         Ok(())
     }
+}
+
+/// The Content-Length a client declared. A body declared too large is refused before
+/// it is read: answering while the client is still uploading can reach it as a
+/// connection reset instead of a 413 (curl waits for `100 Continue` on big bodies).
+pub(crate) fn declared_len(headers: &axum::http::HeaderMap) -> Option<usize> {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }

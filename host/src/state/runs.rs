@@ -227,7 +227,7 @@ fn new_run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
     let secs = now.as_secs();
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let (y, mo, d) = runner_sandbox::calendar::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
     let ms = now.subsec_millis();
@@ -239,24 +239,10 @@ fn new_run_id() -> String {
     )
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
-
 /// A time in ms since the epoch as `2026-11-24 01:02:03 UTC`.
 pub fn format_time(ms: u64) -> String {
     let secs = ms / 1000;
-    let (y, mo, d) = civil_from_days((secs / 86_400) as i64);
+    let (y, mo, d) = runner_sandbox::calendar::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
     format!(
         "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
@@ -272,8 +258,6 @@ mod tests {
 
     #[test]
     fn dates_are_converted_exactly() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_416), (2025, 11, 24));
         assert_eq!(format_time(1_795_482_123_000), "2026-11-24 01:02:03 UTC");
     }
 }

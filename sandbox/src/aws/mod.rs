@@ -259,10 +259,16 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         return json_response(200, body.to_string());
     }
     let proto = classify(&req);
+    let declared_too_large = crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY);
     let (parts, body) = req.into_parts();
-    let body = match axum::body::to_bytes(body, MAX_BODY).await {
-        Ok(b) => b,
-        Err(_) => {
+    let read = if declared_too_large {
+        None
+    } else {
+        axum::body::to_bytes(body, MAX_BODY).await.ok()
+    };
+    let body = match read {
+        Some(b) => b,
+        None => {
             let e = ApiError::new(
                 413,
                 "RequestEntityTooLarge",

@@ -149,17 +149,22 @@ fn field_supported(rt: &ResourceType, f: &str) -> bool {
     }
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.to_string().contains("length limit"))
-            || e.to_string().contains("length limit");
-        if too_large {
-            ApiError::too_large()
-        } else {
-            ApiError::bad_request(format!("reading the body: {e}"))
-        }
-    })
+async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
+    if crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
+        return Err(ApiError::too_large());
+    }
+    axum::body::to_bytes(req.into_body(), MAX_BODY)
+        .await
+        .map_err(|e| {
+            let too_large = std::error::Error::source(&e)
+                .is_some_and(|s| s.to_string().contains("length limit"))
+                || e.to_string().contains("length limit");
+            if too_large {
+                ApiError::too_large()
+            } else {
+                ApiError::bad_request(format!("reading the body: {e}"))
+            }
+        })
 }
 
 /// The body of a create or update, in whichever encoding the client chose.
@@ -669,7 +674,7 @@ async fn resource_call(
         }
         (Method::POST, None) if t.rt.group == "authorization.k8s.io" => {
             // The sandbox has no authorization: every review allows everything.
-            let body = read_body(req.into_body()).await?;
+            let body = read_body(req).await?;
             let spec = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|b| b.get("spec").cloned())
@@ -690,12 +695,12 @@ async fn resource_call(
             if t.rt.namespaced && t.ns.is_none() {
                 return Err(ApiError::method_not_allowed());
             }
-            let body = decode_body(&content_type, &read_body(req.into_body()).await?)?;
+            let body = decode_body(&content_type, &read_body(req).await?)?;
             let obj = cluster.create(&t.rt, &ns, body, &opts)?;
             Ok(json_response(StatusCode::CREATED, &present(&t, obj)))
         }
         (Method::PUT, Some(name)) => {
-            let body = decode_body(&content_type, &read_body(req.into_body()).await?)?;
+            let body = decode_body(&content_type, &read_body(req).await?)?;
             if t.sub.as_deref() == Some("scale") {
                 let replicas = body.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
                 let rv = body.pointer("/metadata/resourceVersion").cloned();
@@ -710,12 +715,12 @@ async fn resource_call(
             Ok(json_response(StatusCode::OK, &present(&t, obj)))
         }
         (Method::PATCH, Some(name)) => {
-            let body = read_body(req.into_body()).await?;
+            let body = read_body(req).await?;
             patch_request(cluster, &t, &ns, &name, &content_type, &body, &opts)
                 .map(|o| json_response(StatusCode::OK, &o))
         }
         (Method::DELETE, Some(name)) => {
-            let body = read_body(req.into_body()).await?;
+            let body = read_body(req).await?;
             let dopts = delete_options(&body, &p)?;
             let before = cluster.get(&t.rt, &ns, &name)?;
             let obj = cluster.delete(&t.rt, &ns, &name, &dopts)?;
@@ -732,7 +737,7 @@ async fn resource_call(
             ))
         }
         (Method::DELETE, None) => {
-            let body = read_body(req.into_body()).await?;
+            let body = read_body(req).await?;
             let dopts = delete_options(&body, &p)?;
             let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
             let mut deleted = Vec::new();

@@ -399,6 +399,14 @@ fn template_hash(template: &Value) -> String {
     time::safe_encode(&digest, 10)
 }
 
+/// `spec.replicas`, which Kubernetes defaults to 1 for every workload kind.
+fn desired_replicas(workload: &Value) -> i64 {
+    workload
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1)
+}
+
 fn deployments(c: &Cluster) {
     let (deploys, _) = c.list(&t("deployments"), None);
     let (all_rs, _) = c.list(&t("replicasets"), None);
@@ -407,10 +415,7 @@ fn deployments(c: &Cluster) {
         let ns = meta_str(d, "namespace");
         let name = meta_str(d, "name");
         let uid = meta_str(d, "uid");
-        let desired = d
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
+        let desired = desired_replicas(d);
         let template = d.pointer("/spec/template").cloned().unwrap_or(json!({}));
         let hash = template_hash(&template);
         let rs_name = format!("{name}-{hash}");
@@ -674,10 +679,7 @@ fn replicasets(c: &Cluster) {
     for rs in all_rs.iter().filter(|rs| !is_deleting(rs)) {
         let ns = meta_str(rs, "namespace");
         let name = meta_str(rs, "name");
-        let desired = rs
-            .pointer("/spec/replicas")
-            .and_then(Value::as_i64)
-            .unwrap_or(1);
+        let desired = desired_replicas(rs);
         let mut mine: Vec<&Value> = owned_by(&pods_by_owner, meta_str(rs, "uid"))
             .into_iter()
             .filter(|p| !is_deleting(p))
@@ -884,13 +886,7 @@ fn stateful_sets_and_daemon_sets(c: &Cluster) {
         for set in sets.iter().filter(|s| !is_deleting(s)) {
             let ns = meta_str(set, "namespace");
             let name = meta_str(set, "name");
-            let desired = if stateful {
-                set.pointer("/spec/replicas")
-                    .and_then(Value::as_i64)
-                    .unwrap_or(1)
-            } else {
-                1
-            };
+            let desired = if stateful { desired_replicas(set) } else { 1 };
             let template = set.pointer("/spec/template").cloned().unwrap_or(json!({}));
             let revision = format!("{name}-{}", template_hash(&template));
             let mine: Vec<&Value> = owned_by(&by, meta_str(set, "uid"))

@@ -1,7 +1,7 @@
 //! boto3 (botocore's own serializers, parsers, paginators and waiters) through the
 //! tutorial's operations, from `tests/scripts/tutorial_boto3.py`.
 
-use runner_sandbox::provider::{AlbRequest, LoadBalancers};
+use runner_sandbox::provider::LoadBalancers;
 
 use crate::support;
 
@@ -17,14 +17,7 @@ async fn boto3_runs_the_tutorial_operations() {
     ] {
         let alb = sb
             .aws()
-            .ensure_ingress_alb(&AlbRequest {
-                cluster: cluster.into(),
-                region: region.into(),
-                namespace: "default".into(),
-                ingress: "py-az-ingress".into(),
-                scheme: "internet-facing".into(),
-                tags: Default::default(),
-            })
+            .ensure_ingress_alb(&support::tutorial_alb(cluster, region))
             .unwrap();
         env.push((var.into(), alb.dns_name));
     }

@@ -125,32 +125,7 @@ async fn sandbox_up_child() {
 async fn cli_up_runs_until_down() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "cli_commands::sandbox_up_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("RUNNER_SANDBOX_TEST_DIR", &path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while cli::run(SandboxCommand::Status, path.clone())
-        .await
-        .unwrap()
-        != ExitCode::SUCCESS
-    {
-        assert!(std::time::Instant::now() < deadline, "`up` never answered");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let ep: runner_sandbox::Endpoints =
-        runner_sandbox::persist::load(&path.join(runner_sandbox::ENDPOINTS_FILE))
-            .unwrap()
-            .unwrap();
+    let (child, ep) = spawn_up_child(&path, true).await;
     assert_eq!(ep.clusters.len(), 1);
     assert_eq!(
         (ep.clusters[0].name.as_str(), ep.region.as_str()),
@@ -307,32 +282,7 @@ impl Drop for StopOnDrop {
 async fn kill_9_loses_no_acknowledged_change() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
-    let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "cli_commands::sandbox_up_child",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("RUNNER_SANDBOX_TEST_DIR", &path)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while cli::run(SandboxCommand::Status, path.clone())
-        .await
-        .unwrap()
-        != ExitCode::SUCCESS
-    {
-        assert!(std::time::Instant::now() < deadline, "`up` never answered");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let ep: runner_sandbox::Endpoints =
-        runner_sandbox::persist::load(&path.join(runner_sandbox::ENDPOINTS_FILE))
-            .unwrap()
-            .unwrap();
+    let (mut child, ep) = spawn_up_child(&path, false).await;
     let mut arns = Vec::new();
     for i in 0..5 {
         let body = format!(r#"{{"Name":"acc-{i}","IdempotencyToken":"k9-{i}"}}"#);
@@ -368,4 +318,45 @@ async fn kill_9_loses_no_acknowledged_change() {
         .collect();
     assert_eq!(kept, arns);
     sb.shutdown().await.unwrap();
+}
+
+/// Runs `sandbox up` in the foreground in a child process (the ignored
+/// `sandbox_up_child` test) and waits until it answers; returns it and its endpoints.
+async fn spawn_up_child(
+    path: &std::path::Path,
+    capture: bool,
+) -> (tokio::process::Child, runner_sandbox::Endpoints) {
+    let io = || {
+        if capture {
+            std::process::Stdio::piped()
+        } else {
+            std::process::Stdio::null()
+        }
+    };
+    let child = tokio::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "cli_commands::sandbox_up_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("RUNNER_SANDBOX_TEST_DIR", path)
+        .stdout(io())
+        .stderr(io())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cli::run(SandboxCommand::Status, path.to_path_buf())
+        .await
+        .unwrap()
+        != ExitCode::SUCCESS
+    {
+        assert!(std::time::Instant::now() < deadline, "`up` never answered");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ep = runner_sandbox::persist::load(&path.join(runner_sandbox::ENDPOINTS_FILE))
+        .unwrap()
+        .unwrap();
+    (child, ep)
 }

@@ -3,20 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use runner_sandbox::provider::{AlbRequest, LoadBalancers};
+use runner_sandbox::provider::LoadBalancers;
 
 use crate::support::{self, aws_err, aws_ok};
-
-fn alb_request(cluster: &str, region: &str) -> AlbRequest {
-    AlbRequest {
-        cluster: cluster.into(),
-        region: region.into(),
-        namespace: "default".into(),
-        ingress: "py-az-ingress".into(),
-        scheme: "internet-facing".into(),
-        tags: Default::default(),
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_cli_runs_the_tutorial() {
@@ -26,11 +15,11 @@ async fn aws_cli_runs_the_tutorial() {
     // The Load Balancer Controller stand-in's two ALBs, one per region.
     let alb1 = sb
         .aws()
-        .ensure_ingress_alb(&alb_request("primary", "us-east-1"))
+        .ensure_ingress_alb(&support::tutorial_alb("primary", "us-east-1"))
         .unwrap();
     let alb2 = sb
         .aws()
-        .ensure_ingress_alb(&alb_request("secondary", "us-east-2"))
+        .ensure_ingress_alb(&support::tutorial_alb("secondary", "us-east-2"))
         .unwrap();
     assert!(
         alb1.name.starts_with("k8s-default-pyazingr-"),

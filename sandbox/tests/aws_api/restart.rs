@@ -1,7 +1,7 @@
 //! Stopping the sandbox and starting it again on the same state dir keeps every AWS
 //! resource and every endpoint.
 
-use runner_sandbox::provider::{AlbRequest, LoadBalancers};
+use runner_sandbox::provider::LoadBalancers;
 
 use crate::support::{self, Req, send};
 
@@ -12,14 +12,7 @@ async fn restart_keeps_resources_and_endpoints() {
     let ep = sb.endpoints().clone();
     let alb = sb
         .aws()
-        .ensure_ingress_alb(&AlbRequest {
-            cluster: "primary".into(),
-            region: "us-east-1".into(),
-            namespace: "default".into(),
-            ingress: "py-az-ingress".into(),
-            scheme: "internet-facing".into(),
-            tags: Default::default(),
-        })
+        .ensure_ingress_alb(&support::tutorial_alb("primary", "us-east-1"))
         .unwrap();
     tokio::time::sleep(support::DELAY * 2).await;
     let r = send(
@@ -101,14 +94,7 @@ async fn restart_keeps_resources_and_endpoints() {
     // The controller seam finds the same ALB again instead of creating another.
     let again = sb
         .aws()
-        .ensure_ingress_alb(&AlbRequest {
-            cluster: "primary".into(),
-            region: "us-east-1".into(),
-            namespace: "default".into(),
-            ingress: "py-az-ingress".into(),
-            scheme: "internet-facing".into(),
-            tags: Default::default(),
-        })
+        .ensure_ingress_alb(&support::tutorial_alb("primary", "us-east-1"))
         .unwrap();
     assert_eq!(again, alb);
     sb.shutdown().await.unwrap();

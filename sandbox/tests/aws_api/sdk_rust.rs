@@ -5,7 +5,7 @@ use aws_sdk_elasticloadbalancingv2 as elbv2;
 use aws_sdk_globalaccelerator as ga;
 use aws_sdk_route53 as route53;
 use runner_sandbox::Endpoints;
-use runner_sandbox::provider::{AlbRequest, LoadBalancers};
+use runner_sandbox::provider::LoadBalancers;
 
 use crate::support;
 
@@ -36,14 +36,7 @@ async fn aws_sdk_rust_runs_the_tutorial_operations() {
     let ep = sb.endpoints().clone();
     let alb = sb
         .aws()
-        .ensure_ingress_alb(&AlbRequest {
-            cluster: "primary".into(),
-            region: "us-east-1".into(),
-            namespace: "default".into(),
-            ingress: "py-az-ingress".into(),
-            scheme: "internet-facing".into(),
-            tags: Default::default(),
-        })
+        .ensure_ingress_alb(&support::tutorial_alb("primary", "us-east-1"))
         .unwrap();
     tokio::time::sleep(support::DELAY * 2).await;
 

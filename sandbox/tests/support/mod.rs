@@ -333,3 +333,15 @@ pub fn error_code(body: &str) -> String {
         .map(|(c, _)| c.to_string())
         .unwrap_or_default()
 }
+
+/// What the controller asks for when the tutorial's Ingress `py-az-ingress` appears.
+pub fn tutorial_alb(cluster: &str, region: &str) -> runner_sandbox::provider::AlbRequest {
+    runner_sandbox::provider::AlbRequest {
+        cluster: cluster.into(),
+        region: region.into(),
+        namespace: "default".into(),
+        ingress: "py-az-ingress".into(),
+        scheme: "internet-facing".into(),
+        tags: Default::default(),
+    }
+}

@@ -169,19 +169,6 @@ impl Event {
                 | Event::StepProgress { .. }
         )
     }
-
-    pub fn step(&self) -> Option<&str> {
-        match self {
-            Event::StepStarted { step, .. }
-            | Event::StepLog { step, .. }
-            | Event::StepProgress { step, .. }
-            | Event::StepState { step, .. }
-            | Event::StepCarried { step, .. }
-            | Event::StepRetry { step, .. }
-            | Event::StepFinished { step, .. } => Some(step),
-            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
-        }
-    }
 }
 
 #[cfg(test)]

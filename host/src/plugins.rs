@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,9 +22,6 @@ mod embedded {
 pub fn builtins() -> &'static [(&'static str, &'static str, &'static [u8])] {
     embedded::BUILTINS
 }
-
-/// The directory holding the hostile and test fixtures built with this binary.
-pub const FIXTURES_DIR: &str = env!("RUNNER_FIXTURES_DIR");
 
 /// A plugin's bytes, found and checked.
 pub struct Resolved {
@@ -75,9 +71,13 @@ pub fn load(
     plugin: &PluginRef,
 ) -> Result<(Resolved, Arc<LoadedPlugin>), PluginProblem> {
     let resolved = resolve(plugin)?;
-    let loaded = engine.load(&resolved.bytes).map_err(|e| match e {
-        LoadError::Invalid(_) | LoadError::WrongWorld(_) => PluginProblem::NotAStep(e.to_string()),
-    })?;
+    let loaded = engine
+        .load_hashed(&resolved.sha256, &resolved.bytes)
+        .map_err(|e| match e {
+            LoadError::Invalid(_) | LoadError::WrongWorld(_) => {
+                PluginProblem::NotAStep(e.to_string())
+            }
+        })?;
     Ok((resolved, loaded))
 }
 
@@ -144,9 +144,4 @@ impl PluginCatalog for Catalog<'_> {
             tokio::runtime::Handle::current().block_on(describe(self.engine, &loaded, &params))
         })
     }
-}
-
-/// The fixture component called `name` (tests and benchmarks).
-pub fn fixture(name: &str) -> std::path::PathBuf {
-    Path::new(FIXTURES_DIR).join(format!("{name}.wasm"))
 }

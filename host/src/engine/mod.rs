@@ -134,7 +134,13 @@ impl WasmEngine {
     /// Compiles (or loads from the cache) and pre-instantiates a component, once per
     /// distinct content; later calls return the same `LoadedPlugin`.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
-        let sha256 = sha256_hex(bytes);
+        self.load_hashed(&sha256_hex(bytes), bytes)
+    }
+
+    /// `load` for bytes whose sha256 the caller has already computed (and checked
+    /// against a pin), so a component is hashed once per load.
+    pub fn load_hashed(&self, sha256: &str, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let sha256 = sha256.to_string();
         if let Some(p) = self.loaded.lock().unwrap().get(&sha256) {
             return Ok(p.clone());
         }

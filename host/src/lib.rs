@@ -7,6 +7,7 @@
 pub mod bindings;
 pub mod capabilities;
 pub mod cli;
+pub mod cloud;
 pub mod engine;
 pub mod events;
 pub mod exec;

@@ -99,6 +99,7 @@ pub async fn describe(
         "describe".into(),
         Arc::new(Recorder::detached()),
         Default::default(),
+        Default::default(),
     );
     match outcome::call(
         engine,

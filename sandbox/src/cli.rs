@@ -265,13 +265,32 @@ async fn serve_foreground(cfg: SandboxConfig, dir: &Path) -> Result<ExitCode> {
 /// Re-executes this program without `--detach` in a new session, logging to the
 /// sandbox dir, and waits until it answers.
 async fn up_detached(dir: &Path) -> Result<ExitCode> {
-    use std::os::unix::process::CommandExt;
-    let exe =
-        std::env::current_exe().context("finding this program to run it in the background")?;
     let args: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| a != "--detach")
         .collect();
+    let (pid, ep) = spawn_detached(dir, &args).await?;
+    println!(
+        "Sandbox running in the background (pid {pid}, log {}).",
+        dir.join(LOG_FILE).display()
+    );
+    print!("{}", describe(&ep, dir));
+    println!(
+        "Use it from a shell: eval \"$({})\"; stop it with `{}`.",
+        same_command("env"),
+        same_command("down")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs this program with `args` (a foreground `sandbox up` for `dir`) in a new session
+/// in the background, logging to the sandbox dir; returns its pid and endpoints once it
+/// answers.
+async fn spawn_detached(dir: &Path, args: &[String]) -> Result<(u32, Endpoints)> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let exe =
+        std::env::current_exe().context("finding this program to run it in the background")?;
     let log_path = dir.join(LOG_FILE);
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -279,7 +298,7 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
         .open(&log_path)?;
     let _ = std::fs::remove_file(dir.join(ENDPOINTS_FILE));
     let mut cmd = std::process::Command::new(exe);
-    cmd.args(&args)
+    cmd.args(args)
         .env(DETACHED_ENV, "1")
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
@@ -316,18 +335,7 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
         if let Ok(Some(ep)) = persist::load::<Endpoints>(&dir.join(ENDPOINTS_FILE))
             && answers(&ep.aws).await
         {
-            println!(
-                "Sandbox running in the background (pid {}, log {}).",
-                child.id(),
-                log_path.display()
-            );
-            print!("{}", describe(&ep, dir));
-            println!(
-                "Use it from a shell: eval \"$({})\"; stop it with `{}`.",
-                same_command("env"),
-                same_command("down")
-            );
-            return Ok(ExitCode::SUCCESS);
+            return Ok((child.id(), ep));
         }
         if Instant::now() > deadline {
             bail!(
@@ -337,6 +345,46 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// How `runner exec` found the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attached {
+    /// It was running already (started by `sandbox up`, another run, or a test).
+    Running,
+    /// It was not; this call started it in the background, where it stays.
+    Started,
+}
+
+/// The sandbox in `dir` for a run: its endpoints when it answers, else it is started in
+/// the background with `clusters` (NAME=REGION; empty: the saved or default ones).
+/// `global_args` are the flags the child needs before `sandbox up` (`--state-dir`).
+pub async fn attach_or_start(
+    dir: &Path,
+    global_args: &[String],
+    clusters: &[String],
+) -> Result<(Endpoints, Attached)> {
+    if let Ok(Some(ep)) = persist::load::<Endpoints>(&dir.join(ENDPOINTS_FILE))
+        && answers(&ep.aws).await
+    {
+        return Ok((ep, Attached::Running));
+    }
+    if let Some(pid) = running_pid(dir) {
+        bail!(
+            "the sandbox in {} (pid {pid}) is running but does not answer; see {} or restart it with `runner sandbox down`",
+            dir.display(),
+            dir.join(LOG_FILE).display()
+        );
+    }
+    // Checked here so a bad cluster list is reported by this process, not in a log.
+    effective_config(dir, clusters, None)?;
+    let mut args = global_args.to_vec();
+    args.extend(["sandbox".to_string(), "up".to_string()]);
+    for c in clusters {
+        args.extend(["--cluster".to_string(), c.clone()]);
+    }
+    let (_, ep) = spawn_detached(dir, &args).await?;
+    Ok((ep, Attached::Started))
 }
 
 async fn down(dir: &Path) -> Result<ExitCode> {

@@ -20,6 +20,8 @@ use clap::{Parser, Subcommand};
 
 pub use output::OutputFormat;
 
+use crate::cloud::CloudKind;
+
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_STEP_FAILED: u8 = 1;
 pub const EXIT_INVALID: u8 = 2;
@@ -75,6 +77,10 @@ pub enum Command {
         /// Steps running at once.
         #[arg(long, default_value_t = 16)]
         jobs: usize,
+        /// Where cloud calls go: the local sandbox (started in the background if needed)
+        /// or real AWS and EKS (never a default).
+        #[arg(long, value_enum, default_value_t = CloudKind::Sandbox)]
+        cloud: CloudKind,
     },
     /// Undo what a workflow's runs made, in reverse dependency order.
     Destroy {
@@ -82,6 +88,9 @@ pub enum Command {
         args: WorkflowArgs,
         #[arg(long, default_value_t = 16)]
         jobs: usize,
+        /// As for `exec`.
+        #[arg(long, value_enum, default_value_t = CloudKind::Sandbox)]
+        cloud: CloudKind,
     },
     /// Check a workflow and report every problem at once.
     Validate {
@@ -121,6 +130,9 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 /// Parses the command line and runs it; errors become a message and an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS provider for the AWS SDK, kube and probes: with two compiled in, rustls
+    // cannot pick and the first TLS connection panics.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -134,11 +146,22 @@ pub fn main() -> ExitCode {
     };
     runtime.block_on(async move {
         let code = match cli.command {
-            Command::Exec { args, fresh, jobs } => {
-                workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, fresh, jobs).await
+            Command::Exec {
+                args,
+                fresh,
+                jobs,
+                cloud,
+            } => {
+                let how = workflow_cmd::How { fresh, jobs, cloud };
+                workflow_cmd::exec(&cli.state_dir, cli.cache_dir, args, how).await
             }
-            Command::Destroy { args, jobs } => {
-                workflow_cmd::destroy(&cli.state_dir, cli.cache_dir, args, jobs).await
+            Command::Destroy { args, jobs, cloud } => {
+                let how = workflow_cmd::How {
+                    fresh: false,
+                    jobs,
+                    cloud,
+                };
+                workflow_cmd::destroy(&cli.state_dir, cli.cache_dir, args, how).await
             }
             Command::Validate { args } => validate::validate(cli.cache_dir, args).await,
             Command::Runs { output } => runs::list(&cli.state_dir, output),

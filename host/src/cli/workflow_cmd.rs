@@ -7,8 +7,10 @@ use std::sync::Arc;
 use super::output::{JsonLines, LiveProgress, PlainLines};
 use super::validate::{engine, load_checked};
 use super::{
-    EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_OK, EXIT_STEP_FAILED, OutputFormat, WorkflowArgs,
+    EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STEP_FAILED, OutputFormat,
+    WorkflowArgs,
 };
+use crate::cloud::{self, Cloud, CloudKind, ConnectError};
 use crate::events::{RunStatus, StepStatus};
 use crate::exec::recorder::EventSink;
 use crate::exec::{self, ExecOptions, Loaded, RunResult};
@@ -28,37 +30,54 @@ enum Verb {
     Destroy,
 }
 
+/// How to run: `exec`'s and `destroy`'s flags.
+#[derive(Debug, Clone, Copy)]
+pub struct How {
+    pub fresh: bool,
+    pub jobs: usize,
+    pub cloud: CloudKind,
+}
+
 pub async fn exec(
     state_dir: &Path,
     cache_dir: Option<PathBuf>,
     args: WorkflowArgs,
-    fresh: bool,
-    jobs: usize,
+    how: How,
 ) -> u8 {
-    run(
-        Verb::Exec,
-        state_dir,
-        cache_dir,
-        args,
-        ExecOptions { fresh, jobs },
-    )
-    .await
+    run(Verb::Exec, state_dir, cache_dir, args, how).await
 }
 
 pub async fn destroy(
     state_dir: &Path,
     cache_dir: Option<PathBuf>,
     args: WorkflowArgs,
-    jobs: usize,
+    how: How,
 ) -> u8 {
-    run(
-        Verb::Destroy,
-        state_dir,
-        cache_dir,
-        args,
-        ExecOptions { fresh: false, jobs },
-    )
-    .await
+    run(Verb::Destroy, state_dir, cache_dir, args, how).await
+}
+
+/// The run's cloud, when the workflow uses one.
+async fn connect(
+    how: &How,
+    wf: &runner_workflow::Workflow,
+    state_dir: &Path,
+) -> Result<Option<Arc<Cloud>>, u8> {
+    if !cloud::connect::needed(wf) {
+        return Ok(None);
+    }
+    let state_abs = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    let global_args = vec!["--state-dir".to_string(), state_abs.display().to_string()];
+    match cloud::connect::connect(how.cloud, wf, state_dir, &global_args).await {
+        Ok(c) => Ok(Some(Arc::new(c))),
+        Err(e @ ConnectError::Invalid(_)) => {
+            eprintln!("error: {e}");
+            Err(EXIT_INVALID)
+        }
+        Err(e @ ConnectError::Unavailable(_)) => {
+            eprintln!("error: {e}");
+            Err(EXIT_CANNOT_RUN)
+        }
+    }
 }
 
 async fn run(
@@ -66,7 +85,7 @@ async fn run(
     state_dir: &Path,
     cache_dir: Option<PathBuf>,
     args: WorkflowArgs,
-    options: ExecOptions,
+    how: How,
 ) -> u8 {
     let engine = match engine(cache_dir) {
         Ok(e) => Arc::new(e),
@@ -99,6 +118,15 @@ async fn run(
             eprintln!("error: {e:#}");
             return EXIT_CANNOT_RUN;
         }
+    };
+    let cloud = match connect(&how, &wf, state_dir).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let options = ExecOptions {
+        fresh: how.fresh,
+        jobs: how.jobs,
+        cloud,
     };
     let state = StateDir::new(state_dir);
     let sink = sink(args.output);

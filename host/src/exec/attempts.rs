@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::recorder::Recorder;
 use super::schedule::Outcome;
 use crate::bindings::{Invocation, Recorded};
-use crate::capabilities::StepHost;
+use crate::capabilities::{Reach, StepHost};
 use crate::engine::outcome::{self, Call, Returned};
 use crate::engine::{LoadedPlugin, StepLimits, WasmEngine};
 use crate::events::{Event, Failure, StepStatus};
@@ -39,6 +39,8 @@ pub struct StepJob {
     pub retry: Retry,
     pub state: BTreeMap<String, String>,
     pub action: Action,
+    /// The step's grants and the run's cloud.
+    pub reach: Reach,
 }
 
 impl StepJob {
@@ -55,7 +57,12 @@ impl StepJob {
             }) {
                 break Err(Failure::new("internal", e.to_string()));
             }
-            let host = StepHost::new(self.step.clone(), self.recorder.clone(), state.clone());
+            let host = StepHost::new(
+                self.step.clone(),
+                self.recorder.clone(),
+                state.clone(),
+                self.reach.clone(),
+            );
             let inv = Invocation {
                 step: self.step.clone(),
                 run: self.recorder.run.clone(),

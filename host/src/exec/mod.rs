@@ -17,16 +17,20 @@ use sha2::{Digest, Sha256};
 use self::attempts::{Action, StepJob};
 use self::recorder::{EventSink, Recorder};
 use self::schedule::{Decision, Outcome, Plan};
+use crate::capabilities::Reach;
+use crate::cloud::Cloud;
 use crate::engine::{LoadedPlugin, StepLimits, WasmEngine};
 use crate::events::{Event, Failure, RunKind, RunStatus, StepStatus};
 use crate::state::{AuditLog, Journal, RunRecord, StateDir, StepRecord};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecOptions {
     /// Run every step even if an interrupted run could be resumed.
     pub fresh: bool,
     /// Steps running at once.
     pub jobs: usize,
+    /// The run's clouds; None for a workflow that uses none.
+    pub cloud: Option<Arc<Cloud>>,
 }
 
 impl Default for ExecOptions {
@@ -34,6 +38,7 @@ impl Default for ExecOptions {
         Self {
             fresh: false,
             jobs: 16,
+            cloud: None,
         }
     }
 }
@@ -70,6 +75,7 @@ impl Loaded {
 struct Run {
     recorder: Arc<Recorder>,
     started: Instant,
+    cloud: Option<Arc<Cloud>>,
 }
 
 impl Run {
@@ -80,6 +86,7 @@ impl Run {
         kind: RunKind,
         wf: &Workflow,
         resumed_from: Option<String>,
+        cloud: Option<Arc<Cloud>>,
     ) -> anyhow::Result<Self> {
         let (id, dir) = state
             .create_run()
@@ -91,6 +98,7 @@ impl Run {
         let run = Self {
             recorder: Arc::new(Recorder::new(id.clone(), journal, audit, sink)),
             started: Instant::now(),
+            cloud,
         };
         run.recorder.emit(Event::RunStarted {
             run: id,
@@ -179,6 +187,10 @@ impl Run {
             retry: step.retry.clone(),
             state,
             action,
+            reach: Reach {
+                grants: Arc::new(step.grant.clone()),
+                cloud: self.cloud.clone(),
+            },
         };
         Decision::Run(Box::pin(job.perform()))
     }
@@ -267,6 +279,7 @@ pub async fn exec(
         RunKind::Exec,
         wf,
         resumable.map(|p| p.id.clone()),
+        options.cloud.clone(),
     )?;
     // State always carries over (a plugin must be able to find what it created);
     // outputs only when resuming.
@@ -382,6 +395,7 @@ pub async fn destroy(
         RunKind::Destroy,
         wf,
         previous.as_ref().map(|p| p.id.clone()),
+        options.cloud.clone(),
     )?;
     let records = run.carry(wf, previous.as_ref(), StepRecord::clone)?;
     // Reverse edges: a step is destroyed after every step that needs it.

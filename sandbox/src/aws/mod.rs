@@ -84,6 +84,9 @@ pub struct Aws {
     /// The version last written to disk. Writers take this lock, not the state lock,
     /// so reads go on while a snapshot is being synced (group commit).
     saved: Mutex<u64>,
+    /// Requests served (health checks aside), for tests that prove a call never
+    /// reached the server: reported by `GET /_sandbox/health`.
+    requests: std::sync::atomic::AtomicU64,
 }
 
 /// The state and a counter bumped by every mutation.
@@ -149,6 +152,7 @@ impl Aws {
             settings,
             state: Mutex::new(Versioned { state, version: 0 }),
             saved: Mutex::new(0),
+            requests: std::sync::atomic::AtomicU64::new(0),
         }))
     }
 
@@ -255,9 +259,12 @@ fn classify(req: &Request) -> Protocol {
 async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
     if req.uri().path() == "/_sandbox/health" && req.method() == Method::GET {
         let counts = aws.snapshot().counts();
-        let body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts});
+        let requests = aws.requests.load(std::sync::atomic::Ordering::SeqCst);
+        let body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts, "requests": requests});
         return json_response(200, body.to_string());
     }
+    aws.requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let proto = classify(&req);
     let declared_too_large = crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY);
     let (parts, body) = req.into_parts();

@@ -46,6 +46,13 @@ fn error_response(e: &ApiError) -> Response {
 async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    if path == "/_sandbox/requests" && method == axum::http::Method::GET {
+        let n = cluster.requests.load(std::sync::atomic::Ordering::SeqCst);
+        return json_response(StatusCode::OK, &serde_json::json!({ "requests": n }));
+    }
+    cluster
+        .requests
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     // A bug must cost one request a 500, never the server.
     let result = std::panic::AssertUnwindSafe(dispatch(&cluster, req))
         .catch_unwind()

@@ -87,6 +87,9 @@ pub struct Cluster {
     /// The ALB behind each Ingress, by `alb:<uid>:<generation>`, so the provider is asked
     /// once per spec change rather than on every pass.
     albs: Mutex<HashMap<String, crate::provider::AlbInfo>>,
+    /// Requests served, for tests that prove a call never reached the server
+    /// (`GET /_sandbox/requests`, which is not counted).
+    pub(crate) requests: std::sync::atomic::AtomicU64,
 }
 
 impl Cluster {
@@ -116,6 +119,7 @@ impl Cluster {
             serving: tokio::sync::watch::Sender::new(true),
             timers: Mutex::new(HashMap::new()),
             albs: Mutex::new(HashMap::new()),
+            requests: std::sync::atomic::AtomicU64::new(0),
         });
         cluster.bootstrap();
         cluster.flush()?;

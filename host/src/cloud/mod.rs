@@ -32,7 +32,8 @@ pub struct ClusterClient {
 #[derive(Debug, Clone)]
 pub struct AcceleratorFacts {
     pub name: String,
-    pub tags: Vec<(String, String)>,
+    /// None until read: name grants need no tags, so they are fetched only for tag grants.
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 /// The clients of one run, shared by its steps.
@@ -146,6 +147,10 @@ impl Cloud {
 
     pub fn known_accelerator(&self, arn: &str) -> Option<AcceleratorFacts> {
         self.accelerators.lock().unwrap().get(arn).cloned()
+    }
+
+    pub fn forget_accelerator(&self, arn: &str) {
+        self.accelerators.lock().unwrap().remove(arn);
     }
 
     pub fn learn_zone(&self, id: &str, name: &str) {

@@ -3,9 +3,11 @@
 mod support;
 
 mod bad_input;
+mod cloud;
 mod destroy;
 mod exec_basics;
 mod hostile;
 mod locking;
+mod moto;
 mod resume;
 mod sandbox_cli;

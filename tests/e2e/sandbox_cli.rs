@@ -1,28 +1,9 @@
 //! `runner sandbox` through the built binary: start it in the background, point the
 //! stock `kubectl` and `aws` CLI at it with `runner sandbox env`, stop it.
 
-use std::collections::HashMap;
 use std::process::Command;
 
 use crate::support::*;
-
-/// Stops the sandbox even when an assertion fails.
-struct Down<'a>(&'a Scratch);
-
-impl Drop for Down<'_> {
-    fn drop(&mut self) {
-        let _ = self.0.run(&["sandbox", "down"]);
-    }
-}
-
-/// Parses `export K='V'` lines.
-fn exports(text: &str) -> HashMap<String, String> {
-    text.lines()
-        .filter_map(|l| l.strip_prefix("export "))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
-        .collect()
-}
 
 #[test]
 fn sandbox_up_env_down_serves_stock_kubectl_and_aws() {

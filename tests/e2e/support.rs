@@ -135,3 +135,21 @@ pub fn count(events: &[Value], event: &str, step: &str) -> usize {
         .filter(|e| e["event"] == event && e["step"] == step)
         .count()
 }
+
+/// Stops the scratch directory's sandbox even when an assertion fails.
+pub struct Down<'a>(pub &'a Scratch);
+
+impl Drop for Down<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run(&["sandbox", "down"]);
+    }
+}
+
+/// Parses `export K='V'` lines (what `runner sandbox env` prints).
+pub fn exports(text: &str) -> std::collections::HashMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
+        .collect()
+}

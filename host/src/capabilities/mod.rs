@@ -8,6 +8,8 @@ pub mod global_accelerator;
 pub mod identity;
 pub mod kubernetes;
 pub mod log;
+#[cfg(test)]
+mod mock_tests;
 pub mod probe;
 pub mod route53;
 pub mod state;

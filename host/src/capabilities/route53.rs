@@ -4,7 +4,7 @@
 //! A change batch is checked record by record before any of it is sent.
 
 use aws_sdk_route53::types as t;
-use runner_workflow::Grants;
+use runner_workflow::{Grants, HostedZone as GrantedZone};
 
 use super::{StepHost, connected, denied};
 use crate::bindings::PluginError;
@@ -42,6 +42,14 @@ async fn check_zone(
     }
     if grants.route53(&id, record).is_ok() {
         return Ok(());
+    }
+    let by_name = grants
+        .route53
+        .iter()
+        .any(|g| g.zones.iter().any(|z| matches!(z, GrantedZone::Name(_))));
+    if !by_name {
+        // Only ids are granted and this one (or this record of it) is not: no lookup.
+        return grants.route53(&id, record).map_err(denied);
     }
     let name = match cloud.known_zone(&id) {
         Some(name) => name,

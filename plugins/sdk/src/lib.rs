@@ -19,8 +19,21 @@ extern crate self as runner_plugin;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// The SDK's serde, so plugins can use the generated types' `Serialize`/`Deserialize`
+/// (and derive their own with `#[serde(crate = "runner_plugin::serde")]`) without
+/// depending on serde themselves.
+pub use serde;
+/// The SDK's serde_json, for the same reason.
+pub use serde_json;
+
 /// The generated `step` bindings (in a module: a crate-root `generate!` with a public
 /// export macro collides with its own re-export).
+///
+/// Every generated type also derives serde's `Serialize` and `Deserialize` (the
+/// derives expand here, against the SDK's serde), so a plugin can pass typed cloud
+/// values through JSON: records as objects with snake_case fields, enums and variants
+/// externally tagged by their Rust (CamelCase) variant names.
+#[allow(clippy::too_many_arguments)] // generated lowering helpers of the cloud imports
 pub mod bindings {
     wit_bindgen::generate!({
         world: "step",
@@ -28,11 +41,26 @@ pub mod bindings {
         pub_export_macro: true,
         default_bindings_module: "runner_plugin::bindings",
         runtime_path: "runner_plugin::__wit_bindgen::rt",
+        additional_derives: [serde::Serialize, serde::Deserialize],
     });
 }
 
+/// Elastic Load Balancing v2: load balancers, target groups, listeners, tags.
+pub use bindings::runner::plugin::elbv2;
+/// AWS Global Accelerator: accelerators, listeners, endpoint groups, tags.
+pub use bindings::runner::plugin::global_accelerator;
+/// Who the host's AWS credentials belong to.
+pub use bindings::runner::plugin::identity;
+/// Any kind in the workflow's clusters, objects as JSON text.
+pub use bindings::runner::plugin::kubernetes;
 pub use bindings::runner::plugin::log::{self as host_log, Field, Level};
+/// HTTP GET/HEAD probes from the host.
+pub use bindings::runner::plugin::probe;
+/// Amazon Route 53 hosted zones and record sets.
+pub use bindings::runner::plugin::route53;
 pub use bindings::runner::plugin::state;
+/// An AWS resource tag, shared by the AWS interfaces.
+pub use bindings::runner::plugin::types::Tag;
 pub use bindings::{Description, Error, Guest, Invocation, Recorded, export};
 
 use serde::de::DeserializeOwned;

@@ -50,7 +50,12 @@ async fn trivial_step(pooling: bool) {
     };
     let mut samples = Vec::new();
     for i in 0..3000 {
-        let host = StepHost::new("s".into(), recorder.clone(), Default::default());
+        let host = StepHost::new(
+            "s".into(),
+            recorder.clone(),
+            Default::default(),
+            Default::default(),
+        );
         let start = Instant::now();
         let (r, _) = outcome::call(&engine, &plugin, host, &limits, Call::Run(&inv)).await;
         let took = start.elapsed();
@@ -185,7 +190,8 @@ async fn memory_per_instance(n: usize) {
                 attempt: 1,
                 params: r#"{"ms":2000}"#.into(),
             };
-            let host = StepHost::new(inv.step.clone(), recorder, Default::default());
+            let host =
+                StepHost::new(inv.step.clone(), recorder, Default::default(), Default::default());
             outcome::call(
                 &engine,
                 &plugin,

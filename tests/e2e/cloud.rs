@@ -95,7 +95,7 @@ fn results(out: &std::process::Output, step: &str) -> Vec<Value> {
     fin["outputs"]["results"].as_array().unwrap().clone()
 }
 
-fn ok<'a>(results: &'a [Value], i: usize) -> &'a Value {
+fn ok(results: &[Value], i: usize) -> &Value {
     let r = &results[i];
     assert!(r.get("ok").is_some(), "call {i} failed: {r:#}");
     &r["ok"]

@@ -101,7 +101,10 @@ async fn round_trip(cloud: Arc<Cloud>) {
             direct.push(b);
         }
     }
-    report("sandbox round trip through the elbv2 capability (DescribeLoadBalancers)", through);
+    report(
+        "sandbox round trip through the elbv2 capability (DescribeLoadBalancers)",
+        through,
+    );
     report("the same call made directly with aws-sdk-rust", direct);
 }
 

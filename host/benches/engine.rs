@@ -190,8 +190,12 @@ async fn memory_per_instance(n: usize) {
                 attempt: 1,
                 params: r#"{"ms":2000}"#.into(),
             };
-            let host =
-                StepHost::new(inv.step.clone(), recorder, Default::default(), Default::default());
+            let host = StepHost::new(
+                inv.step.clone(),
+                recorder,
+                Default::default(),
+                Default::default(),
+            );
             outcome::call(
                 &engine,
                 &plugin,

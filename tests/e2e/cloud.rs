@@ -59,7 +59,9 @@ fn http_get(url: &str) -> String {
     .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
-    text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
 }
 
 /// Requests the sandbox's AWS endpoint and each cluster have served so far.
@@ -68,9 +70,11 @@ fn served(s: &Scratch) -> (u64, Vec<u64>) {
         &std::fs::read_to_string(s.state_dir().join("sandbox/endpoints.json")).unwrap(),
     )
     .unwrap();
-    let aws: Value =
-        serde_json::from_str(&http_get(&format!("{}/_sandbox/health", ep["aws"].as_str().unwrap())))
-            .unwrap();
+    let aws: Value = serde_json::from_str(&http_get(&format!(
+        "{}/_sandbox/health",
+        ep["aws"].as_str().unwrap()
+    )))
+    .unwrap();
     let clusters = ep["clusters"]
         .as_array()
         .unwrap()
@@ -117,9 +121,20 @@ fn every_interface_from_a_plugin_against_the_sandbox() {
     // Made with the independent client, then read through the capabilities.
     let zone = aws(
         &env,
-        &["route53", "create-hosted-zone", "--name", "example.com", "--caller-reference", "t1"],
+        &[
+            "route53",
+            "create-hosted-zone",
+            "--name",
+            "example.com",
+            "--caller-reference",
+            "t1",
+        ],
     );
-    let zone_id = zone["HostedZone"]["Id"].as_str().unwrap().trim_start_matches("/hostedzone/").to_string();
+    let zone_id = zone["HostedZone"]["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
     let aws_url = env["AWS_ENDPOINT_URL"].clone();
     let probe_url = format!("{aws_url}/_sandbox/health");
     let script = format!(
@@ -166,12 +181,38 @@ fn every_interface_from_a_plugin_against_the_sandbox() {
     // ELBv2 objects come from the independent client too.
     let lb = aws(
         &env,
-        &["elbv2", "create-load-balancer", "--name", "kit-lb", "--subnets", "subnet-0a1", "subnet-0b2", "--region", "us-east-1"],
+        &[
+            "elbv2",
+            "create-load-balancer",
+            "--name",
+            "kit-lb",
+            "--subnets",
+            "subnet-0a1",
+            "subnet-0b2",
+            "--region",
+            "us-east-1",
+        ],
     );
-    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap().to_string();
+    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
     aws(
         &env,
-        &["elbv2", "create-target-group", "--name", "kit-tg", "--protocol", "HTTP", "--port", "80", "--vpc-id", "vpc-0a1", "--region", "us-east-1"],
+        &[
+            "elbv2",
+            "create-target-group",
+            "--name",
+            "kit-tg",
+            "--protocol",
+            "HTTP",
+            "--port",
+            "80",
+            "--vpc-id",
+            "vpc-0a1",
+            "--region",
+            "us-east-1",
+        ],
     );
     let wf = format!(
         r#"name = "cloudkit"
@@ -224,7 +265,10 @@ probe = {{ hosts = ["127.0.0.1"] }}
     assert_eq!(ok(&r, 16).as_array().unwrap().len(), 1);
     assert_eq!(ok(&r, 18)[0]["protocol"], "TCP");
     assert_eq!(ok(&r, 21)["traffic_dial_percentage"], 25.0);
-    assert_eq!(ok(&r, 25), &serde_json::json!([{"key": "env", "value": "test"}]));
+    assert_eq!(
+        ok(&r, 25),
+        &serde_json::json!([{"key": "env", "value": "test"}])
+    );
     assert_eq!(ok(&r, 28)["enabled"], false);
     assert_eq!(ok(&r, 29)[0]["arn"], lb_arn.as_str());
     assert_eq!(ok(&r, 30)[0]["name"], "kit-tg");
@@ -239,13 +283,37 @@ probe = {{ hosts = ["127.0.0.1"] }}
     );
 
     // What the plugin did, seen by the stock clients.
-    let accs = aws(&env, &["globalaccelerator", "list-accelerators", "--region", "us-west-2"]);
+    let accs = aws(
+        &env,
+        &[
+            "globalaccelerator",
+            "list-accelerators",
+            "--region",
+            "us-west-2",
+        ],
+    );
     assert_eq!(accs["Accelerators"][0]["Name"], "kit");
     assert_eq!(accs["Accelerators"][0]["Enabled"], false);
-    let records = aws(&env, &["route53", "list-resource-record-sets", "--hosted-zone-id", &zone_id]);
+    let records = aws(
+        &env,
+        &[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &zone_id,
+        ],
+    );
     assert!(records.to_string().contains("192.0.2.10"));
     let replicas = Command::new("kubectl")
-        .args(["--context", "sandbox-primary", "get", "deployment", "web", "-o", "jsonpath={.spec.replicas}"])
+        .args([
+            "--context",
+            "sandbox-primary",
+            "get",
+            "deployment",
+            "web",
+            "-o",
+            "jsonpath={.spec.replicas}",
+        ])
         .envs(&env)
         .output()
         .unwrap();
@@ -261,9 +329,20 @@ fn grant_matrix_denies_and_audits_without_reaching_the_servers() {
     let _down = Down(&s);
     let zone = aws(
         &env,
-        &["route53", "create-hosted-zone", "--name", "example.org", "--caller-reference", "m1"],
+        &[
+            "route53",
+            "create-hosted-zone",
+            "--name",
+            "example.org",
+            "--caller-reference",
+            "m1",
+        ],
     );
-    let zone_id = zone["HostedZone"]["Id"].as_str().unwrap().trim_start_matches("/hostedzone/").to_string();
+    let zone_id = zone["HostedZone"]["Id"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("/hostedzone/")
+        .to_string();
     let grants = format!(
         r#"
 [steps.grants]
@@ -280,13 +359,19 @@ probe = {{ hosts = ["127.0.0.1"] }}
         )
     };
     let cm = |ns: &str| {
-        format!(r#"[{{"cluster": "primary", "api_version": "v1", "kind": "ConfigMap", "namespace": "{ns}", "name": "kube-root-ca.crt"}}]"#)
+        format!(
+            r#"[{{"cluster": "primary", "api_version": "v1", "kind": "ConfigMap", "namespace": "{ns}", "name": "kube-root-ca.crt"}}]"#
+        )
     };
     let acc = |name: &str| {
-        format!(r#"[{{"name": "{name}", "ip_address_type": null, "enabled": true, "tags": [], "idempotency_token": "{name}"}}]"#)
+        format!(
+            r#"[{{"name": "{name}", "ip_address_type": null, "enabled": true, "tags": [], "idempotency_token": "{name}"}}]"#
+        )
     };
     let probe = |host: &str| {
-        format!(r#"[{{"url": "http://{host}:9/", "method": "Head", "timeout_ms": 1000, "max_body": 0, "headers": []}}]"#)
+        format!(
+            r#"[{{"url": "http://{host}:9/", "method": "Head", "timeout_ms": 1000, "max_body": 0, "headers": []}}]"#
+        )
     };
     let denied_script = format!(
         r#"[
@@ -327,7 +412,9 @@ probe = {{ hosts = ["127.0.0.1"] }}
         [
             "no grant allows `get` of ConfigMap in namespace `kube-system` of cluster `primary` (grants.kubernetes)",
             "no grant allows `apply` of ClusterRole of cluster `primary` (grants.kubernetes)",
-            &format!("no grant allows record `other.example.org` in hosted zone `{zone_id}` (grants.route53)"),
+            &format!(
+                "no grant allows record `other.example.org` in hosted zone `{zone_id}` (grants.route53)"
+            ),
             "no grant allows creating accelerator `other` (grants.global_accelerator with `create = true`)",
             "no grant allows Elastic Load Balancing in region `us-west-1` (grants.elbv2)",
             "no grant allows reading the caller identity (grants.identity)",
@@ -350,7 +437,10 @@ probe = {{ hosts = ["127.0.0.1"] }}
                 let v: Value = serde_json::from_str(l).unwrap();
                 v["interface"] == interface
                     && v["function"] == function
-                    && v["outcome"].as_str().unwrap().starts_with("denied: no grant allows")
+                    && v["outcome"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("denied: no grant allows")
             }),
             "no denied audit record for {interface}.{function} in\n{audit}"
         );
@@ -379,5 +469,8 @@ probe = {{ hosts = ["127.0.0.1"] }}
         assert!(x.get("ok").is_some(), "allowed call {i} failed: {x:#}");
     }
     let after = served(&s);
-    assert!(after.0 > before.0 && after.1[0] > before.1[0], "{before:?} -> {after:?}");
+    assert!(
+        after.0 > before.0 && after.1[0] > before.1[0],
+        "{before:?} -> {after:?}"
+    );
 }

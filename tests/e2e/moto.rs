@@ -51,7 +51,10 @@ impl Moto {
             ("AWS_DEFAULT_REGION", "us-east-1"),
             ("AWS_REGION", "us-east-1"),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_CONFIG_FILE", &home.join("aws-config").display().to_string()),
+            (
+                "AWS_CONFIG_FILE",
+                &home.join("aws-config").display().to_string(),
+            ),
             (
                 "AWS_SHARED_CREDENTIALS_FILE",
                 &home.join("aws-credentials").display().to_string(),
@@ -77,7 +80,14 @@ fn route53_and_elbv2_capabilities_against_moto() {
     let env = moto.env(s.path());
     let zone = aws(
         &env,
-        &["route53", "create-hosted-zone", "--name", "moto.example", "--caller-reference", "m"],
+        &[
+            "route53",
+            "create-hosted-zone",
+            "--name",
+            "moto.example",
+            "--caller-reference",
+            "m",
+        ],
     );
     let zone_id = zone["HostedZone"]["Id"]
         .as_str()
@@ -91,17 +101,40 @@ fn route53_and_elbv2_capabilities_against_moto() {
         .map(|(cidr, az)| {
             let sn = aws(
                 &env,
-                &["ec2", "create-subnet", "--vpc-id", &vpc_id, "--cidr-block", cidr, "--availability-zone", az],
+                &[
+                    "ec2",
+                    "create-subnet",
+                    "--vpc-id",
+                    &vpc_id,
+                    "--cidr-block",
+                    cidr,
+                    "--availability-zone",
+                    az,
+                ],
             );
             sn["Subnet"]["SubnetId"].as_str().unwrap().to_string()
         })
         .collect();
     let lb = aws(
         &env,
-        &["elbv2", "create-load-balancer", "--name", "moto-lb", "--subnets", &subnets[0], &subnets[1]],
+        &[
+            "elbv2",
+            "create-load-balancer",
+            "--name",
+            "moto-lb",
+            "--subnets",
+            &subnets[0],
+            &subnets[1],
+        ],
     );
-    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"].as_str().unwrap().to_string();
-    let lb_dns = lb["LoadBalancers"][0]["DNSName"].as_str().unwrap().to_string();
+    let lb_arn = lb["LoadBalancers"][0]["LoadBalancerArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lb_dns = lb["LoadBalancers"][0]["DNSName"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     let script = format!(
         r#"[
@@ -166,12 +199,28 @@ elbv2 = {{ regions = ["us-east-1"] }}
         .expect("the alias record");
     assert_eq!(alias["alias_target"]["hosted_zone_id"], "Z2BJ6XQ5FK7U4H");
     assert_eq!(ok(5)[0]["dns_name"], lb_dns.as_str());
-    assert_eq!(ok(7)[0]["tags"], serde_json::json!([{"key": "owner", "value": "runner"}]));
+    assert_eq!(
+        ok(7)[0]["tags"],
+        serde_json::json!([{"key": "owner", "value": "runner"}])
+    );
     assert_eq!(ok(8), &serde_json::json!([]));
     assert_eq!(r[10]["error"]["kind"], "not-found", "{:#}", r[10]);
     // And moto itself holds the record the capability wrote.
-    let records = aws(&env, &["route53", "list-resource-record-sets", "--hosted-zone-id", &zone_id]);
-    assert!(records.to_string().contains("a1234.awsglobalaccelerator.com"), "{records}");
+    let records = aws(
+        &env,
+        &[
+            "route53",
+            "list-resource-record-sets",
+            "--hosted-zone-id",
+            &zone_id,
+        ],
+    );
+    assert!(
+        records
+            .to_string()
+            .contains("a1234.awsglobalaccelerator.com"),
+        "{records}"
+    );
 }
 
 #[test]

@@ -47,7 +47,11 @@ fn target_group(g: &t::TargetGroup) -> TargetGroup {
         name: g.target_group_name().unwrap_or_default().into(),
         protocol: g.protocol().map(|p| p.as_str().to_string()),
         port: port(g.port()),
-        target_type: g.target_type().map(|t| t.as_str()).unwrap_or_default().into(),
+        target_type: g
+            .target_type()
+            .map(|t| t.as_str())
+            .unwrap_or_default()
+            .into(),
         health_check_path: g.health_check_path().map(str::to_string),
         load_balancer_arns: g.load_balancer_arns().to_vec(),
     }
@@ -171,9 +175,7 @@ impl Host for StepHost {
                             reason: health
                                 .and_then(|h| h.reason())
                                 .map(|r| r.as_str().to_string()),
-                            description: health
-                                .and_then(|h| h.description())
-                                .map(str::to_string),
+                            description: health.and_then(|h| h.description()).map(str::to_string),
                         }
                     })
                     .collect())

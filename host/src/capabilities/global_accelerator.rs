@@ -55,7 +55,11 @@ fn sdk_tags(tags: &[Tag]) -> Result<Vec<t::Tag>, PluginError> {
 
 /// Reads (never writes) what the host needs to check a grant: the name, and the tags
 /// when `with_tags`.
-async fn lookup(cloud: &Cloud, arn: &str, with_tags: bool) -> Result<AcceleratorFacts, PluginError> {
+async fn lookup(
+    cloud: &Cloud,
+    arn: &str,
+    with_tags: bool,
+) -> Result<AcceleratorFacts, PluginError> {
     let mut facts = match cloud.known_accelerator(arn) {
         Some(f) => f,
         None => {
@@ -112,7 +116,10 @@ async fn check_arn(grants: &Grants, cloud: &Cloud, arn: &str) -> Result<(), Plug
         return Ok(());
     }
     let tags = if has_tag_selectors(grants) {
-        lookup(cloud, accelerator, true).await?.tags.unwrap_or_default()
+        lookup(cloud, accelerator, true)
+            .await?
+            .tags
+            .unwrap_or_default()
     } else {
         Vec::new()
     };
@@ -195,8 +202,10 @@ fn endpoint_group(g: &t::EndpointGroup) -> EndpointGroup {
             .into(),
         health_check_port: g.health_check_port().unwrap_or(0).clamp(0, 65535) as u16,
         health_check_path: g.health_check_path().map(str::to_string),
-        health_check_interval_seconds: g.health_check_interval_seconds().unwrap_or(30).clamp(0, 255)
-            as u8,
+        health_check_interval_seconds: g
+            .health_check_interval_seconds()
+            .unwrap_or(30)
+            .clamp(0, 255) as u8,
         threshold_count: g.threshold_count().unwrap_or(3).clamp(0, 255) as u8,
     }
 }
@@ -234,7 +243,10 @@ fn learn(cloud: &Cloud, a: &Accelerator, tags: Option<Vec<(String, String)>>) {
 }
 
 /// Lists every accelerator, keeping those the grants allow.
-async fn list_allowed(grants: &Grants, cloud: &Arc<Cloud>) -> Result<Vec<Accelerator>, PluginError> {
+async fn list_allowed(
+    grants: &Grants,
+    cloud: &Arc<Cloud>,
+) -> Result<Vec<Accelerator>, PluginError> {
     grants.accelerator(None, &[], false).map_err(denied)?;
     let mut all = Vec::new();
     let mut token = None;
@@ -267,34 +279,47 @@ impl Host for StepHost {
     async fn list_accelerators(&mut self) -> wasmtime::Result<Result<Vec<Accelerator>, Error>> {
         let (grants, cloud) = self.reach();
         Ok(self
-            .audited("global-accelerator", "list-accelerators", String::new(), async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                list_allowed(&grants, &connected(cloud)?).await
-            })
+            .audited(
+                "global-accelerator",
+                "list-accelerators",
+                String::new(),
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    list_allowed(&grants, &connected(cloud)?).await
+                },
+            )
             .await)
     }
 
-    async fn describe_accelerator(&mut self, arn: String) -> wasmtime::Result<Result<Accelerator, Error>> {
+    async fn describe_accelerator(
+        &mut self,
+        arn: String,
+    ) -> wasmtime::Result<Result<Accelerator, Error>> {
         let (grants, cloud) = self.reach();
         let args = arn.clone();
         Ok(self
-            .audited("global-accelerator", "describe-accelerator", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                let out = cloud
-                    .ga
-                    .describe_accelerator()
-                    .accelerator_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DescribeAccelerator", e))?;
-                let a = out.accelerator().map(accelerator).ok_or_else(|| {
-                    PluginError::NotFound(format!("accelerator {arn} not found"))
-                })?;
-                learn(&cloud, &a, None);
-                Ok(a)
-            })
+            .audited(
+                "global-accelerator",
+                "describe-accelerator",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    let out = cloud
+                        .ga
+                        .describe_accelerator()
+                        .accelerator_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("DescribeAccelerator", e))?;
+                    let a = out.accelerator().map(accelerator).ok_or_else(|| {
+                        PluginError::NotFound(format!("accelerator {arn} not found"))
+                    })?;
+                    learn(&cloud, &a, None);
+                    Ok(a)
+                },
+            )
             .await)
     }
 
@@ -305,29 +330,36 @@ impl Host for StepHost {
         let (grants, cloud) = self.reach();
         let args = format!("name {:?}, {} tags", input.name, input.tags.len());
         Ok(self
-            .audited("global-accelerator", "create-accelerator", args, async move {
-                let tags = tags_of(&input.tags);
-                grants
-                    .accelerator(Some(&input.name), &tags, true)
-                    .map_err(denied)?;
-                let cloud = connected(cloud)?;
-                let out = cloud
-                    .ga
-                    .create_accelerator()
-                    .name(&input.name)
-                    .set_ip_address_type(input.ip_address_type.as_deref().map(t::IpAddressType::from))
-                    .enabled(input.enabled)
-                    .set_tags(Some(sdk_tags(&input.tags)?))
-                    .idempotency_token(&input.idempotency_token)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("CreateAccelerator", e))?;
-                let a = out.accelerator().map(accelerator).ok_or_else(|| {
-                    PluginError::Internal("CreateAccelerator returned no accelerator".into())
-                })?;
-                learn(&cloud, &a, Some(tags));
-                Ok(a)
-            })
+            .audited(
+                "global-accelerator",
+                "create-accelerator",
+                args,
+                async move {
+                    let tags = tags_of(&input.tags);
+                    grants
+                        .accelerator(Some(&input.name), &tags, true)
+                        .map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    let out = cloud
+                        .ga
+                        .create_accelerator()
+                        .name(&input.name)
+                        .set_ip_address_type(
+                            input.ip_address_type.as_deref().map(t::IpAddressType::from),
+                        )
+                        .enabled(input.enabled)
+                        .set_tags(Some(sdk_tags(&input.tags)?))
+                        .idempotency_token(&input.idempotency_token)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("CreateAccelerator", e))?;
+                    let a = out.accelerator().map(accelerator).ok_or_else(|| {
+                        PluginError::Internal("CreateAccelerator returned no accelerator".into())
+                    })?;
+                    learn(&cloud, &a, Some(tags));
+                    Ok(a)
+                },
+            )
             .await)
     }
 
@@ -340,35 +372,40 @@ impl Host for StepHost {
         let (grants, cloud) = self.reach();
         let args = format!("{arn} name {name:?} enabled {enabled:?}");
         Ok(self
-            .audited("global-accelerator", "update-accelerator", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                if let Some(new) = &name {
-                    // A rename must not move an accelerator out of (or into) reach.
-                    let tags = lookup(&cloud, &arn, has_tag_selectors(&grants))
-                        .await?
-                        .tags
-                        .unwrap_or_default();
-                    grants
-                        .accelerator(Some(new), &tags, false)
-                        .map_err(denied)?;
-                }
-                let out = cloud
-                    .ga
-                    .update_accelerator()
-                    .accelerator_arn(&arn)
-                    .set_name(name)
-                    .set_enabled(enabled)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("UpdateAccelerator", e))?;
-                let a = out.accelerator().map(accelerator).ok_or_else(|| {
-                    PluginError::Internal("UpdateAccelerator returned no accelerator".into())
-                })?;
-                learn(&cloud, &a, None);
-                Ok(a)
-            })
+            .audited(
+                "global-accelerator",
+                "update-accelerator",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    if let Some(new) = &name {
+                        // A rename must not move an accelerator out of (or into) reach.
+                        let tags = lookup(&cloud, &arn, has_tag_selectors(&grants))
+                            .await?
+                            .tags
+                            .unwrap_or_default();
+                        grants
+                            .accelerator(Some(new), &tags, false)
+                            .map_err(denied)?;
+                    }
+                    let out = cloud
+                        .ga
+                        .update_accelerator()
+                        .accelerator_arn(&arn)
+                        .set_name(name)
+                        .set_enabled(enabled)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("UpdateAccelerator", e))?;
+                    let a = out.accelerator().map(accelerator).ok_or_else(|| {
+                        PluginError::Internal("UpdateAccelerator returned no accelerator".into())
+                    })?;
+                    learn(&cloud, &a, None);
+                    Ok(a)
+                },
+            )
             .await)
     }
 
@@ -376,24 +413,32 @@ impl Host for StepHost {
         let (grants, cloud) = self.reach();
         let args = arn.clone();
         Ok(self
-            .audited("global-accelerator", "delete-accelerator", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                cloud
-                    .ga
-                    .delete_accelerator()
-                    .accelerator_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DeleteAccelerator", e))?;
-                cloud.forget_accelerator(&arn);
-                Ok(())
-            })
+            .audited(
+                "global-accelerator",
+                "delete-accelerator",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    cloud
+                        .ga
+                        .delete_accelerator()
+                        .accelerator_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("DeleteAccelerator", e))?;
+                    cloud.forget_accelerator(&arn);
+                    Ok(())
+                },
+            )
             .await)
     }
 
-    async fn list_listeners(&mut self, accelerator_arn: String) -> wasmtime::Result<Result<Vec<Listener>, Error>> {
+    async fn list_listeners(
+        &mut self,
+        accelerator_arn: String,
+    ) -> wasmtime::Result<Result<Vec<Listener>, Error>> {
         let (grants, cloud) = self.reach();
         let args = accelerator_arn.clone();
         Ok(self
@@ -424,9 +469,21 @@ impl Host for StepHost {
             .await)
     }
 
-    async fn create_listener(&mut self, input: CreateListenerInput) -> wasmtime::Result<Result<Listener, Error>> {
+    async fn create_listener(
+        &mut self,
+        input: CreateListenerInput,
+    ) -> wasmtime::Result<Result<Listener, Error>> {
         let (grants, cloud) = self.reach();
-        let args = format!("{} {} {:?}", input.accelerator_arn, input.protocol, input.port_ranges.iter().map(|r| (r.from_port, r.to_port)).collect::<Vec<_>>());
+        let args = format!(
+            "{} {} {:?}",
+            input.accelerator_arn,
+            input.protocol,
+            input
+                .port_ranges
+                .iter()
+                .map(|r| (r.from_port, r.to_port))
+                .collect::<Vec<_>>()
+        );
         Ok(self
             .audited("global-accelerator", "create-listener", args, async move {
                 grants.accelerator(None, &[], false).map_err(denied)?;
@@ -448,7 +505,12 @@ impl Host for StepHost {
                     .accelerator_arn(&input.accelerator_arn)
                     .protocol(t::Protocol::from(input.protocol.as_str()))
                     .set_port_ranges(Some(ranges))
-                    .set_client_affinity(input.client_affinity.as_deref().map(t::ClientAffinity::from))
+                    .set_client_affinity(
+                        input
+                            .client_affinity
+                            .as_deref()
+                            .map(t::ClientAffinity::from),
+                    )
                     .idempotency_token(&input.idempotency_token)
                     .send()
                     .await
@@ -480,56 +542,72 @@ impl Host for StepHost {
             .await)
     }
 
-    async fn list_endpoint_groups(&mut self, listener_arn: String) -> wasmtime::Result<Result<Vec<EndpointGroup>, Error>> {
+    async fn list_endpoint_groups(
+        &mut self,
+        listener_arn: String,
+    ) -> wasmtime::Result<Result<Vec<EndpointGroup>, Error>> {
         let (grants, cloud) = self.reach();
         let args = listener_arn.clone();
         Ok(self
-            .audited("global-accelerator", "list-endpoint-groups", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &listener_arn).await?;
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = cloud
-                        .ga
-                        .list_endpoint_groups()
-                        .listener_arn(&listener_arn)
-                        .max_results(100)
-                        .set_next_token(token)
-                        .send()
-                        .await
-                        .map_err(|e| sdk("ListEndpointGroups", e))?;
-                    all.extend(out.endpoint_groups().iter().map(endpoint_group));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() || all.len() >= MAX_ITEMS {
-                        break;
+            .audited(
+                "global-accelerator",
+                "list-endpoint-groups",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &listener_arn).await?;
+                    let mut all = Vec::new();
+                    let mut token = None;
+                    loop {
+                        let out = cloud
+                            .ga
+                            .list_endpoint_groups()
+                            .listener_arn(&listener_arn)
+                            .max_results(100)
+                            .set_next_token(token)
+                            .send()
+                            .await
+                            .map_err(|e| sdk("ListEndpointGroups", e))?;
+                        all.extend(out.endpoint_groups().iter().map(endpoint_group));
+                        token = out.next_token().map(str::to_string);
+                        if token.is_none() || all.len() >= MAX_ITEMS {
+                            break;
+                        }
                     }
-                }
-                Ok(all)
-            })
+                    Ok(all)
+                },
+            )
             .await)
     }
 
-    async fn describe_endpoint_group(&mut self, arn: String) -> wasmtime::Result<Result<EndpointGroup, Error>> {
+    async fn describe_endpoint_group(
+        &mut self,
+        arn: String,
+    ) -> wasmtime::Result<Result<EndpointGroup, Error>> {
         let (grants, cloud) = self.reach();
         let args = arn.clone();
         Ok(self
-            .audited("global-accelerator", "describe-endpoint-group", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                let out = cloud
-                    .ga
-                    .describe_endpoint_group()
-                    .endpoint_group_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DescribeEndpointGroup", e))?;
-                out.endpoint_group().map(endpoint_group).ok_or_else(|| {
-                    PluginError::NotFound(format!("endpoint group {arn} not found"))
-                })
-            })
+            .audited(
+                "global-accelerator",
+                "describe-endpoint-group",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    let out = cloud
+                        .ga
+                        .describe_endpoint_group()
+                        .endpoint_group_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("DescribeEndpointGroup", e))?;
+                    out.endpoint_group().map(endpoint_group).ok_or_else(|| {
+                        PluginError::NotFound(format!("endpoint group {arn} not found"))
+                    })
+                },
+            )
             .await)
     }
 
@@ -546,31 +624,40 @@ impl Host for StepHost {
             input.traffic_dial_percentage
         );
         Ok(self
-            .audited("global-accelerator", "create-endpoint-group", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &input.listener_arn).await?;
-                let hc = &input.health_check;
-                let out = cloud
-                    .ga
-                    .create_endpoint_group()
-                    .listener_arn(&input.listener_arn)
-                    .endpoint_group_region(&input.region)
-                    .set_endpoint_configurations(Some(endpoint_configs(&input.endpoints)))
-                    .set_traffic_dial_percentage(dial(input.traffic_dial_percentage)?)
-                    .set_health_check_protocol(hc.protocol.as_deref().map(t::HealthCheckProtocol::from))
-                    .set_health_check_port(hc.port.map(i32::from))
-                    .set_health_check_path(hc.path.clone())
-                    .set_health_check_interval_seconds(hc.interval_seconds.map(i32::from))
-                    .set_threshold_count(hc.threshold_count.map(i32::from))
-                    .idempotency_token(&input.idempotency_token)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("CreateEndpointGroup", e))?;
-                out.endpoint_group().map(endpoint_group).ok_or_else(|| {
-                    PluginError::Internal("CreateEndpointGroup returned no endpoint group".into())
-                })
-            })
+            .audited(
+                "global-accelerator",
+                "create-endpoint-group",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &input.listener_arn).await?;
+                    let hc = &input.health_check;
+                    let out = cloud
+                        .ga
+                        .create_endpoint_group()
+                        .listener_arn(&input.listener_arn)
+                        .endpoint_group_region(&input.region)
+                        .set_endpoint_configurations(Some(endpoint_configs(&input.endpoints)))
+                        .set_traffic_dial_percentage(dial(input.traffic_dial_percentage)?)
+                        .set_health_check_protocol(
+                            hc.protocol.as_deref().map(t::HealthCheckProtocol::from),
+                        )
+                        .set_health_check_port(hc.port.map(i32::from))
+                        .set_health_check_path(hc.path.clone())
+                        .set_health_check_interval_seconds(hc.interval_seconds.map(i32::from))
+                        .set_threshold_count(hc.threshold_count.map(i32::from))
+                        .idempotency_token(&input.idempotency_token)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("CreateEndpointGroup", e))?;
+                    out.endpoint_group().map(endpoint_group).ok_or_else(|| {
+                        PluginError::Internal(
+                            "CreateEndpointGroup returned no endpoint group".into(),
+                        )
+                    })
+                },
+            )
             .await)
     }
 
@@ -586,29 +673,40 @@ impl Host for StepHost {
             input.endpoints.as_ref().map(Vec::len)
         );
         Ok(self
-            .audited("global-accelerator", "update-endpoint-group", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &input.endpoint_group_arn).await?;
-                let hc = &input.health_check;
-                let out = cloud
-                    .ga
-                    .update_endpoint_group()
-                    .endpoint_group_arn(&input.endpoint_group_arn)
-                    .set_endpoint_configurations(input.endpoints.as_deref().map(endpoint_configs))
-                    .set_traffic_dial_percentage(dial(input.traffic_dial_percentage)?)
-                    .set_health_check_protocol(hc.protocol.as_deref().map(t::HealthCheckProtocol::from))
-                    .set_health_check_port(hc.port.map(i32::from))
-                    .set_health_check_path(hc.path.clone())
-                    .set_health_check_interval_seconds(hc.interval_seconds.map(i32::from))
-                    .set_threshold_count(hc.threshold_count.map(i32::from))
-                    .send()
-                    .await
-                    .map_err(|e| sdk("UpdateEndpointGroup", e))?;
-                out.endpoint_group().map(endpoint_group).ok_or_else(|| {
-                    PluginError::Internal("UpdateEndpointGroup returned no endpoint group".into())
-                })
-            })
+            .audited(
+                "global-accelerator",
+                "update-endpoint-group",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &input.endpoint_group_arn).await?;
+                    let hc = &input.health_check;
+                    let out = cloud
+                        .ga
+                        .update_endpoint_group()
+                        .endpoint_group_arn(&input.endpoint_group_arn)
+                        .set_endpoint_configurations(
+                            input.endpoints.as_deref().map(endpoint_configs),
+                        )
+                        .set_traffic_dial_percentage(dial(input.traffic_dial_percentage)?)
+                        .set_health_check_protocol(
+                            hc.protocol.as_deref().map(t::HealthCheckProtocol::from),
+                        )
+                        .set_health_check_port(hc.port.map(i32::from))
+                        .set_health_check_path(hc.path.clone())
+                        .set_health_check_interval_seconds(hc.interval_seconds.map(i32::from))
+                        .set_threshold_count(hc.threshold_count.map(i32::from))
+                        .send()
+                        .await
+                        .map_err(|e| sdk("UpdateEndpointGroup", e))?;
+                    out.endpoint_group().map(endpoint_group).ok_or_else(|| {
+                        PluginError::Internal(
+                            "UpdateEndpointGroup returned no endpoint group".into(),
+                        )
+                    })
+                },
+            )
             .await)
     }
 
@@ -616,50 +714,67 @@ impl Host for StepHost {
         let (grants, cloud) = self.reach();
         let args = arn.clone();
         Ok(self
-            .audited("global-accelerator", "delete-endpoint-group", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                cloud
-                    .ga
-                    .delete_endpoint_group()
-                    .endpoint_group_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("DeleteEndpointGroup", e))?;
-                Ok(())
-            })
+            .audited(
+                "global-accelerator",
+                "delete-endpoint-group",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    cloud
+                        .ga
+                        .delete_endpoint_group()
+                        .endpoint_group_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("DeleteEndpointGroup", e))?;
+                    Ok(())
+                },
+            )
             .await)
     }
 
-    async fn list_tags_for_resource(&mut self, arn: String) -> wasmtime::Result<Result<Vec<Tag>, Error>> {
+    async fn list_tags_for_resource(
+        &mut self,
+        arn: String,
+    ) -> wasmtime::Result<Result<Vec<Tag>, Error>> {
         let (grants, cloud) = self.reach();
         let args = arn.clone();
         Ok(self
-            .audited("global-accelerator", "list-tags-for-resource", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
-                let out = cloud
-                    .ga
-                    .list_tags_for_resource()
-                    .resource_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(|e| sdk("ListTagsForResource", e))?;
-                Ok(out
-                    .tags()
-                    .iter()
-                    .map(|t| Tag {
-                        key: t.key().into(),
-                        value: t.value().into(),
-                    })
-                    .collect())
-            })
+            .audited(
+                "global-accelerator",
+                "list-tags-for-resource",
+                args,
+                async move {
+                    grants.accelerator(None, &[], false).map_err(denied)?;
+                    let cloud = connected(cloud)?;
+                    check_arn(&grants, &cloud, &arn).await?;
+                    let out = cloud
+                        .ga
+                        .list_tags_for_resource()
+                        .resource_arn(&arn)
+                        .send()
+                        .await
+                        .map_err(|e| sdk("ListTagsForResource", e))?;
+                    Ok(out
+                        .tags()
+                        .iter()
+                        .map(|t| Tag {
+                            key: t.key().into(),
+                            value: t.value().into(),
+                        })
+                        .collect())
+                },
+            )
             .await)
     }
 
-    async fn tag_resource(&mut self, arn: String, tags: Vec<Tag>) -> wasmtime::Result<Result<(), Error>> {
+    async fn tag_resource(
+        &mut self,
+        arn: String,
+        tags: Vec<Tag>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let (grants, cloud) = self.reach();
         let args = format!("{arn} {} tags", tags.len());
         Ok(self
@@ -681,7 +796,11 @@ impl Host for StepHost {
             .await)
     }
 
-    async fn untag_resource(&mut self, arn: String, keys: Vec<String>) -> wasmtime::Result<Result<(), Error>> {
+    async fn untag_resource(
+        &mut self,
+        arn: String,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), Error>> {
         let (grants, cloud) = self.reach();
         let args = format!("{arn} {keys:?}");
         Ok(self
@@ -730,11 +849,16 @@ mod tests {
             acc
         );
         assert_eq!(
-            accelerator_arn_of(&format!("{acc}/listener/0123vxyz/endpoint-group/098765zyxwvu"))
-                .unwrap(),
+            accelerator_arn_of(&format!(
+                "{acc}/listener/0123vxyz/endpoint-group/098765zyxwvu"
+            ))
+            .unwrap(),
             acc
         );
-        assert!(accelerator_arn_of("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/y").is_err());
+        assert!(
+            accelerator_arn_of("arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/x/y")
+                .is_err()
+        );
         assert!(accelerator_arn_of("arn:aws:globalaccelerator::1:accelerator/").is_err());
         assert!(accelerator_arn_of("nonsense").is_err());
     }

@@ -76,7 +76,10 @@ async fn throttling_is_retried_then_surfaced() {
     assert_eq!(rule.num_calls(), 3, "the SDK retries throttling twice");
     match result {
         Err(PluginError::Throttled(m)) => {
-            assert!(m.contains("ListHostedZonesByName: Throttling: Rate exceeded"), "{m}")
+            assert!(
+                m.contains("ListHostedZonesByName: Throttling: Rate exceeded"),
+                "{m}"
+            )
         }
         other => panic!("expected throttled, got {other:?}"),
     }
@@ -122,15 +125,17 @@ async fn throttling_that_clears_succeeds() {
 #[tokio::test]
 async fn a_missing_zone_is_not_found() {
     use aws_sdk_route53::operation::get_hosted_zone::GetHostedZoneError as E;
-    let rule = mock!(aws_sdk_route53::Client::get_hosted_zone)
-        .then_error(|| {
-            E::NoSuchHostedZone(
-                aws_sdk_route53::types::error::NoSuchHostedZone::builder()
-                    .message("No hosted zone found with ID: Z0EXAMPLE")
-                    .meta(error("NoSuchHostedZone", "No hosted zone found with ID: Z0EXAMPLE"))
-                    .build(),
-            )
-        });
+    let rule = mock!(aws_sdk_route53::Client::get_hosted_zone).then_error(|| {
+        E::NoSuchHostedZone(
+            aws_sdk_route53::types::error::NoSuchHostedZone::builder()
+                .message("No hosted zone found with ID: Z0EXAMPLE")
+                .meta(error(
+                    "NoSuchHostedZone",
+                    "No hosted zone found with ID: Z0EXAMPLE",
+                ))
+                .build(),
+        )
+    });
     let mut cloud = cloud();
     cloud.route53 = mock_client!(aws_sdk_route53, RuleMode::Sequential, &[&rule], |c| c
         .retry_config(standard_retries()));
@@ -148,8 +153,8 @@ async fn a_missing_zone_is_not_found() {
 #[tokio::test]
 async fn access_denied_is_denied() {
     use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersError as E;
-    let rule = mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers)
-        .then_error(|| {
+    let rule =
+        mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers).then_error(|| {
             E::generic(error(
                 "AccessDenied",
                 "User is not authorized to perform: elasticloadbalancing:DescribeLoadBalancers",
@@ -158,8 +163,12 @@ async fn access_denied_is_denied() {
     let cloud = cloud();
     cloud.set_elbv2(
         "us-east-1",
-        mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::Sequential, &[&rule], |c| c
-            .retry_config(standard_retries())),
+        mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::Sequential,
+            &[&rule],
+            |c| c.retry_config(standard_retries())
+        ),
     );
     let grants = Grants {
         elbv2: vec![Elbv2Grant {
@@ -168,13 +177,17 @@ async fn access_denied_is_denied() {
         ..Default::default()
     };
     let mut host = host(grants, cloud);
-    let result = elbv2::Host::describe_load_balancers(&mut host, "us-east-1".into(), vec![], vec![])
-        .await
-        .unwrap();
+    let result =
+        elbv2::Host::describe_load_balancers(&mut host, "us-east-1".into(), vec![], vec![])
+            .await
+            .unwrap();
     assert_eq!(rule.num_calls(), 1);
     match result {
         Err(PluginError::Denied(m)) => {
-            assert!(m.starts_with("DescribeLoadBalancers: AccessDenied: User is not authorized"), "{m}")
+            assert!(
+                m.starts_with("DescribeLoadBalancers: AccessDenied: User is not authorized"),
+                "{m}"
+            )
         }
         other => panic!("expected denied, got {other:?}"),
     }
@@ -189,7 +202,11 @@ async fn out_of_grant_calls_reach_no_client() {
     let cloud = cloud();
     cloud.set_elbv2(
         "us-west-1",
-        mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::Sequential, &[&rule]),
+        mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::Sequential,
+            &[&rule]
+        ),
     );
     let grants = Grants {
         elbv2: vec![Elbv2Grant {
@@ -198,9 +215,10 @@ async fn out_of_grant_calls_reach_no_client() {
         ..Default::default()
     };
     let mut host = host(grants, cloud);
-    let result = elbv2::Host::describe_load_balancers(&mut host, "us-west-1".into(), vec![], vec![])
-        .await
-        .unwrap();
+    let result =
+        elbv2::Host::describe_load_balancers(&mut host, "us-west-1".into(), vec![], vec![])
+            .await
+            .unwrap();
     assert_eq!(rule.num_calls(), 0);
     match result {
         Err(PluginError::Denied(m)) => assert_eq!(

@@ -122,7 +122,12 @@ fn sdk_change(c: &Change) -> Result<t::Change, PluginError> {
         let values = r
             .values
             .iter()
-            .map(|v| t::ResourceRecord::builder().value(v).build().map_err(invalid))
+            .map(|v| {
+                t::ResourceRecord::builder()
+                    .value(v)
+                    .build()
+                    .map_err(invalid)
+            })
             .collect::<Result<Vec<_>, _>>()?;
         set = set.set_resource_records(Some(values));
     }
@@ -252,7 +257,10 @@ impl Host for StepHost {
             changes
                 .iter()
                 .take(8)
-                .map(|c| format!("{:?} {} {}", c.action, c.record_set.name, c.record_set.record_type))
+                .map(|c| format!(
+                    "{:?} {} {}",
+                    c.action, c.record_set.name, c.record_set.record_type
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -272,7 +280,10 @@ impl Host for StepHost {
                 let batch = t::ChangeBatch::builder()
                     .set_comment(comment)
                     .set_changes(Some(
-                        changes.iter().map(sdk_change).collect::<Result<Vec<_>, _>>()?,
+                        changes
+                            .iter()
+                            .map(sdk_change)
+                            .collect::<Result<Vec<_>, _>>()?,
                     ))
                     .build()
                     .map_err(|e| PluginError::Invalid(format!("change batch: {e}")))?;

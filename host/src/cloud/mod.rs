@@ -139,7 +139,10 @@ impl Cloud {
 
     /// Replaces a region's ELBv2 client (tests point it at a mock or another server).
     pub fn set_elbv2(&self, region: &str, client: aws_sdk_elasticloadbalancingv2::Client) {
-        self.elbv2.lock().unwrap().insert(region.to_string(), client);
+        self.elbv2
+            .lock()
+            .unwrap()
+            .insert(region.to_string(), client);
     }
 
     /// Remembers what an accelerator is called and tagged.

@@ -92,14 +92,14 @@ fn served(s: &Scratch) -> (u64, Vec<u64>) {
 }
 
 /// The results of the cloudkit step `step` from a `--output json` run.
-fn results(out: &std::process::Output, step: &str) -> Vec<Value> {
+pub fn results(out: &std::process::Output, step: &str) -> Vec<Value> {
     let events = events(&stdout(out));
     let fin = finished(&events, step);
     assert_eq!(fin["status"], "succeeded", "{fin:#}\n{}", stderr(out));
     fin["outputs"]["results"].as_array().unwrap().clone()
 }
 
-fn ok(results: &[Value], i: usize) -> &Value {
+pub fn ok(results: &[Value], i: usize) -> &Value {
     let r = &results[i];
     assert!(r.get("ok").is_some(), "call {i} failed: {r:#}");
     &r["ok"]

@@ -7,9 +7,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::cloud::aws;
+use crate::cloud::{aws, ok, results};
 use crate::support::*;
 
 /// A moto_server on a free loopback port, killed on drop.
@@ -179,15 +177,8 @@ elbv2 = {{ regions = ["us-east-1"] }}
         "{}",
         stderr(&out)
     );
-    let events = events(&stdout(&out));
-    let r = finished(&events, "kit")["outputs"]["results"]
-        .as_array()
-        .unwrap()
-        .clone();
-    let ok = |i: usize| -> &Value {
-        assert!(r[i].get("ok").is_some(), "call {i} failed: {:#}", r[i]);
-        &r[i]["ok"]
-    };
+    let r = results(&out, "kit");
+    let ok = |i: usize| ok(&r, i);
     assert_eq!(ok(0)[0]["name"], "moto.example.");
     assert_eq!(ok(1)["id"], zone_id.as_str());
     assert_eq!(ok(3)["status"], "INSYNC");

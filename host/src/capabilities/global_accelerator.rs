@@ -97,6 +97,18 @@ async fn lookup(
     Ok(facts)
 }
 
+/// The run's cloud once the step may act on the accelerator of `arn`.
+async fn on_arn(
+    grants: &Grants,
+    cloud: Option<Arc<Cloud>>,
+    arn: &str,
+) -> Result<Arc<Cloud>, PluginError> {
+    grants.accelerator(None, &[], false).map_err(denied)?;
+    let cloud = connected(cloud)?;
+    check_arn(grants, &cloud, arn).await?;
+    Ok(cloud)
+}
+
 /// Whether any grant entry selects accelerators by tag (then tags must be read).
 fn has_tag_selectors(grants: &Grants) -> bool {
     grants.global_accelerator.iter().any(|g| {
@@ -303,9 +315,7 @@ impl Host for StepHost {
                 "describe-accelerator",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     let out = cloud
                         .ga
                         .describe_accelerator()
@@ -377,9 +387,7 @@ impl Host for StepHost {
                 "update-accelerator",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     if let Some(new) = &name {
                         // A rename must not move an accelerator out of (or into) reach.
                         let tags = lookup(&cloud, &arn, has_tag_selectors(&grants))
@@ -418,9 +426,7 @@ impl Host for StepHost {
                 "delete-accelerator",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     cloud
                         .ga
                         .delete_accelerator()
@@ -443,9 +449,7 @@ impl Host for StepHost {
         let args = accelerator_arn.clone();
         Ok(self
             .audited("global-accelerator", "list-listeners", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &accelerator_arn).await?;
+                let cloud = on_arn(&grants, cloud, &accelerator_arn).await?;
                 let mut all = Vec::new();
                 let mut token = None;
                 loop {
@@ -486,9 +490,7 @@ impl Host for StepHost {
         );
         Ok(self
             .audited("global-accelerator", "create-listener", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &input.accelerator_arn).await?;
+                let cloud = on_arn(&grants, cloud, &input.accelerator_arn).await?;
                 let ranges = input
                     .port_ranges
                     .iter()
@@ -527,9 +529,7 @@ impl Host for StepHost {
         let args = arn.clone();
         Ok(self
             .audited("global-accelerator", "delete-listener", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
+                let cloud = on_arn(&grants, cloud, &arn).await?;
                 cloud
                     .ga
                     .delete_listener()
@@ -554,9 +554,7 @@ impl Host for StepHost {
                 "list-endpoint-groups",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &listener_arn).await?;
+                    let cloud = on_arn(&grants, cloud, &listener_arn).await?;
                     let mut all = Vec::new();
                     let mut token = None;
                     loop {
@@ -593,9 +591,7 @@ impl Host for StepHost {
                 "describe-endpoint-group",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     let out = cloud
                         .ga
                         .describe_endpoint_group()
@@ -629,9 +625,7 @@ impl Host for StepHost {
                 "create-endpoint-group",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &input.listener_arn).await?;
+                    let cloud = on_arn(&grants, cloud, &input.listener_arn).await?;
                     let hc = &input.health_check;
                     let out = cloud
                         .ga
@@ -678,9 +672,7 @@ impl Host for StepHost {
                 "update-endpoint-group",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &input.endpoint_group_arn).await?;
+                    let cloud = on_arn(&grants, cloud, &input.endpoint_group_arn).await?;
                     let hc = &input.health_check;
                     let out = cloud
                         .ga
@@ -719,9 +711,7 @@ impl Host for StepHost {
                 "delete-endpoint-group",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     cloud
                         .ga
                         .delete_endpoint_group()
@@ -747,9 +737,7 @@ impl Host for StepHost {
                 "list-tags-for-resource",
                 args,
                 async move {
-                    grants.accelerator(None, &[], false).map_err(denied)?;
-                    let cloud = connected(cloud)?;
-                    check_arn(&grants, &cloud, &arn).await?;
+                    let cloud = on_arn(&grants, cloud, &arn).await?;
                     let out = cloud
                         .ga
                         .list_tags_for_resource()
@@ -779,9 +767,7 @@ impl Host for StepHost {
         let args = format!("{arn} {} tags", tags.len());
         Ok(self
             .audited("global-accelerator", "tag-resource", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
+                let cloud = on_arn(&grants, cloud, &arn).await?;
                 cloud
                     .ga
                     .tag_resource()
@@ -805,9 +791,7 @@ impl Host for StepHost {
         let args = format!("{arn} {keys:?}");
         Ok(self
             .audited("global-accelerator", "untag-resource", args, async move {
-                grants.accelerator(None, &[], false).map_err(denied)?;
-                let cloud = connected(cloud)?;
-                check_arn(&grants, &cloud, &arn).await?;
+                let cloud = on_arn(&grants, cloud, &arn).await?;
                 cloud
                     .ga
                     .untag_resource()

@@ -395,8 +395,46 @@ fn template_hash(template: &Value) -> String {
     {
         labels.remove("pod-template-hash");
     }
-    let digest = Sha256::digest(template.to_string().as_bytes());
+    let digest = Sha256::digest(sorted_keys(&template).to_string().as_bytes());
     time::safe_encode(&digest, 10)
+}
+
+/// The value with every object's keys in order. serde_json keeps insertion order when
+/// any crate in the build enables its `preserve_order` feature (the AWS SDK's HTTP
+/// client does), and a template read back from a ReplicaSet must hash as it did.
+fn sorted_keys(v: &Value) -> Value {
+    match v {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k.clone(), sorted_keys(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod hash_tests {
+    use super::*;
+
+    #[test]
+    fn template_hash_ignores_key_order() {
+        let a: Value = serde_json::from_str(
+            r#"{"metadata":{"labels":{"app":"x","tier":"web"}},"spec":{"containers":[{"name":"c","image":"i"}]}}"#,
+        )
+        .unwrap();
+        let b: Value = serde_json::from_str(
+            r#"{"spec":{"containers":[{"image":"i","name":"c"}]},"metadata":{"labels":{"pod-template-hash":"h","tier":"web","app":"x"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(template_hash(&a), template_hash(&b));
+    }
 }
 
 /// `spec.replicas`, which Kubernetes defaults to 1 for every workload kind.

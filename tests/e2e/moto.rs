@@ -168,6 +168,8 @@ elbv2 = {{ regions = ["us-east-1"] }}
     );
     let out = s
         .runner(&["exec", "moto.toml", "--cloud", "aws", "--output", "json"])
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
         .envs(&env)
         .output()
         .unwrap();

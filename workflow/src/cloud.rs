@@ -1,6 +1,7 @@
-//! The clouds a workflow declares: its Kubernetes clusters (`[clusters.<name>]`) and its
-//! AWS settings (`[aws]`). Grants name these clusters, and `--cloud aws` uses them to
-//! connect and to refuse any account but the declared one.
+//! The clouds a workflow declares: its Kubernetes clusters (`[clusters.<name>]`), its
+//! AWS settings (`[aws]`) and what the local sandbox must hold before it runs
+//! (`[sandbox]`). Grants name these clusters, and `--cloud aws` uses them to connect and
+//! to refuse any account but the declared one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +65,19 @@ impl AwsConfig {
             _ => Ok(()),
         }
     }
+}
+
+/// `[sandbox]`: what the local cloud must hold before the run, standing in for what a
+/// tutorial asks its reader to have beforehand (a domain's hosted zone, bought and
+/// delegated long ago). Only `--cloud sandbox` acts on it: the host creates each missing
+/// zone before the first step. `--cloud aws` ignores it, since creating a hosted zone in a
+/// real account is neither free nor the workflow's to decide; there a missing zone is
+/// the user's to fix.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxPrereqs {
+    /// `hosted_zones`: domain names, `${vars.NAME}` substituted, lowercase, without a
+    /// trailing dot, each once, in file order. Empty when `[sandbox]` is absent.
+    pub hosted_zones: Vec<String>,
 }
 
 /// The credentials belong to another account than `[aws] account` declares.
@@ -169,6 +183,24 @@ pub(crate) fn is_cluster_name(text: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// What a hosted zone name may look like, for help messages.
+pub(crate) const ZONE_NAME_HELP: &str = "a hosted zone is a domain name such as `example.com`: labels of letters, digits and `-`, each at most 63 characters, 253 in all";
+
+/// Whether `text` is a domain name a sandbox zone may have: dot-separated labels of 1 to
+/// 63 letters, digits and `-`, at most 253 characters, one trailing dot allowed. Stricter
+/// than the names grants accept (no `_`), since these are zones to create, not patterns.
+pub(crate) fn is_zone_name(text: &str) -> bool {
+    let name = text.strip_suffix('.').unwrap_or(text);
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +239,36 @@ mod tests {
         assert!(!is_cluster_name("-x"));
         assert!(!is_cluster_name("a b"));
         assert!(!is_cluster_name(&"a".repeat(101)));
+    }
+
+    #[test]
+    fn zone_names() {
+        let label = "a".repeat(63);
+        let longest = [label.as_str(); 4].join(".")[..253].to_owned();
+        for good in [
+            "example.com",
+            "Example.COM.",
+            "x-1.example",
+            "com",
+            &label,
+            &longest,
+        ] {
+            assert!(is_zone_name(good), "{good}");
+        }
+        let too_long = format!("{longest}a");
+        let label_too_long = format!("{label}a.com");
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            ".a",
+            "a b.com",
+            "_dmarc.example.com",
+            "a.com..",
+            &too_long,
+            &label_too_long,
+        ] {
+            assert!(!is_zone_name(bad), "{bad}");
+        }
     }
 }

@@ -7,7 +7,8 @@
 //! everything the file alone can tell; [`Workflow::check_plugins`] then asks the host's
 //! [`PluginCatalog`] about each step's plugin. Both return a [`Report`] of every problem.
 //!
-//! The clouds a workflow touches are [`Workflow::cloud`] (`[clusters.*]` and `[aws]`), and
+//! The clouds a workflow touches are [`Workflow::cloud`] (`[clusters.*]` and `[aws]`), what
+//! the local sandbox must hold before the run is [`Workflow::sandbox`] (`[sandbox]`), and
 //! what each step may do there is [`Step::grant`]: deny by default, checked by the host
 //! before every cloud call with the pure matcher on [`Grants`], which answers [`Denied`]
 //! naming the missing grant.
@@ -71,7 +72,7 @@ mod toml_string;
 mod units;
 mod workflow;
 
-pub use cloud::{AwsConfig, CloudConfig, Cluster, WrongAccount};
+pub use cloud::{AwsConfig, CloudConfig, Cluster, SandboxPrereqs, WrongAccount};
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};
 pub use grants::{

@@ -1,9 +1,11 @@
 //! `${...}` interpolation: parsing references out of strings and substituting them with
-//! variable values and step outputs when a step is about to run.
+//! variable values, step outputs and file texts when a step is about to run.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
@@ -19,6 +21,9 @@ pub(crate) enum Reference {
         /// The output's name.
         key: String,
     },
+    /// `${file:PATH}`, PATH as written. Only `with` may hold one: the file is read when
+    /// the workflow is validated, and its text is what the reference renders to.
+    File(String),
 }
 
 impl fmt::Display for Reference {
@@ -26,6 +31,7 @@ impl fmt::Display for Reference {
         match self {
             Reference::Var(name) => write!(f, "${{vars.{name}}}"),
             Reference::Output { step, key } => write!(f, "${{steps.{step}.outputs.{key}}}"),
+            Reference::File(path) => write!(f, "${{file:{path}}}"),
         }
     }
 }
@@ -64,6 +70,9 @@ impl<'a> Context<'a> {
                     .get(key)
                     .ok_or_else(|| missing(format!("step `{from}` produced no output `{key}`"))),
             },
+            // Validation rejects file references outside `with`, and `with` reads them
+            // from the workflow's files, not from here.
+            Reference::File(_) => Err(missing("a file can only be read into `with`".into())),
         }
     }
 }
@@ -114,6 +123,8 @@ pub(crate) struct SyntaxError {
 
 const REFERENCE_HELP: &str =
     "a reference is `${vars.NAME}` or `${steps.ID.outputs.KEY}`; write `$${` for a literal `${`";
+const FILE_REFERENCE_HELP: &str =
+    "write the path of a file relative to the workflow file, such as `${file:manifest.yaml}`";
 
 /// Splits `text` into literal text and references.
 pub(crate) fn parse(text: &str) -> Result<Vec<Piece>, SyntaxError> {
@@ -158,6 +169,17 @@ pub(crate) fn parse_reference(text: &str, at: usize) -> Result<(Reference, usize
     };
     let end = at + close + 1;
     let inner = &text[at + 2..end - 1];
+    if let Some(path) = inner.strip_prefix("file:") {
+        // The path is checked when the file is read; here it only has to be there.
+        if path.is_empty() {
+            return Err(SyntaxError {
+                range: at..end,
+                message: "empty path in `${file:}`".into(),
+                help: Some(FILE_REFERENCE_HELP.into()),
+            });
+        }
+        return Ok((Reference::File(path.to_owned()), end));
+    }
     let parts: Vec<&str> = inner.split('.').collect();
     let valid_name = |s: &str| {
         !s.is_empty()
@@ -183,22 +205,72 @@ pub(crate) fn parse_reference(text: &str, at: usize) -> Result<(Reference, usize
     Ok((reference, end))
 }
 
+/// The texts of the files a workflow's `with` tables refer to, read at validation: by
+/// PATH as written, each pointing into `texts` by its canonical path, so a file spelled
+/// two ways is held once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Files {
+    pub(crate) paths: BTreeMap<String, PathBuf>,
+    pub(crate) texts: BTreeMap<PathBuf, String>,
+}
+
+impl Files {
+    /// The text `${file:PATH}` renders to. `None` only if the step was changed after the
+    /// workflow was validated.
+    fn text(&self, path: &str) -> Option<&str> {
+        self.paths
+            .get(path)
+            .and_then(|canonical| self.texts.get(canonical))
+            .map(String::as_str)
+    }
+}
+
+/// The text of one reference inside `with`: a file's text, or a value from `ctx`.
+fn resolve_in_with<'v>(
+    reference: &Reference,
+    step: &str,
+    ctx: &Context<'v>,
+    files: &'v Files,
+) -> Result<Cow<'v, Value>, RenderError> {
+    let Reference::File(path) = reference else {
+        return ctx.resolve(step, reference).map(Cow::Borrowed);
+    };
+    match files.text(path) {
+        Some(text) => Ok(Cow::Owned(Value::String(text.to_owned()))),
+        None => Err(RenderError::Missing {
+            step: step.to_owned(),
+            reference: reference.to_string(),
+            problem: "the file was not read when the workflow was validated".into(),
+        }),
+    }
+}
+
 /// Renders one string: a string that is exactly one reference becomes the referenced
-/// value (keeping its JSON type); otherwise references are spliced in as text.
-pub(crate) fn render_str(text: &str, step: &str, ctx: &Context<'_>) -> Result<Value, RenderError> {
+/// value (keeping its JSON type; a file's text is a string); otherwise references are
+/// spliced in as text. A file's text is inserted as is: a `${` inside it is not a
+/// reference, so a file can never reach variables or outputs it was not given.
+pub(crate) fn render_str(
+    text: &str,
+    step: &str,
+    ctx: &Context<'_>,
+    files: &Files,
+) -> Result<Value, RenderError> {
     let pieces = parse(text).map_err(|e| RenderError::Template {
         step: step.to_owned(),
         text: text.to_owned(),
         problem: e.message,
     })?;
     if let [Piece::Ref(reference, _)] = pieces.as_slice() {
-        return ctx.resolve(step, reference).cloned();
+        return resolve_in_with(reference, step, ctx, files).map(Cow::into_owned);
     }
     let mut out = String::new();
     for piece in &pieces {
         match piece {
             Piece::Text(t) => out.push_str(t),
-            Piece::Ref(reference, _) => out.push_str(&stringify(ctx.resolve(step, reference)?)),
+            Piece::Ref(reference, _) => {
+                let value = resolve_in_with(reference, step, ctx, files)?;
+                out.push_str(&stringify(&value));
+            }
         }
     }
     Ok(Value::String(out))
@@ -209,18 +281,19 @@ pub(crate) fn render_value(
     value: &Value,
     step: &str,
     ctx: &Context<'_>,
+    files: &Files,
 ) -> Result<Value, RenderError> {
     Ok(match value {
-        Value::String(s) => render_str(s, step, ctx)?,
+        Value::String(s) => render_str(s, step, ctx, files)?,
         Value::Array(items) => Value::Array(
             items
                 .iter()
-                .map(|v| render_value(v, step, ctx))
+                .map(|v| render_value(v, step, ctx, files))
                 .collect::<Result<_, _>>()?,
         ),
         Value::Object(map) => Value::Object(
             map.iter()
-                .map(|(k, v)| Ok((k.clone(), render_value(v, step, ctx)?)))
+                .map(|(k, v)| Ok((k.clone(), render_value(v, step, ctx, files)?)))
                 .collect::<Result<_, RenderError>>()?,
         ),
         other => other.clone(),
@@ -242,6 +315,11 @@ mod tests {
 
     fn var(name: &str) -> Reference {
         Reference::Var(name.into())
+    }
+
+    /// Renders `text` for a workflow that refers to no files.
+    fn render(text: &str, step: &str, ctx: &Context<'_>) -> Result<Value, RenderError> {
+        render_str(text, step, ctx, &Files::default())
     }
 
     #[test]
@@ -276,6 +354,60 @@ mod tests {
         );
         assert!(parse("${vars.}").is_err());
         assert!(parse("${ vars.x }").is_err());
+        let e = parse("x ${file:}").unwrap_err();
+        assert_eq!(
+            (e.range, e.message.as_str()),
+            (2..10, "empty path in `${file:}`")
+        );
+    }
+
+    #[test]
+    fn file_references_keep_their_path_as_written() {
+        let pieces = parse("${file:dir/a.yaml}-$${file:b}").unwrap();
+        assert_eq!(
+            pieces,
+            vec![
+                Piece::Ref(Reference::File("dir/a.yaml".into()), 0..18),
+                Piece::Text("-${file:b}".into()),
+            ]
+        );
+        assert_eq!(
+            Reference::File("dir/a.yaml".into()).to_string(),
+            "${file:dir/a.yaml}"
+        );
+    }
+
+    #[test]
+    fn file_texts_are_inserted_without_interpolation() {
+        let vars = BTreeMap::from([("x".to_owned(), json!(1))]);
+        let outputs = BTreeMap::new();
+        let ctx = Context {
+            vars: &vars,
+            outputs: &outputs,
+        };
+        let canonical = PathBuf::from("/w/a.yaml");
+        let files = Files {
+            paths: BTreeMap::from([
+                ("a.yaml".to_owned(), canonical.clone()),
+                ("./a.yaml".to_owned(), canonical.clone()),
+            ]),
+            texts: BTreeMap::from([(canonical, "k: ${vars.x}\n".to_owned())]),
+        };
+        let render = |text: &str| render_str(text, "s", &ctx, &files);
+        assert_eq!(render("${file:a.yaml}").unwrap(), json!("k: ${vars.x}\n"));
+        assert_eq!(
+            render("[${file:./a.yaml}] ${vars.x}").unwrap(),
+            json!("[k: ${vars.x}\n] 1")
+        );
+        assert_eq!(
+            render("${file:b.yaml}").unwrap_err().to_string(),
+            "step `s`: `${file:b.yaml}`: the file was not read when the workflow was validated"
+        );
+        let err = ctx.resolve("s", &Reference::File("a.yaml".into()));
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "step `s`: `${file:a.yaml}`: a file can only be read into `with`"
+        );
     }
 
     #[test]
@@ -288,23 +420,20 @@ mod tests {
             vars: &vars,
             outputs: &outputs,
         };
-        assert_eq!(render_str("${vars.n}", "b", &ctx).unwrap(), json!(3));
+        assert_eq!(render("${vars.n}", "b", &ctx).unwrap(), json!(3));
         assert_eq!(
-            render_str("${steps.a.outputs.obj}", "b", &ctx).unwrap(),
+            render("${steps.a.outputs.obj}", "b", &ctx).unwrap(),
             json!({"k": [1, true]})
         );
         assert_eq!(
-            render_str("n=${vars.n} s=${vars.s}", "b", &ctx).unwrap(),
+            render("n=${vars.n} s=${vars.s}", "b", &ctx).unwrap(),
             json!("n=3 s=hi")
         );
         assert_eq!(
-            render_str("o=${steps.a.outputs.obj}", "b", &ctx).unwrap(),
+            render("o=${steps.a.outputs.obj}", "b", &ctx).unwrap(),
             json!("o={\"k\":[1,true]}")
         );
-        assert_eq!(
-            render_str("$${vars.n}", "b", &ctx).unwrap(),
-            json!("${vars.n}")
-        );
+        assert_eq!(render("$${vars.n}", "b", &ctx).unwrap(), json!("${vars.n}"));
     }
 
     #[test]
@@ -315,17 +444,17 @@ mod tests {
             vars: &vars,
             outputs: &outputs,
         };
-        let err = render_str("${steps.a.outputs.x}", "b", &ctx).unwrap_err();
+        let err = render("${steps.a.outputs.x}", "b", &ctx).unwrap_err();
         assert_eq!(
             err.to_string(),
             "step `b`: `${steps.a.outputs.x}`: step `a` produced no output `x`"
         );
-        let err = render_str("x ${steps.c.outputs.x}", "b", &ctx).unwrap_err();
+        let err = render("x ${steps.c.outputs.x}", "b", &ctx).unwrap_err();
         assert_eq!(
             err.to_string(),
             "step `b`: `${steps.c.outputs.x}`: step `c` has produced no outputs (it has not run, or was skipped)"
         );
-        let err = render_str("${vars.v}", "b", &ctx).unwrap_err();
+        let err = render("${vars.v}", "b", &ctx).unwrap_err();
         assert_eq!(err.to_string(), "step `b`: `${vars.v}`: no variable `v`");
     }
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cloud::CloudConfig;
+use crate::cloud::{CloudConfig, SandboxPrereqs};
 use crate::condition::Condition;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::grants::Grants;
 use crate::plugin::{PluginCatalog, PluginRef};
-use crate::template::{Context, Reference, RenderError};
+use crate::template::{Context, Files, Reference, RenderError};
 use crate::{dag, plugin, schema};
 
 /// A parsed and validated workflow.
@@ -40,6 +40,11 @@ pub struct Workflow {
     pub cloud: CloudConfig,
     /// `policy`, kept opaque for now; `Null` when absent.
     pub policy: Value,
+    /// `[sandbox]`, validated; empty when absent. Only `--cloud sandbox` acts on it.
+    pub sandbox: SandboxPrereqs,
+    /// The texts of the files `${file:PATH}` in `with` refers to, read at validation so
+    /// a missing or forbidden file stops the run before it starts.
+    pub(crate) files: Files,
     pub(crate) source: String,
     pub(crate) sites: Vec<StepSite>,
 }
@@ -53,7 +58,8 @@ pub struct Step {
     pub plugin: PluginRef,
     /// The steps this one waits for: `needs` plus every step whose outputs it refers to.
     pub needs: BTreeSet<String>,
-    /// `with`, uninterpolated; always an object.
+    /// `with`, uninterpolated (a `${file:PATH}` is still the reference, not the file's
+    /// text); always an object.
     pub with: Value,
     /// `grants` as JSON, as written; `{}` when absent. [`Step::grant`] is the validated
     /// form the capability layer checks calls against.
@@ -134,7 +140,8 @@ pub(crate) struct StepSite {
 }
 
 impl Workflow {
-    /// Reads and validates the workflow at `path`, applying `--var` overrides.
+    /// Reads and validates the workflow at `path`, applying `--var` overrides, and reads
+    /// the files its `with` tables refer to.
     pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Workflow, Report> {
         let unreadable = |why: String| Report::new(path, vec![Diagnostic::unplaced(path, why)]);
         let file = std::fs::File::open(path)
@@ -157,7 +164,7 @@ impl Workflow {
     }
 
     /// Validates workflow text `source`; `path` names it in diagnostics and anchors
-    /// relative plugin paths.
+    /// relative plugin paths and `${file:PATH}` references, whose files are read here.
     pub fn parse(
         path: &Path,
         source: &str,
@@ -203,9 +210,11 @@ impl Workflow {
             .collect()
     }
 
-    /// `step`'s `with` with every reference substituted from `ctx`.
+    /// `step`'s `with` with every reference substituted: variables and outputs from
+    /// `ctx`, `${file:PATH}` by the file's text as read at validation. What the host
+    /// hashes for resume, so a changed file re-runs the step.
     pub fn render_with(&self, step: &Step, ctx: &Context<'_>) -> Result<Value, RenderError> {
-        crate::template::render_value(&step.with, &step.id, ctx)
+        crate::template::render_value(&step.with, &step.id, ctx, &self.files)
     }
 }
 

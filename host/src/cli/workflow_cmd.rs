@@ -164,22 +164,51 @@ async fn run(
     }
 }
 
-/// The end-of-run summary on stdout: counts per status, then every output.
-fn print_summary(result: &RunResult) {
-    let count = |s: StepStatus| result.steps.values().filter(|o| o.status == s).count();
-    let mut parts = Vec::new();
-    for (status, name) in [
-        (StepStatus::Succeeded, "succeeded"),
-        (StepStatus::Reused, "unchanged"),
-        (StepStatus::Destroyed, "destroyed"),
-        (StepStatus::Failed, "failed"),
-        (StepStatus::Skipped, "skipped"),
-    ] {
-        let n = count(status);
-        if n > 0 {
-            parts.push(format!("{n} {name}"));
-        }
+/// What a step that ran says it did: a plugin reports `change` (created, updated,
+/// unchanged) among its outputs; a reused step is unchanged by definition.
+fn change_of(outcome: &crate::exec::schedule::Outcome) -> Option<&str> {
+    match outcome.status {
+        StepStatus::Reused => Some("unchanged"),
+        StepStatus::Succeeded => outcome
+            .outputs
+            .as_ref()
+            .and_then(|o| o.get("change"))
+            .and_then(|c| c.as_str())
+            .filter(|c| matches!(*c, "created" | "updated" | "unchanged")),
+        _ => None,
     }
+}
+
+/// The end-of-run summary on stdout: counts per status (steps that report a change
+/// counted by it), a line per step, then every output.
+fn print_summary(result: &RunResult) {
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    let mut bump = |word: &str| match counts.iter_mut().find(|(w, _)| w == word) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((word.to_string(), 1)),
+    };
+    for outcome in result.steps.values() {
+        let word = match (outcome.status, change_of(outcome)) {
+            (_, Some(change)) => change,
+            (StepStatus::Succeeded, None) => "succeeded",
+            (StepStatus::Destroyed, _) => "destroyed",
+            (StepStatus::Failed, _) => "failed",
+            (StepStatus::Skipped, _) => "skipped",
+            (StepStatus::Reused, None) => "unchanged",
+        };
+        bump(word);
+    }
+    const ORDER: &[&str] = &[
+        "succeeded",
+        "created",
+        "updated",
+        "unchanged",
+        "destroyed",
+        "failed",
+        "skipped",
+    ];
+    counts.sort_by_key(|(w, _)| ORDER.iter().position(|o| o == w));
+    let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
     let verdict = if result.status == RunStatus::Succeeded {
         "succeeded"
     } else {
@@ -198,11 +227,13 @@ fn print_summary(result: &RunResult) {
             .filter(|_| outcome.status == StepStatus::Failed)
         {
             println!("  step `{step}` failed: {}: {}", f.kind, f.message);
+        } else if let Some(change) = change_of(outcome) {
+            println!("  step `{step}`: {change}");
         }
     }
     for (step, outputs) in &result.outputs {
         if let Some(map) = outputs.as_object() {
-            for (k, v) in map {
+            for (k, v) in map.iter().filter(|(k, _)| k.as_str() != "change") {
                 println!("  {step}.{k} = {v}");
             }
         }

@@ -33,9 +33,12 @@ pub enum ConnectError {
     Unavailable(String),
 }
 
-/// Whether the workflow needs a cloud at all: a step with a cloud grant, or clusters.
+/// Whether the workflow needs a cloud at all: a step with a cloud grant, clusters, or
+/// sandbox prerequisites.
 pub fn needed(wf: &Workflow) -> bool {
-    !wf.cloud.clusters.is_empty() || wf.steps.iter().any(|s| !s.grant.is_empty())
+    !wf.cloud.clusters.is_empty()
+        || !wf.sandbox.hosted_zones.is_empty()
+        || wf.steps.iter().any(|s| !s.grant.is_empty())
 }
 
 /// Connects to `kind` for `wf`. `global_args` are what a background sandbox needs to
@@ -51,6 +54,15 @@ pub async fn connect(
         CloudKind::Aws => aws(wf).await?,
     };
     guard(&cloud, wf).await?;
+    if kind == CloudKind::Sandbox {
+        // After the guard: a refused run changes nothing, prerequisites included.
+        for zone in super::prereqs::ensure_zones(&cloud, &wf.sandbox.hosted_zones).await? {
+            eprintln!(
+                "note: created hosted zone `{zone}` in the sandbox ([sandbox] hosted_zones in {})",
+                wf.file.display()
+            );
+        }
+    }
     Ok(cloud)
 }
 

@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod errors;
 pub mod kinds;
+pub mod prereqs;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -19,6 +19,9 @@ extern crate self as runner_plugin;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// Waiting for cloud state with a deadline; idempotency tokens.
+pub mod poll;
+
 /// The SDK's serde, so plugins can use the generated types' `Serialize`/`Deserialize`
 /// (and derive their own with `#[serde(crate = "runner_plugin::serde")]`) without
 /// depending on serde themselves.

@@ -1,5 +1,6 @@
 //! `[clusters.<name>]` and `[aws]`: the clusters grants may name, and the AWS profile,
-//! account guard and regions `--cloud aws` uses.
+//! account guard and regions `--cloud aws` uses; and `[sandbox]`, what the local cloud
+//! must hold before the run.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -10,10 +11,12 @@ use toml::de::{DeTable, DeValue};
 use super::{Checker, within};
 use crate::cloud::{
     self, AwsConfig, CLUSTER_NAME_HELP, CloudConfig, Cluster, KNOWN_REGIONS, REGION_HELP,
+    SandboxPrereqs, ZONE_NAME_HELP,
 };
 
 const CLUSTER_KEYS: &[&str] = &["region", "cluster", "context"];
 const AWS_KEYS: &[&str] = &["profile", "account", "regions"];
+const SANDBOX_KEYS: &[&str] = &["hosted_zones"];
 
 impl Checker<'_> {
     /// The typed `[clusters.*]` and `[aws]` (either may be absent).
@@ -25,6 +28,40 @@ impl Checker<'_> {
         let aws = aws.map(|t| self.aws(t)).unwrap_or_default();
         let clusters = clusters.map(|t| self.clusters(t, &aws)).unwrap_or_default();
         CloudConfig { clusters, aws }
+    }
+
+    /// The typed `[sandbox]`; empty when absent.
+    pub(super) fn sandbox(&mut self, root: &DeTable<'_>) -> SandboxPrereqs {
+        let scope = "[sandbox]";
+        let Some((table, _)) = self.table(root, "sandbox", "") else {
+            return SandboxPrereqs::default();
+        };
+        self.unknown_keys(table, SANDBOX_KEYS, scope);
+        let mut hosted_zones: Vec<String> = Vec::new();
+        let list = self.string_list(
+            table,
+            "hosted_zones",
+            scope,
+            "list the hosted zones the sandbox must hold, or remove `hosted_zones`",
+        );
+        for (zone, at) in list.unwrap_or_default() {
+            if !cloud::is_zone_name(&zone) {
+                let message = if zone.is_empty() {
+                    "empty hosted zone in `hosted_zones` of [sandbox]".to_owned()
+                } else {
+                    format!("invalid hosted zone `{zone}` in `hosted_zones` of [sandbox]")
+                };
+                self.report(at, message, Some(ZONE_NAME_HELP.into()));
+                continue;
+            }
+            // Zone names compare case-insensitively and ignore a trailing dot, so this is
+            // the one form the host needs to compare against the zones it finds.
+            let name = zone.strip_suffix('.').unwrap_or(&zone).to_ascii_lowercase();
+            if !hosted_zones.contains(&name) {
+                hosted_zones.push(name);
+            }
+        }
+        SandboxPrereqs { hosted_zones }
     }
 
     fn aws(&mut self, table: &DeTable<'_>) -> AwsConfig {

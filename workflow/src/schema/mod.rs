@@ -4,12 +4,13 @@
 //!
 //! This module reads the document level (top-level keys, `[vars]`, the `steps` array and
 //! step ids); `step` reads each step's keys and references, `execution` its `timeout`,
-//! `retry` and `limits`.
+//! `retry` and `limits`, `cloud` the cloud tables and `[sandbox]`, and `files` the files
+//! `${file:PATH}` in `with` refers to.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
 use toml::Spanned;
@@ -19,12 +20,13 @@ use crate::cloud::CloudConfig;
 use crate::diagnostic::{Collector, Diagnostic, Report, SourceText};
 use crate::overrides;
 use crate::suggest::Suggester;
-use crate::template::{self, Piece, Reference};
+use crate::template::{self, Files, Piece, Reference};
 use crate::toml_string::StringSpans;
 use crate::workflow::{Step, StepSite, Workflow};
 
 mod cloud;
 mod execution;
+mod files;
 mod grants;
 mod step;
 
@@ -48,6 +50,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "steps",
     "clusters",
     "aws",
+    "sandbox",
     "policy",
 ];
 const STEP_KEYS: &[&str] = &[
@@ -103,6 +106,9 @@ pub(crate) fn parse(
         problems: Collector::new(path),
         hints: Suggester::new(),
         vars: BTreeMap::new(),
+        files: Files::default(),
+        file_reads: BTreeMap::new(),
+        file_bytes: 0,
     };
     let workflow = checker.workflow(document.get_ref(), overrides);
     checker.problems.finish().map(|()| workflow)
@@ -168,6 +174,13 @@ struct Checker<'s> {
     /// `[vars]` after overrides, once read: `${vars.NAME}` in the cloud tables and in
     /// grants is substituted while they are checked.
     vars: BTreeMap<String, Value>,
+    /// The texts of the files `with` refers to, read so far.
+    files: Files,
+    /// What reading each `${file:PATH}` gave, by PATH as written, so a file referred to
+    /// many times is looked up once.
+    file_reads: BTreeMap<String, Result<PathBuf, files::FileProblem>>,
+    /// Bytes of file text substituted so far, a file counted at every reference.
+    file_bytes: usize,
 }
 
 impl Checker<'_> {
@@ -319,6 +332,14 @@ impl Checker<'_> {
                         );
                     }
                 },
+                Piece::Ref(reference @ Reference::File(_), range) => {
+                    ok = false;
+                    self.report(
+                        spans.span(range),
+                        files::outside_with_message(&reference, scope),
+                        Some(files::OUTSIDE_WITH_HELP.into()),
+                    );
+                }
                 Piece::Ref(reference, range) => {
                     ok = false;
                     self.report(
@@ -484,6 +505,7 @@ impl Checker<'_> {
         let clusters = as_json(clusters_table);
         let aws = as_json(aws_table);
         let cloud = self.cloud(clusters_table, aws_table);
+        let sandbox = self.sandbox(root);
         let policy = self.opaque(root, "policy", "", 1, Value::Null);
         let (steps, sites) = self.steps(root, &vars, &cloud);
         Workflow {
@@ -496,6 +518,8 @@ impl Checker<'_> {
             aws,
             cloud,
             policy,
+            sandbox,
+            files: std::mem::take(&mut self.files),
             source: self.text.text().to_owned(),
             sites,
         }

@@ -1,5 +1,6 @@
 //! One step's keys: its id-dependent scope, plugin and pin, `needs`, the references in
-//! `with` and `if` (and the dependencies they imply), and the cycle check over all steps.
+//! `with` and `if` (and the dependencies they imply, and the files `with` reads), and the
+//! cycle check over all steps.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -288,6 +289,15 @@ impl Checker<'_> {
                         );
                     }
                 },
+                // `with` reads its files itself, so only `if` gets here.
+                Reference::File(_) => {
+                    let scope = format!("`if` of {}", links.scope);
+                    self.report(
+                        at,
+                        super::files::outside_with_message(&reference, &scope),
+                        Some(super::files::OUTSIDE_WITH_HELP.into()),
+                    );
+                }
             }
         }
     }
@@ -310,11 +320,23 @@ impl Checker<'_> {
             }
             match template::parse(text) {
                 Ok(pieces) => {
-                    let refs = pieces.into_iter().filter_map(|p| match p {
-                        template::Piece::Ref(reference, range) => Some((reference, range)),
-                        template::Piece::Text(_) => None,
-                    });
-                    self.link_references(string_span, refs, links);
+                    let (files, refs): (Vec<_>, Vec<_>) = pieces
+                        .into_iter()
+                        .filter_map(|p| match p {
+                            template::Piece::Ref(reference, range) => Some((reference, range)),
+                            template::Piece::Text(_) => None,
+                        })
+                        .partition(|(reference, _)| matches!(reference, Reference::File(_)));
+                    self.link_references(string_span.clone(), refs, links);
+                    let mut spans = StringSpans::new(self.text.text(), string_span);
+                    for (reference, range) in files {
+                        if self.full() {
+                            break;
+                        }
+                        if let Reference::File(path) = reference {
+                            self.file_reference(&path, spans.span(range), links.scope);
+                        }
+                    }
                 }
                 Err(e) => {
                     let at = StringSpans::new(self.text.text(), string_span).span(e.range);

@@ -60,7 +60,7 @@ bad_file! { unknown_step_key_suggests_the_closest, "unknown-key-in-step.toml", [
 
 bad_file! { unknown_top_level_keys, "unknown-top-level-keys.toml", [
     (2, 1, "unknown key `descripton`", "did you mean `description`?"),
-    (3, 1, "unknown key `colour`", "expected one of: name, description, vars, steps, clusters, aws, policy"),
+    (3, 1, "unknown key `colour`", "expected one of: name, description, vars, steps, clusters, aws, sandbox, policy"),
 ] }
 
 bad_file! { wrong_types_everywhere, "wrong-types.toml", [
@@ -366,4 +366,45 @@ bad_file! { references_in_cloud_settings_and_grants, "references-in-cloud-and-gr
     (12, 12, "reference to unknown variable `account` in [aws]", "declare `account` under [vars]"),
     (21, 77, "reference to unknown variable `domian` in `grants.route53` of step `dns`", "did you mean `domain`?"),
     (21, 95, "unterminated `${` in `grants.route53` of step `dns`", REFERENCE_HELP),
+] }
+
+// File references and the sandbox's prerequisites. Problems that need files made for the
+// test (symbolic links, sizes, encodings) are in `files.rs`.
+
+const CONFINED_HELP: &str = "a workflow can read only files in its own directory and below it, named by a relative path such as `${file:manifests/app.yaml}`";
+const OUTSIDE_WITH_HELP: &str =
+    "write the value itself here, or put it in [vars] and use `${vars.NAME}`";
+const RELATIVE_HELP: &str = "the path is relative to the directory of the workflow file";
+const ZONE_NAME_HELP: &str = "a hosted zone is a domain name such as `example.com`: labels of letters, digits and `-`, each at most 63 characters, 253 in all";
+
+bad_file! { file_references_outside_with_and_paths_they_may_not_read, "file-references.toml", [
+    (4, 11, "`${file:region.txt}` in [clusters.primary] reads a file, but files can only be read into a step's `with`", OUTSIDE_WITH_HELP),
+    (7, 12, "`${file:profile.txt}` in [aws] reads a file, but files can only be read into a step's `with`", OUTSIDE_WITH_HELP),
+    (10, 18, "`${file:zone.txt}` in [sandbox] reads a file, but files can only be read into a step's `with`", OUTSIDE_WITH_HELP),
+    (15, 7, "`${file:flag.txt}` in `if` of step `a` reads a file, but files can only be read into a step's `with`", OUTSIDE_WITH_HELP),
+    (16, 34, "`${file:zone.txt}` in `grants.route53` of step `a` reads a file, but files can only be read into a step's `with`", OUTSIDE_WITH_HELP),
+    (19, 12, "no file `tests/bad/missing.yaml` for `${file:missing.yaml}` in step `a`", RELATIVE_HELP),
+    (20, 13, "`${file:/etc/passwd}` in step `a` is an absolute path", CONFINED_HELP),
+    (21, 11, "`${file:../good/every-key.toml}` in step `a` leaves the workflow's directory through `..`", CONFINED_HELP),
+    (22, 18, "`${file:sub/../../x}` in step `a` leaves the workflow's directory through `..`", CONFINED_HELP),
+    (23, 21, "`tests/bad/./` for `${file:./}` in step `a` is not a regular file", "name a file, not a directory or a device"),
+    (24, 10, "empty path in `${file:}` in step `a`", "write the path of a file relative to the workflow file, such as `${file:manifest.yaml}`"),
+    (26, 10, "no file `tests/bad/missing.yaml` for `${file:missing.yaml}` in step `a`", RELATIVE_HELP),
+] }
+
+bad_file! { sandbox_zone_names_and_unknown_keys, "sandbox-problems.toml", [
+    (7, 1, "unknown key `hosted_zone` in [sandbox]", "did you mean `hosted_zones`?"),
+    (8, 17, "invalid hosted zone `exa mple.com` in `hosted_zones` of [sandbox]", ZONE_NAME_HELP),
+    (8, 33, "invalid hosted zone `a..b` in `hosted_zones` of [sandbox]", ZONE_NAME_HELP),
+    (8, 41, "invalid hosted zone `_dmarc.example.com` in `hosted_zones` of [sandbox]", ZONE_NAME_HELP),
+    (8, 64, "reference to unknown variable `domian` in [sandbox]", "did you mean `domain`?"),
+    (8, 81, "wrong type for an entry of `hosted_zones` in [sandbox]: expected a string, found an integer"),
+    (8, 86, "`${steps.a.outputs.zone}` in [sandbox] refers to a step output; only variables can be used here",
+        "cloud settings and grants are fixed before the run starts, so `runner validate` can show them"),
+    (8, 112, "invalid hosted zone `aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com` in `hosted_zones` of [sandbox]", ZONE_NAME_HELP),
+    (8, 184, "empty hosted zone in `hosted_zones` of [sandbox]", ZONE_NAME_HELP),
+] }
+
+bad_file! { sandbox_hosted_zones_as_a_string, "sandbox-wrong-types.toml", [
+    (4, 16, "wrong type for `hosted_zones` in [sandbox]: expected an array of strings, found a string", "write a list: hosted_zones = [\"example.com\"]"),
 ] }

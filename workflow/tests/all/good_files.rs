@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use runner_workflow::{CloudConfig, Grants, Limits, PluginRef, Retry, Workflow};
+use runner_workflow::{CloudConfig, Grants, Limits, PluginRef, Retry, SandboxPrereqs, Workflow};
 use serde_json::json;
 
 use crate::support::{FILE_DIGEST, FakeCatalog};
@@ -39,6 +39,12 @@ fn top_level_keys_are_read() {
         json!({"profile": "demo", "account": "012345678901", "regions": ["us-east-1", "us-east-2"]})
     );
     assert_eq!(wf.policy, json!({"interval": "10s"}));
+    assert_eq!(
+        wf.sandbox,
+        SandboxPrereqs {
+            hosted_zones: vec!["example.com".into(), "blog.example.com".into()]
+        }
+    );
     let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["check", "build", "deploy", "notify"]);
 }
@@ -132,6 +138,7 @@ fn omitted_keys_take_their_defaults() {
     );
     assert_eq!(minimal.steps[0].with, json!({}));
     assert_eq!(minimal.cloud, CloudConfig::default());
+    assert_eq!(minimal.sandbox, SandboxPrereqs::default());
     assert!(minimal.cloud.regions().is_empty());
 }
 

@@ -2,6 +2,7 @@
 
 mod bad_files;
 mod conditions;
+mod files;
 mod good_files;
 mod grants;
 mod graph;
@@ -10,4 +11,5 @@ mod interpolation;
 mod overrides;
 mod plugins;
 mod rendering;
+mod sandbox;
 mod support;

@@ -9,5 +9,6 @@ mod exec_basics;
 mod hostile;
 mod locking;
 mod moto;
+mod reference_job;
 mod resume;
 mod sandbox_cli;

@@ -129,6 +129,11 @@ fn parse_var(s: &str) -> Result<(String, String), String> {
 
 /// Parses the command line and runs it; errors become a message and an exit code.
 pub fn main() -> ExitCode {
+    // `runner ... | head` ends quietly, as CLI tools do, instead of panicking on EPIPE.
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     // One TLS provider for the AWS SDK, kube and probes: with two compiled in, rustls
     // cannot pick and the first TLS connection panics.

@@ -296,18 +296,27 @@ impl Guest for AppDeploy {
             .ok_or_else(|| Error::Internal(format!("{} has no hostname", ing.what(cluster))))?
             .to_string();
 
-        let lbs = elbv2::describe_load_balancers(region, &[], &[])
-            .map_err(|e| context(e, &format!("listing the load balancers of {region}")))?;
-        let alb = lbs
-            .into_iter()
-            .find(|lb| lb.dns_name.eq_ignore_ascii_case(&hostname))
-            .ok_or_else(|| {
-                Error::NotFound(format!(
-                    "no load balancer in {region} has the DNS name `{hostname}` of {} (is \
-                     `region` the cluster's region?)",
-                    ing.what(cluster)
-                ))
-            })?;
+        // The ALB must be `active` before Global Accelerator takes it as an endpoint.
+        let alb = runner_plugin::poll::until(
+            &format!("waiting for the ALB of {} to be active", ing.what(cluster)),
+            Duration::from_millis(p.address_timeout_ms),
+            Duration::from_millis(300),
+            || {
+                let lbs = elbv2::describe_load_balancers(region, &[], &[])
+                    .map_err(|e| context(e, &format!("listing the load balancers of {region}")))?;
+                let alb = lbs
+                    .into_iter()
+                    .find(|lb| lb.dns_name.eq_ignore_ascii_case(&hostname))
+                    .ok_or_else(|| {
+                        Error::NotFound(format!(
+                            "no load balancer in {region} has the DNS name `{hostname}` of {} \
+                             (is `region` the cluster's region?)",
+                            ing.what(cluster)
+                        ))
+                    })?;
+                Ok((alb.state == "active").then_some(alb))
+            },
+        )?;
         state::set(ALB_ARN, &alb.arn)?;
         runner_plugin::info(
             "found the Ingress's ALB",

@@ -456,7 +456,12 @@ pub fn default(rt: &ResourceType, obj: &mut Value, old: Option<&Value>, store: &
                 .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
                 .filter_map(|v| v.get("name").cloned())
                 .collect();
-            let now = super::time::now();
+            // The conditions never change once set: keep their times, so re-applying an
+            // unchanged CRD is a no-op (same resourceVersion), as on a real API server.
+            let now = old
+                .and_then(|o| o.pointer("/status/conditions/0/lastTransitionTime"))
+                .cloned()
+                .unwrap_or_else(|| json!(super::time::now()));
             let status = obj_mut(obj, "status");
             status.insert("acceptedNames".into(), names);
             status.insert("storedVersions".into(), json!(stored));

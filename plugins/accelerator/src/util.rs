@@ -1,0 +1,75 @@
+//! Small helpers shared by run and destroy: error context, name lookup, the DEPLOYED wait.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use runner_plugin::global_accelerator::{self as ga, Accelerator};
+use runner_plugin::{Error, poll};
+
+/// Prefixes a host error's message with what the step was doing, keeping its kind
+/// (and so the host's retry decision).
+pub fn ctx(what: impl Display) -> impl FnOnce(Error) -> Error {
+    move |e| {
+        let m = |m: String| format!("accelerator: {what}: {m}");
+        match e {
+            Error::Denied(s) => Error::Denied(m(s)),
+            Error::NotFound(s) => Error::NotFound(m(s)),
+            Error::Conflict(s) => Error::Conflict(m(s)),
+            Error::Invalid(s) => Error::Invalid(m(s)),
+            Error::Throttled(s) => Error::Throttled(m(s)),
+            Error::Unavailable(s) => Error::Unavailable(m(s)),
+            Error::Timeout(s) => Error::Timeout(m(s)),
+            Error::Internal(s) => Error::Internal(m(s)),
+        }
+    }
+}
+
+/// `not-found` as `None`: during teardown, gone is as good as deleted.
+pub fn gone_ok<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The one accelerator called `name`; two would make every later call ambiguous, so
+/// that is a conflict for a human to resolve.
+pub fn find_by_name(name: &str) -> Result<Option<Accelerator>, Error> {
+    let all = ga::list_accelerators().map_err(ctx("listing accelerators"))?;
+    let mut same: Vec<Accelerator> = all.into_iter().filter(|a| a.name == name).collect();
+    match same.len() {
+        0 => Ok(None),
+        1 => Ok(same.pop()),
+        _ => {
+            let arns: Vec<&str> = same.iter().map(|a| a.arn.as_str()).collect();
+            Err(Error::Conflict(format!(
+                "accelerator: {} accelerators are named `{name}` ({}); delete all but one",
+                arns.len(),
+                arns.join(", ")
+            )))
+        }
+    }
+}
+
+/// Polls until the accelerator's last change has propagated (AWS refuses some calls,
+/// such as delete, until then).
+pub fn wait_deployed(arn: &str, timeout_ms: u64) -> Result<Accelerator, Error> {
+    poll::until(
+        &format!("accelerator {arn} DEPLOYED"),
+        Duration::from_millis(timeout_ms),
+        Duration::from_millis(300),
+        || {
+            let a = ga::describe_accelerator(arn).map_err(ctx(format!("describing {arn}")))?;
+            Ok((a.status == "DEPLOYED").then_some(a))
+        },
+    )
+}
+
+/// Records `key` unless it already holds `value`, so a converged re-run writes nothing.
+pub fn remember(key: &str, value: &str) -> Result<(), Error> {
+    if runner_plugin::state::get(key).as_deref() != Some(value) {
+        runner_plugin::state::set(key, value)?;
+    }
+    Ok(())
+}

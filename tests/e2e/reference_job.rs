@@ -388,7 +388,7 @@ fn a_missing_hosted_zone_fails_the_dns_step_and_destroy_cleans_up() {
     let _down = Down(&s);
     // Without the [sandbox] prerequisite the zone does not exist.
     let wf = reference_copy(&s, |t| {
-        t.replace("hosted_zones = [\"${vars.domain}\"]", "hosted_zones = []")
+        t.replace("[sandbox]\nhosted_zones = [\"${vars.domain}\"]\n", "")
     });
     let out = s.run(&["exec", &wf, "--var", "domain=missing.example"]);
     assert_eq!(code(&out), 1, "{}\n{}", stdout(&out), stderr(&out));

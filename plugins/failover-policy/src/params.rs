@@ -44,7 +44,9 @@ enum Dials {
     List(Vec<RegionDial>),
 }
 
-fn table_or_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, f32>, D::Error> {
+fn table_or_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, f32>, D::Error> {
     match Dials::deserialize(d).map_err(|_| {
         serde::de::Error::custom(
             "`dials` is a table of region = dial, or a list of { region, dial }",

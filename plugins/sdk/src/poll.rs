@@ -39,7 +39,13 @@ pub fn until<T>(
 pub fn idempotency_token(run: &str, step: &str, what: &str) -> String {
     // FNV-1a: small, stable, dependency-free; the token only needs to be distinct.
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in run.bytes().chain([0]).chain(step.bytes()).chain([0]).chain(what.bytes()) {
+    for b in run
+        .bytes()
+        .chain([0])
+        .chain(step.bytes())
+        .chain([0])
+        .chain(what.bytes())
+    {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }

@@ -9,19 +9,7 @@ use runner_plugin::{Error, poll};
 /// Prefixes a host error's message with what the step was doing, keeping its kind
 /// (and so the host's retry decision).
 pub fn ctx(what: impl Display) -> impl FnOnce(Error) -> Error {
-    move |e| {
-        let m = |m: String| format!("accelerator: {what}: {m}");
-        match e {
-            Error::Denied(s) => Error::Denied(m(s)),
-            Error::NotFound(s) => Error::NotFound(m(s)),
-            Error::Conflict(s) => Error::Conflict(m(s)),
-            Error::Invalid(s) => Error::Invalid(m(s)),
-            Error::Throttled(s) => Error::Throttled(m(s)),
-            Error::Unavailable(s) => Error::Unavailable(m(s)),
-            Error::Timeout(s) => Error::Timeout(m(s)),
-            Error::Internal(s) => Error::Internal(m(s)),
-        }
-    }
+    runner_plugin::context(format!("accelerator: {what}"))
 }
 
 /// `not-found` as `None`: during teardown, gone is as good as deleted.

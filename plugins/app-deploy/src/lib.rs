@@ -93,25 +93,11 @@ impl Record {
 
 /// The same error kind with context in front of its message.
 fn context(e: Error, what: &str) -> Error {
-    let m = |m: String| format!("{what}: {m}");
-    match e {
-        Error::Denied(s) => Error::Denied(m(s)),
-        Error::NotFound(s) => Error::NotFound(m(s)),
-        Error::Conflict(s) => Error::Conflict(m(s)),
-        Error::Invalid(s) => Error::Invalid(m(s)),
-        Error::Throttled(s) => Error::Throttled(m(s)),
-        Error::Unavailable(s) => Error::Unavailable(m(s)),
-        Error::Timeout(s) => Error::Timeout(m(s)),
-        Error::Internal(s) => Error::Internal(m(s)),
-    }
+    runner_plugin::context(what)(e)
 }
 
-/// Milliseconds as seconds for messages: `120 s`, `0.5 s`.
 fn secs(ms: u64) -> String {
-    match ms % 1000 {
-        0 => format!("{} s", ms / 1000),
-        _ => format!("{} s", ms as f64 / 1000.0),
-    }
+    runner_plugin::poll::seconds(ms)
 }
 
 fn recorded() -> Result<Vec<Record>, Error> {

@@ -127,15 +127,5 @@ pub fn remember(key: &str, value: &str) -> Result<(), Error> {
 
 /// The host's error of the same kind, saying what the step was doing.
 pub fn context(e: Error, doing: &str) -> Error {
-    let with = |m: String| format!("{doing}: {m}");
-    match e {
-        Error::Denied(m) => Error::Denied(with(m)),
-        Error::NotFound(m) => Error::NotFound(with(m)),
-        Error::Conflict(m) => Error::Conflict(with(m)),
-        Error::Invalid(m) => Error::Invalid(with(m)),
-        Error::Throttled(m) => Error::Throttled(with(m)),
-        Error::Unavailable(m) => Error::Unavailable(with(m)),
-        Error::Timeout(m) => Error::Timeout(with(m)),
-        Error::Internal(m) => Error::Internal(with(m)),
-    }
+    runner_plugin::context(doing)(e)
 }

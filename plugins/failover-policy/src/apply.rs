@@ -14,19 +14,7 @@ use crate::params::{HealthParams, Params, Weights, invalid};
 
 /// Keeps a host error's kind (and so its retry behaviour), adding what was being done.
 fn ctx(what: impl Display) -> impl FnOnce(Error) -> Error {
-    move |e| {
-        let m = |m: String| format!("failover-policy: {what}: {m}");
-        match e {
-            Error::Denied(s) => Error::Denied(m(s)),
-            Error::NotFound(s) => Error::NotFound(m(s)),
-            Error::Conflict(s) => Error::Conflict(m(s)),
-            Error::Invalid(s) => Error::Invalid(m(s)),
-            Error::Throttled(s) => Error::Throttled(m(s)),
-            Error::Unavailable(s) => Error::Unavailable(m(s)),
-            Error::Timeout(s) => Error::Timeout(m(s)),
-            Error::Internal(s) => Error::Internal(m(s)),
-        }
-    }
+    runner_plugin::context(format!("failover-policy: {what}"))
 }
 
 pub fn run(input: &Invocation) -> Result<String, Error> {

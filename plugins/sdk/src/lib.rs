@@ -78,6 +78,24 @@ pub fn outputs(value: &serde_json::Value) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::Internal(format!("encoding outputs: {e}")))
 }
 
+/// Prefixes an error's message with what the step was doing, keeping its kind (and so
+/// the host's retry decision): `.map_err(runner_plugin::context("creating the listener"))`.
+pub fn context(what: impl std::fmt::Display) -> impl FnOnce(Error) -> Error {
+    move |e| {
+        let with = |m: String| format!("{what}: {m}");
+        match e {
+            Error::Denied(m) => Error::Denied(with(m)),
+            Error::NotFound(m) => Error::NotFound(with(m)),
+            Error::Conflict(m) => Error::Conflict(with(m)),
+            Error::Invalid(m) => Error::Invalid(with(m)),
+            Error::Throttled(m) => Error::Throttled(with(m)),
+            Error::Unavailable(m) => Error::Unavailable(with(m)),
+            Error::Timeout(m) => Error::Timeout(with(m)),
+            Error::Internal(m) => Error::Internal(with(m)),
+        }
+    }
+}
+
 /// Logs at info level with structured fields.
 pub fn info(message: &str, fields: &[(&str, &str)]) {
     log(Level::Info, message, fields);

@@ -33,6 +33,14 @@ pub fn until<T>(
     }
 }
 
+/// Milliseconds as seconds for messages: `120 s`, `0.5 s`.
+pub fn seconds(ms: u64) -> String {
+    match ms % 1000 {
+        0 => format!("{} s", ms / 1000),
+        _ => format!("{} s", ms as f64 / 1000.0),
+    }
+}
+
 /// A token that is the same for every attempt of a step within one run, and new in the
 /// next run: AWS idempotency tokens make a retried create return what the first try
 /// made, without tying a later re-create to a long-deleted resource.

@@ -160,6 +160,12 @@ fn describe(ep: &Endpoints, dir: &Path) -> String {
             c.name, c.region, c.url, c.context
         );
     }
+    if let Some((_, port)) = ep.dataplane.dns.rsplit_once(':') {
+        out += &format!(
+            "DNS (hosted zones, accelerator and ALB names): {} udp+tcp  e.g. dig @127.0.0.1 -p {port} multi-region.example.com\n",
+            ep.dataplane.dns
+        );
+    }
     out += &format!("kubeconfig: {}\n", ep.kubeconfig.display());
     out += &format!("state: {}\n", dir.display());
     out

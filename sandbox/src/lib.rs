@@ -8,12 +8,15 @@
 //! Files in the state directory: `config.json` (the [`SandboxConfig`]), `ports.json`
 //! (ports chosen at first start, reused so endpoints never change), `endpoints.json`
 //! (what the running sandbox serves), `aws.json` (the AWS account), `kube-<cluster>.json`
-//! (each cluster's objects), `kubeconfig`, and for `up` `sandbox.pid` / `sandbox.log`.
+//! (each cluster's objects), `kubeconfig`, the data plane's `net.json` (its loopback
+//! /24), `dns.json` (the DNS port) and `pods.json` (each pod's address), and for `up`
+//! `sandbox.pid` / `sandbox.log`.
 
 pub mod aws;
 pub mod calendar;
 pub mod cli;
 pub mod config;
+pub mod dataplane;
 pub mod kube;
 pub mod persist;
 pub mod provider;
@@ -62,6 +65,9 @@ pub struct Endpoints {
     pub secret_access_key: String,
     /// The region clients default to: the first cluster's.
     pub region: String,
+    /// The data plane's DNS server and other listeners.
+    #[serde(default)]
+    pub dataplane: dataplane::DataPlaneEndpoints,
 }
 
 /// The ports a sandbox chose the first time it started, reused afterwards.
@@ -84,6 +90,7 @@ pub struct SandboxHandle {
     stop: watch::Sender<bool>,
     aws_task: JoinHandle<()>,
     cluster_tasks: Vec<JoinHandle<()>>,
+    dataplane_tasks: Vec<JoinHandle<()>>,
     clusters: Vec<Arc<kube::Cluster>>,
 }
 
@@ -170,6 +177,20 @@ impl Sandbox {
                 context: format!("sandbox-{}", spec.name),
             });
         }
+        let (dataplane, dataplane_tasks) = dataplane::start(dataplane::Context {
+            aws: aws.clone(),
+            clusters: clusters.clone(),
+            dir: dir.clone(),
+            net: dataplane::NetBlock::load_or_new(&dir)?,
+            home_region: config
+                .clusters
+                .first()
+                .map(|c| c.region.clone())
+                .unwrap_or_else(|| "us-east-1".into()),
+            stop: stop.subscribe(),
+        })
+        .await
+        .context("starting the data plane")?;
         let kubeconfig = dir.join(KUBECONFIG_FILE);
         let pairs: Vec<(String, String)> = cluster_endpoints
             .iter()
@@ -188,6 +209,7 @@ impl Sandbox {
                 .first()
                 .map(|c| c.region.clone())
                 .unwrap_or_else(|| "us-east-1".into()),
+            dataplane,
         };
         persist::save(&dir.join(ENDPOINTS_FILE), &endpoints)?;
         tracing::info!(aws = %endpoints.aws, clusters = endpoints.clusters.len(), "sandbox started");
@@ -198,6 +220,7 @@ impl Sandbox {
             stop,
             aws_task,
             cluster_tasks,
+            dataplane_tasks,
             clusters,
         })
     }
@@ -241,8 +264,11 @@ impl SandboxHandle {
         {
             aws_task.abort();
         }
-        for t in &self.cluster_tasks {
+        for t in self.cluster_tasks.iter().chain(&self.dataplane_tasks) {
             t.abort();
+        }
+        for t in self.dataplane_tasks {
+            let _ = t.await;
         }
         for t in self.cluster_tasks {
             let _ = t.await;

@@ -40,6 +40,11 @@ pub enum SandboxCommand {
         /// ALB active, pod ready), in milliseconds. Saved for later starts.
         #[arg(long, env = "RUNNER_SANDBOX_DELAY_MS", value_name = "MS")]
         delay_ms: Option<u64>,
+        /// The region Global Accelerator treats as the clients' nearest (e.g. us-east-2):
+        /// each new connection to an accelerator is routed from there. Saved for later
+        /// starts. Default: the first cluster's region.
+        #[arg(long, value_name = "REGION")]
+        home_region: Option<String>,
     },
     /// Stop a sandbox started with `up` (SIGTERM, then wait for it to save and exit).
     Down,
@@ -61,7 +66,8 @@ pub async fn run(cmd: SandboxCommand, sandbox_dir: PathBuf) -> Result<ExitCode> 
             detach,
             clusters,
             delay_ms,
-        } => up(&sandbox_dir, detach, &clusters, delay_ms).await,
+            home_region,
+        } => up(&sandbox_dir, detach, &clusters, delay_ms, home_region).await,
         SandboxCommand::Down => down(&sandbox_dir).await,
         SandboxCommand::Status => status(&sandbox_dir).await,
         SandboxCommand::Env => {
@@ -176,6 +182,7 @@ fn effective_config(
     dir: &Path,
     clusters: &[String],
     delay_ms: Option<u64>,
+    home_region: Option<String>,
 ) -> Result<SandboxConfig> {
     let mut cfg = SandboxConfig::load_or_new(dir.to_path_buf())?;
     if !clusters.is_empty() {
@@ -186,6 +193,9 @@ fn effective_config(
     }
     if let Some(ms) = delay_ms {
         cfg.transition_delay = Duration::from_millis(ms);
+    }
+    if let Some(region) = home_region {
+        cfg.home_region = Some(region.trim().to_string());
     }
     crate::config::validate(&cfg)?;
     Ok(cfg)
@@ -231,6 +241,7 @@ async fn up(
     detach: bool,
     clusters: &[String],
     delay_ms: Option<u64>,
+    home_region: Option<String>,
 ) -> Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if let Some(pid) = running_pid(dir) {
@@ -239,7 +250,7 @@ async fn up(
         print!("{}", describe(&ep, dir));
         return Ok(ExitCode::SUCCESS);
     }
-    let cfg = effective_config(dir, clusters, delay_ms)?;
+    let cfg = effective_config(dir, clusters, delay_ms, home_region)?;
     if detach {
         return up_detached(dir).await;
     }
@@ -383,7 +394,7 @@ pub async fn attach_or_start(
         );
     }
     // Checked here so a bad cluster list is reported by this process, not in a log.
-    effective_config(dir, clusters, None)?;
+    effective_config(dir, clusters, None, None)?;
     let mut args = global_args.to_vec();
     args.extend(["sandbox".to_string(), "up".to_string()]);
     for c in clusters {
@@ -458,6 +469,9 @@ async fn status(dir: &Path) -> Result<ExitCode> {
             c.load_balancers,
             c.target_groups
         );
+    }
+    for line in crate::dataplane::accelerator::status_lines(dir) {
+        println!("{line}");
     }
     Ok(if running {
         ExitCode::SUCCESS

@@ -27,6 +27,10 @@ pub struct SandboxConfig {
     /// ready), so that clients' waiters are really exercised. Tests shorten it.
     #[serde(with = "millis")]
     pub transition_delay: Duration,
+    /// The region Global Accelerator treats as the clients' nearest (their edge
+    /// location's). None: the first cluster's region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
 }
 
 impl SandboxConfig {
@@ -48,8 +52,31 @@ impl SandboxConfig {
             access_key_id: "runner-sandbox".into(),
             secret_access_key: random_secret(),
             transition_delay: Duration::from_millis(300),
+            home_region: None,
         }
     }
+
+    /// The clients' home region for Global Accelerator routing: the configured one,
+    /// else the first cluster's, else us-east-1.
+    pub fn home_region(&self) -> String {
+        self.home_region
+            .clone()
+            .or_else(|| self.clusters.first().map(|c| c.region.clone()))
+            .unwrap_or_else(|| "us-east-1".into())
+    }
+}
+
+/// Whether `r` has an AWS region's shape: lower-case words and a number joined by
+/// '-' (`us-east-1`, `eu-central-2`, `us-gov-west-1`).
+pub fn is_region_shape(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1]
+            .parse::<u8>()
+            .is_ok_and(|_| parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit()))
 }
 
 /// A fresh secret per sandbox (kept in its config.json, mode 0600), so that another
@@ -128,6 +155,12 @@ pub fn validate(cfg: &SandboxConfig) -> anyhow::Result<()> {
             c.name
         );
     }
+    if let Some(home) = &cfg.home_region {
+        anyhow::ensure!(
+            cfg.clusters.iter().any(|c| &c.region == home) || is_region_shape(home),
+            "home region '{home}' is neither a cluster's region nor an AWS region name (e.g. us-east-1)"
+        );
+    }
     anyhow::ensure!(
         !cfg.access_key_id.is_empty() && !cfg.secret_access_key.is_empty(),
         "the sandbox credentials must not be empty"
@@ -144,4 +177,29 @@ pub fn parse_cluster(s: &str) -> anyhow::Result<ClusterSpec> {
         name: name.trim().to_string(),
         region: region.trim().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn home_region_defaults_to_the_first_cluster_and_is_validated() {
+        let mut cfg = SandboxConfig::new("/tmp/x".into());
+        assert_eq!(cfg.home_region(), "us-east-1");
+        cfg.home_region = Some("us-east-2".into());
+        assert!(validate(&cfg).is_ok());
+        assert_eq!(cfg.home_region(), "us-east-2");
+        cfg.home_region = Some("eu-central-1".into());
+        assert!(validate(&cfg).is_ok());
+        cfg.home_region = Some("Mars".into());
+        assert!(validate(&cfg).is_err());
+        cfg.home_region = Some("us-east".into());
+        assert!(validate(&cfg).is_err());
+        // Old config.json files (no field) still load.
+        let old = r#"{"state_dir":"/tmp/x","clusters":[],"account_id":"1","access_key_id":"a","secret_access_key":"s","transition_delay":5}"#;
+        let cfg: SandboxConfig = serde_json::from_str(old).unwrap();
+        assert_eq!(cfg.home_region, None);
+        assert_eq!(cfg.home_region(), "us-east-1");
+    }
 }

@@ -133,12 +133,14 @@ impl Sandbox {
         }
         persist::save(&dir.join(PORTS_FILE), &ports)?;
 
+        let net = dataplane::NetBlock::load_or_new(&dir)?;
         let aws = aws::Aws::open(aws::AwsSettings {
             account_id: config.account_id.clone(),
             access_key_id: config.access_key_id.clone(),
             secret_access_key: config.secret_access_key.clone(),
             transition_delay_ms: config.transition_delay.as_millis() as u64,
             state_path: dir.join(AWS_STATE_FILE),
+            net: Some(net),
         })?;
         let (stop, mut stopped) = watch::channel(false);
         let router = aws.router();
@@ -181,12 +183,8 @@ impl Sandbox {
             aws: aws.clone(),
             clusters: clusters.clone(),
             dir: dir.clone(),
-            net: dataplane::NetBlock::load_or_new(&dir)?,
-            home_region: config
-                .clusters
-                .first()
-                .map(|c| c.region.clone())
-                .unwrap_or_else(|| "us-east-1".into()),
+            net,
+            home_region: config.home_region(),
             stop: stop.subscribe(),
         })
         .await

@@ -44,4 +44,32 @@ pub trait LoadBalancers: Send + Sync + 'static {
         namespace: &str,
         ingress: &str,
     ) -> anyhow::Result<()>;
+    /// Reconciles the Ingress's target group, its HTTP:80 listener and its targets on
+    /// the ALB `ensure_ingress_alb` returned. Targets that left the endpoints stay
+    /// registered as `draining` until health checks mark them unhealthy, then they are
+    /// deregistered. Implementations without target groups accept and ignore it.
+    fn ensure_ingress_backend(&self, req: &AlbRequest, backend: &AlbBackend) -> anyhow::Result<()> {
+        let _ = (req, backend);
+        Ok(())
+    }
+}
+
+/// What the controller makes of an Ingress's backend (IP target mode): one target group
+/// forwarded to by the ALB's HTTP:80 listener, its health check and its targets.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AlbBackend {
+    /// The backend Service and its port as the Ingress names it (number or name).
+    pub service: String,
+    pub service_port: String,
+    /// The target group's port: the Service port's targetPort.
+    pub target_port: i64,
+    pub health_check_path: String,
+    pub health_check_interval: i64,
+    pub health_check_timeout: i64,
+    pub healthy_threshold: i64,
+    pub unhealthy_threshold: i64,
+    /// Success codes (`alb.ingress.kubernetes.io/success-codes`, e.g. `200` or `200-399`).
+    pub matcher: String,
+    /// The Service's ready endpoint addresses: pod IP and port.
+    pub targets: Vec<(String, i64)>,
 }

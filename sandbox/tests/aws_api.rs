@@ -10,6 +10,8 @@ mod boto3;
 mod cli_commands;
 #[path = "aws_api/cli_tutorial.rs"]
 mod cli_tutorial;
+#[path = "aws_api/dataplane_ga.rs"]
+mod dataplane_ga;
 #[path = "aws_api/dns.rs"]
 mod dns;
 #[path = "aws_api/end_to_end.rs"]

@@ -2,6 +2,8 @@
 //! tutorial's flow, the Load Balancer Controller stand-in, Status errors, the patch
 //! types, selectors, watches, CRDs and persistence across a restart.
 
+#[path = "kube/dataplane_alb.rs"]
+mod dataplane_alb;
 #[path = "kube/dataplane_pods.rs"]
 mod dataplane_pods;
 #[path = "kube/harness.rs"]

@@ -4,6 +4,7 @@ mod support;
 
 mod bad_input;
 mod cloud;
+mod dataplane;
 mod destroy;
 mod exec_basics;
 mod hostile;

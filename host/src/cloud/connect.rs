@@ -145,12 +145,9 @@ async fn sandbox(
             aws_smithy_async::rt::sleep::TokioSleep::new(),
         ))
         .build();
-    Ok(Cloud::new(
-        CloudKind::Sandbox,
-        sdk,
-        Some(ep.aws.clone()),
-        clusters,
-    ))
+    let mut cloud = Cloud::new(CloudKind::Sandbox, sdk, Some(ep.aws.clone()), clusters);
+    cloud.dns = ep.dataplane.dns.parse().ok();
+    Ok(cloud)
 }
 
 fn cluster_client(

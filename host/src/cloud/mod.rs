@@ -54,6 +54,8 @@ pub struct Cloud {
     pub accelerators: Mutex<HashMap<String, AcceleratorFacts>>,
     /// Hosted zone id → name (lowercase, no trailing dot).
     pub zones: Mutex<HashMap<String, String>>,
+    /// The sandbox's DNS server, which probes ask before the system's resolver.
+    pub dns: Option<std::net::SocketAddr>,
 }
 
 impl Cloud {
@@ -103,6 +105,7 @@ impl Cloud {
             kinds: Mutex::new(HashMap::new()),
             accelerators: Mutex::new(HashMap::new()),
             zones: Mutex::new(HashMap::new()),
+            dns: None,
         }
     }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::xml::Writer;
 use super::{ApiError, ApiResult, Aws, AwsState, Ctx, ids, page};
-use crate::provider::{AlbInfo, AlbRequest, LoadBalancers};
+use crate::provider::{AlbBackend, AlbInfo, AlbRequest, LoadBalancers};
 
 pub const VERSION: &str = "2015-12-01";
 pub const NAMESPACE: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
@@ -112,9 +112,14 @@ pub struct Target {
     pub id: String,
     pub port: Option<i64>,
     pub registered_ms: u64,
-    /// Set by the data plane's health checks; until then `initial`, then `healthy`.
+    /// Set by the data plane's health checks (`initial`, `healthy`, `unhealthy`); unset
+    /// reads `initial` for the transition delay, then `healthy`.
     #[serde(default)]
     pub health: Option<String>,
+    /// Left the Service's endpoints: gets no new traffic and is deregistered once its
+    /// health checks fail (the controller stand-in's deregistration).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draining: bool,
 }
 
 /// Canonical hosted zone ids of ALBs per region (what alias records point at).
@@ -443,6 +448,7 @@ fn dispatch(action: &str, p: &Params<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> Ap
                         port,
                         registered_ms: ctx.now,
                         health: None,
+                        draining: false,
                     }),
                     ("DeregisterTargets", Some(i)) => {
                         tg.targets.remove(i);
@@ -795,6 +801,16 @@ fn write_target_health(
             Some("Target group is not configured to receive traffic from the load balancer"),
         ),
         Some(t) => match t.health.as_deref() {
+            h if t.draining && h != Some("unhealthy") => (
+                "draining",
+                Some("Target.DeregistrationInProgress"),
+                Some("Target deregistration is in progress"),
+            ),
+            Some("initial") => (
+                "initial",
+                Some("Elb.InitialHealthChecking"),
+                Some("Initial health checks in progress"),
+            ),
             Some("healthy") => ("healthy", None, None),
             Some("unhealthy") => (
                 "unhealthy",
@@ -1202,6 +1218,24 @@ impl LoadBalancers for Aws {
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
 
+    fn ensure_ingress_backend(&self, req: &AlbRequest, backend: &AlbBackend) -> anyhow::Result<()> {
+        // Look first without writing: most passes change nothing.
+        let changed = self
+            .with_state(&req.region, false, |s, ctx| {
+                let mut copy = s.elbv2.clone();
+                Ok(apply_backend(&mut copy, req, backend, ctx))
+            })
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        if changed {
+            self.with_state(&req.region, true, |s, ctx| {
+                apply_backend(&mut s.elbv2, req, backend, ctx);
+                Ok(())
+            })
+            .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+        }
+        Ok(())
+    }
+
     fn delete_ingress_alb(
         &self,
         cluster: &str,
@@ -1224,6 +1258,13 @@ impl LoadBalancers for Aws {
             s.elbv2
                 .load_balancers
                 .retain(|lb| lb.owner.as_ref() != Some(&owner));
+            // The controller's target groups of this Ingress go with it.
+            let stack = format!("{namespace}/{ingress}");
+            s.elbv2.target_groups.retain(|tg| {
+                !(tg.tags.get("elbv2.k8s.aws/cluster").map(String::as_str) == Some(cluster)
+                    && tg.tags.get("ingress.k8s.aws/stack") == Some(&stack)
+                    && tg.load_balancer_arns.iter().all(|a| gone.contains(a)))
+            });
             for tg in &mut s.elbv2.target_groups {
                 tg.load_balancer_arns.retain(|a| !gone.contains(a));
             }
@@ -1231,6 +1272,233 @@ impl LoadBalancers for Aws {
         })
         .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
     }
+}
+
+/// The name the controller gives a Service's target group: `k8s-<ns[:8]>-<svc[:8]>-<10 hex>`,
+/// the hash over cluster, stack, Service, port, protocol and target type.
+pub fn controller_tg_name(
+    cluster: &str,
+    stack: &str,
+    namespace: &str,
+    service: &str,
+    port: &str,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [cluster, stack, namespace, service, port, "HTTP", "ip"] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    let hash = hex::encode(h.finalize());
+    let clean = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .take(8)
+            .collect::<String>()
+    };
+    format!(
+        "k8s-{}-{}-{}",
+        clean(namespace),
+        clean(service),
+        &hash[..10]
+    )
+}
+
+/// Makes the Ingress's target group, listener and targets what the controller wants;
+/// true when anything changed.
+fn apply_backend(
+    s: &mut Elbv2State,
+    req: &AlbRequest,
+    backend: &AlbBackend,
+    ctx: &Ctx<'_>,
+) -> bool {
+    let owner = IngressOwner {
+        cluster: req.cluster.clone(),
+        namespace: req.namespace.clone(),
+        ingress: req.ingress.clone(),
+    };
+    let Some(lb) = s
+        .load_balancers
+        .iter()
+        .find(|lb| lb.owner.as_ref() == Some(&owner))
+    else {
+        return false;
+    };
+    let lb_arn = lb.arn.clone();
+    let vpc = lb.vpc_id.clone();
+    let stack = req
+        .tags
+        .get("ingress.k8s.aws/stack")
+        .cloned()
+        .unwrap_or_else(|| format!("{}/{}", req.namespace, req.ingress));
+    let name = controller_tg_name(
+        &req.cluster,
+        &stack,
+        &req.namespace,
+        &backend.service,
+        &backend.service_port,
+    );
+    let mut changed = false;
+    let tg_arn = match s
+        .target_groups
+        .iter()
+        .position(|t| t.name == name && t.region == req.region)
+    {
+        Some(i) => s.target_groups[i].arn.clone(),
+        None => {
+            let arn = format!(
+                "arn:aws:elasticloadbalancing:{}:{}:targetgroup/{name}/{}",
+                req.region,
+                ctx.account,
+                &hex::encode(Sha256::digest(format!("{lb_arn}{name}").as_bytes()))[..16]
+            );
+            let mut tags = BTreeMap::new();
+            tags.insert("elbv2.k8s.aws/cluster".to_string(), req.cluster.clone());
+            tags.insert("ingress.k8s.aws/stack".to_string(), stack.clone());
+            tags.insert(
+                "ingress.k8s.aws/resource".to_string(),
+                format!(
+                    "{}/{}-{}:{}",
+                    req.namespace, req.ingress, backend.service, backend.service_port
+                ),
+            );
+            s.target_groups.push(TargetGroup {
+                arn: arn.clone(),
+                name: name.clone(),
+                region: req.region.clone(),
+                protocol: Some("HTTP".into()),
+                port: Some(backend.target_port),
+                vpc_id: Some(vpc),
+                target_type: "ip".into(),
+                health_check_protocol: Some("HTTP".into()),
+                health_check_port: "traffic-port".into(),
+                health_check_path: None,
+                health_check_enabled: true,
+                health_check_interval: 0,
+                health_check_timeout: 0,
+                healthy_threshold: 0,
+                unhealthy_threshold: 0,
+                matcher: None,
+                load_balancer_arns: Vec::new(),
+                targets: Vec::new(),
+                tags,
+            });
+            changed = true;
+            arn
+        }
+    };
+    let tg = s
+        .target_groups
+        .iter_mut()
+        .find(|t| t.arn == tg_arn)
+        .expect("found or pushed");
+    let set = |changed: &mut bool, field: &mut i64, v: i64| {
+        if *field != v {
+            *field = v;
+            *changed = true;
+        }
+    };
+    set(
+        &mut changed,
+        &mut tg.health_check_interval,
+        backend.health_check_interval,
+    );
+    set(
+        &mut changed,
+        &mut tg.health_check_timeout,
+        backend.health_check_timeout,
+    );
+    set(
+        &mut changed,
+        &mut tg.healthy_threshold,
+        backend.healthy_threshold,
+    );
+    set(
+        &mut changed,
+        &mut tg.unhealthy_threshold,
+        backend.unhealthy_threshold,
+    );
+    if tg.port != Some(backend.target_port) {
+        tg.port = Some(backend.target_port);
+        changed = true;
+    }
+    if tg.health_check_path.as_deref() != Some(backend.health_check_path.as_str()) {
+        tg.health_check_path = Some(backend.health_check_path.clone());
+        changed = true;
+    }
+    if tg.matcher.as_deref() != Some(backend.matcher.as_str()) {
+        tg.matcher = Some(backend.matcher.clone());
+        changed = true;
+    }
+    if !tg.load_balancer_arns.contains(&lb_arn) {
+        tg.load_balancer_arns.push(lb_arn.clone());
+        changed = true;
+    }
+    // Targets: the ready endpoints; the others drain until their checks fail.
+    // Removing them (once unhealthy, after the deregistration delay) is the data plane's.
+    for t in &mut tg.targets {
+        let wanted = backend
+            .targets
+            .iter()
+            .any(|(ip, p)| *ip == t.id && Some(*p) == t.port);
+        if t.draining == wanted {
+            t.draining = !wanted;
+            changed = true;
+        }
+    }
+    for (ip, port) in &backend.targets {
+        if !tg
+            .targets
+            .iter()
+            .any(|t| t.id == *ip && t.port == Some(*port))
+        {
+            tg.targets.push(Target {
+                id: ip.clone(),
+                port: Some(*port),
+                registered_ms: ctx.now,
+                health: None,
+                draining: false,
+            });
+            changed = true;
+        }
+    }
+    // The HTTP:80 listener forwarding to the group.
+    let lb = s
+        .load_balancers
+        .iter_mut()
+        .find(|l| l.arn == lb_arn)
+        .expect("found above");
+    let forward = vec![ElbAction {
+        action_type: "forward".into(),
+        target_group_arn: Some(tg_arn.clone()),
+        status_code: None,
+        content_type: None,
+        message_body: None,
+    }];
+    match lb.listeners.iter_mut().find(|l| l.port == 80) {
+        Some(l) if l.default_actions == forward => {}
+        Some(l) => {
+            l.default_actions = forward;
+            changed = true;
+        }
+        None => {
+            let arn = format!(
+                "arn:aws:elasticloadbalancing:{}:{}:listener/app/{}/{}/{}",
+                req.region,
+                ctx.account,
+                lb.name,
+                lb.arn.rsplit('/').next().unwrap_or(""),
+                &hex::encode(Sha256::digest(format!("{}:80", lb.arn).as_bytes()))[..16]
+            );
+            lb.listeners.push(ElbListener {
+                arn,
+                port: 80,
+                protocol: "HTTP".into(),
+                default_actions: forward,
+            });
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// The items named in `wanted` (by ARN or name), in the order asked for; any name

@@ -37,7 +37,8 @@ pub struct Accelerator {
     pub name: String,
     pub ip_address_type: String,
     pub enabled: bool,
-    /// The two static IPv4 addresses (127.100.x.y: loopback, bindable by the data plane).
+    /// The two static IPv4 addresses (loopback, from the sandbox's `NetBlock`, bound by
+    /// the data plane's accelerator part).
     pub ips: Vec<String>,
     #[serde(default)]
     pub ipv6: Vec<String>,
@@ -212,6 +213,32 @@ impl Endpoint {
             "ClientIPPreservationEnabled": self.client_ip_preservation,
         })
     }
+}
+
+/// The `n`-th static address pair. With the sandbox's loopback block, the pair slot
+/// (50 per block) is the first from `n` (mod 50) that no existing accelerator uses, so
+/// addresses are not reused while their accelerator lives; without one, the legacy
+/// `127.100.x.y` pair.
+fn static_ips(s: &AwsState, ctx: &Ctx<'_>, n: u32) -> Vec<String> {
+    if let Some(net) = ctx.net {
+        let used: std::collections::BTreeSet<&str> =
+            s.ga.accelerators
+                .iter()
+                .flat_map(|a| a.ips.iter().map(String::as_str))
+                .collect();
+        for k in 0..50 {
+            if let Some(pair) = net.accelerator_ips((n + k) % 50) {
+                let pair = pair.map(|ip| ip.to_string());
+                if pair.iter().all(|ip| !used.contains(ip.as_str())) {
+                    return pair.to_vec();
+                }
+            }
+        }
+    }
+    vec![
+        format!("127.100.{}.{}", n / 127, 2 * (n % 127) + 1),
+        format!("127.100.{}.{}", n / 127, 2 * (n % 127) + 2),
+    ]
 }
 
 /// Serves one awsJson1_1 call. `target` is the whole `X-Amz-Target` header.
@@ -543,10 +570,7 @@ fn create_accelerator(i: &Input<'_>, s: &mut AwsState, ctx: &Ctx<'_>) -> ApiResu
     }
     let n = s.ga.ip_pairs_allocated;
     s.ga.ip_pairs_allocated += 1;
-    let mut ips = vec![
-        format!("127.100.{}.{}", n / 127, 2 * (n % 127) + 1),
-        format!("127.100.{}.{}", n / 127, 2 * (n % 127) + 2),
-    ];
+    let mut ips = static_ips(s, ctx, n);
     for (slot, ip) in byoip.into_iter().enumerate() {
         ips[slot] = ip;
     }

@@ -37,6 +37,10 @@ pub struct AwsSettings {
     pub transition_delay_ms: u64,
     /// Where the account's state is snapshotted (JSON, replaced atomically).
     pub state_path: PathBuf,
+    /// The sandbox's loopback block: accelerators' static IPs are allocated from it so
+    /// parallel sandboxes never collide. None (library users without a data plane):
+    /// the legacy `127.100.x.y` addresses.
+    pub net: Option<crate::dataplane::NetBlock>,
 }
 
 /// Everything the account holds. Serialized whole to `state_path`.
@@ -102,6 +106,8 @@ pub struct Ctx<'a> {
     pub account: &'a str,
     /// From the SigV4 credential scope.
     pub region: String,
+    /// Where static IPs come from (see [`AwsSettings::net`]).
+    pub net: Option<crate::dataplane::NetBlock>,
 }
 
 impl Ctx<'_> {
@@ -206,6 +212,7 @@ impl Aws {
             delay: self.settings.transition_delay_ms,
             account: &self.settings.account_id,
             region: region.to_string(),
+            net: self.settings.net,
         };
         let (out, pending) = {
             let mut guard = self.lock();
@@ -238,6 +245,39 @@ impl Aws {
             ));
         }
         Ok(out)
+    }
+
+    /// Sets where a load balancer's data plane listens (`ip:port`, or None), as the
+    /// ALB data plane does; for tests that stand in for it. False if no such ARN.
+    #[doc(hidden)]
+    pub fn set_load_balancer_listen(&self, arn: &str, listen: Option<String>) -> bool {
+        self.with_state("", true, |s, _| {
+            let lb = s.elbv2.load_balancers.iter_mut().find(|l| l.arn == arn);
+            Ok(lb.map(|l| l.listen = listen).is_some())
+        })
+        .unwrap_or(false)
+    }
+
+    /// Sets the health of every accelerator endpoint whose id is `endpoint_id`
+    /// (`HEALTHY`, `UNHEALTHY`, or None for the INITIAL-then-HEALTHY default), as the
+    /// ALB health checks do; for tests that stand in for them. Returns how many changed.
+    #[doc(hidden)]
+    pub fn set_endpoint_health(&self, endpoint_id: &str, health: Option<String>) -> usize {
+        self.with_state("", true, |s, _| {
+            let mut n = 0;
+            let endpoints =
+                s.ga.accelerators
+                    .iter_mut()
+                    .flat_map(|a| &mut a.listeners)
+                    .flat_map(|l| &mut l.endpoint_groups)
+                    .flat_map(|g| &mut g.endpoints);
+            for e in endpoints.filter(|e| e.id == endpoint_id) {
+                e.health = health.clone();
+                n += 1;
+            }
+            Ok(n)
+        })
+        .unwrap_or(0)
     }
 
     /// The axum router serving every AWS API (and `/_sandbox/health`).

@@ -9,6 +9,8 @@
 //! reconciles from the state on a short tick, so it follows whatever the control plane
 //! (or a person's `kubectl`/`aws`) changes.
 
+pub mod accelerator;
+pub mod alb;
 pub mod dns;
 pub mod netblock;
 pub mod pods;
@@ -46,6 +48,8 @@ pub struct DataPlaneEndpoints {
 pub async fn start(ctx: Context) -> anyhow::Result<(DataPlaneEndpoints, Vec<JoinHandle<()>>)> {
     let mut tasks = Vec::new();
     tasks.extend(pods::start(ctx.clone()).await?);
+    tasks.extend(alb::start(ctx.clone()).await?);
+    tasks.extend(accelerator::start(ctx.clone()).await?);
     let (dns, dns_tasks) = dns::start(ctx).await?;
     tasks.extend(dns_tasks);
     Ok((DataPlaneEndpoints { dns }, tasks))

@@ -18,7 +18,7 @@ use super::resources::ResourceType;
 use super::selector;
 use super::store::{EventType, meta_str};
 use super::{Cluster, time};
-use crate::provider::AlbRequest;
+use crate::provider::{AlbBackend, AlbRequest};
 
 /// The finalizer the real AWS Load Balancer Controller puts on Ingresses it manages.
 pub const ALB_FINALIZER: &str = "ingress.k8s.aws/resources";
@@ -1402,6 +1402,98 @@ fn alb_request(c: &Cluster, ing: &Value) -> AlbRequest {
     }
 }
 
+/// The Ingress's backend as the controller builds its target group (IP target mode):
+/// the default backend, else the first rule's first path; health check from the
+/// annotations with the controller's defaults; targets the Service's ready endpoints.
+fn alb_backend(c: &Cluster, ing: &Value) -> Option<AlbBackend> {
+    let ns = meta_str(ing, "namespace");
+    let ann = |k: &str| {
+        ing.pointer(&format!(
+            "/metadata/annotations/alb.ingress.kubernetes.io~1{k}"
+        ))
+        .and_then(Value::as_str)
+    };
+    let num = |k: &str, default: i64| {
+        ann(k)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .unwrap_or(default)
+    };
+    let backend = ing
+        .pointer("/spec/defaultBackend/service")
+        .or_else(|| ing.pointer("/spec/rules/0/http/paths/0/backend/service"))?;
+    let service = backend.get("name").and_then(Value::as_str)?.to_string();
+    let port = backend.get("port")?;
+    let service_port = match (port.get("number").and_then(Value::as_i64), port.get("name")) {
+        (Some(n), _) => n.to_string(),
+        (None, Some(Value::String(n))) => n.clone(),
+        _ => return None,
+    };
+    let svc = c.get(&t("services"), ns, &service).ok()?;
+    let sp = svc
+        .pointer("/spec/ports")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|p| {
+            p.get("port").and_then(Value::as_i64).map(|n| n.to_string())
+                == Some(service_port.clone())
+                || p.get("name").and_then(Value::as_str) == Some(service_port.as_str())
+        })?
+        .clone();
+    let port_name = sp.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut targets = Vec::new();
+    let mut resolved = None;
+    if let Ok(ep) = c.get(&t("endpoints"), ns, &service) {
+        for subset in ep
+            .get("subsets")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(p) = subset
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .find(|p| p.get("name").and_then(Value::as_str).unwrap_or("") == port_name)
+                .and_then(|p| p.get("port").and_then(Value::as_i64))
+            else {
+                continue;
+            };
+            resolved.get_or_insert(p);
+            for a in subset
+                .get("addresses")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(ip) = a.get("ip").and_then(Value::as_str) {
+                    targets.push((ip.to_string(), p));
+                }
+            }
+        }
+    }
+    targets.sort();
+    targets.dedup();
+    let target_port = match sp.get("targetPort") {
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(n)) => n.parse().ok().or(resolved),
+        _ => sp.get("port").and_then(Value::as_i64),
+    }
+    .or(resolved)?;
+    Some(AlbBackend {
+        service,
+        service_port,
+        target_port,
+        health_check_path: ann("healthcheck-path").unwrap_or("/").to_string(),
+        health_check_interval: num("healthcheck-interval-seconds", 15),
+        health_check_timeout: num("healthcheck-timeout-seconds", 5),
+        healthy_threshold: num("healthy-threshold-count", 2),
+        unhealthy_threshold: num("unhealthy-threshold-count", 2),
+        matcher: ann("success-codes").unwrap_or("200").to_string(),
+        targets,
+    })
+}
+
 fn ingresses(c: &Cluster) -> bool {
     let mut pending = false;
     let (ings, _) = c.list(&t("ingresses"), None);
@@ -1505,6 +1597,14 @@ fn ingresses(c: &Cluster) -> bool {
                 continue;
             }
         };
+        // Target group, listener and targets follow the backend Service's endpoints
+        // (the provider writes only when something changed).
+        if let Some(backend) = alb_backend(c, ing)
+            && let Err(e) = c.lbs.ensure_ingress_backend(&alb_request(c, ing), &backend)
+        {
+            pending = true;
+            tracing::warn!(cluster = %c.name, "target group of {ns}/{name}: {e:#}");
+        }
         if waited < c.transition_delay {
             pending = true;
             continue;

@@ -117,6 +117,7 @@ async fn sandbox_up_child() {
         detach,
         clusters: vec!["east=us-east-1".into()],
         delay_ms: Some(20),
+        home_region: None,
     };
     assert_eq!(cli::run(up, dir.into()).await.unwrap(), ExitCode::SUCCESS);
 }
@@ -237,6 +238,7 @@ async fn cli_up_detach_returns_once_it_answers_and_down_stops_it() {
         detach: true,
         clusters: vec![],
         delay_ms: None,
+        home_region: None,
     };
     assert_eq!(
         cli::run(again, path.clone()).await.unwrap(),

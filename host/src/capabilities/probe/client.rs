@@ -187,6 +187,8 @@ pub struct Probe {
     pub timeout: Duration,
     pub max_body: usize,
     pub headers: HeaderMap,
+    /// A DNS server to ask first (the sandbox's), before the system's resolver.
+    pub resolver: Option<SocketAddr>,
 }
 
 /// The contract's `timeout-ms`: 0 is the default, and no probe holds a step past a minute.
@@ -282,13 +284,28 @@ async fn exchange(target: &Target, probe: &Probe) -> Result<Reply, Failure> {
         Some(name) => Some((tls_config().map_err(Failure::Internal)?, name.clone())),
         None => None,
     };
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|e| {
-            Failure::Unavailable(format!("{what}: cannot resolve `{}`: {e}", target.host))
-        })?
-        .take(MAX_ADDRESSES)
-        .collect();
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    if let Some(server) = probe.resolver
+        && target.host.parse::<std::net::IpAddr>().is_err()
+    {
+        let found = super::resolve::a_records(server, &target.host, probe.timeout)
+            .await
+            .unwrap_or_default();
+        addrs.extend(
+            found
+                .into_iter()
+                .map(|ip| SocketAddr::from((ip, target.port))),
+        );
+    }
+    if addrs.is_empty() {
+        addrs = tokio::net::lookup_host((target.host.as_str(), target.port))
+            .await
+            .map_err(|e| {
+                Failure::Unavailable(format!("{what}: cannot resolve `{}`: {e}", target.host))
+            })?
+            .take(MAX_ADDRESSES)
+            .collect();
+    }
     if addrs.is_empty() {
         return Err(Failure::Unavailable(format!(
             "{what}: `{}` resolves to no address",
@@ -500,6 +517,7 @@ mod tests {
             timeout,
             max_body,
             headers: HeaderMap::new(),
+            resolver: None,
         }
     }
 

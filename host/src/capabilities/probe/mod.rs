@@ -5,6 +5,7 @@
 //! connected; the exchange itself, and its bounds, live in [`client`].
 
 mod client;
+mod resolve;
 
 use super::StepHost;
 use crate::bindings::PluginError;
@@ -25,7 +26,8 @@ impl Host for StepHost {
             req.max_body,
             req.headers.len()
         );
-        let (grants, _cloud) = self.reach();
+        let (grants, cloud) = self.reach();
+        let resolver = cloud.and_then(|c| c.dns);
         Ok(self
             .audited("probe", "fetch", args, async move {
                 let target = client::Target::parse(method, &req.url).map_err(plugin_error)?;
@@ -36,6 +38,7 @@ impl Host for StepHost {
                     max_body: client::body_limit(req.max_body),
                     headers: client::request_headers(&target, &req.headers)
                         .map_err(plugin_error)?,
+                    resolver,
                 };
                 let reply = client::fetch(&target, &probe).await.map_err(plugin_error)?;
                 Ok(Response {

@@ -258,6 +258,7 @@ mod tests {
             secret_access_key: "s".into(),
             transition_delay_ms: 0,
             state_path: dir.join("aws.json"),
+            net: None,
         })
         .unwrap();
         let (tx, rx) = watch::channel(false);

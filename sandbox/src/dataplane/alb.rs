@@ -1,0 +1,686 @@
+//! ALBs answering HTTP on loopback: every load balancer in the state gets an address of
+//! the sandbox's ALB range (`NetBlock::alb_ip`) and its listener port, kept in
+//! `LoadBalancer::listen` (so it survives `down`/`up`), and proxies each request to one
+//! of its target group's targets, round robin over the healthy ones; with none healthy
+//! it fails open to every registered (not draining) target, as an ALB does; with no
+//! target at all, or when the forward fails, it answers ELB's own `502 Bad Gateway`.
+//! Every answer carries `x-sandbox-alb: <name>`.
+//!
+//! Target health is checked as a target group checks it: `GET <path>` on the target
+//! (the pod's loopback address, found through [`super::pods::registry`]) every interval
+//! with the timeout; `healthy_threshold` consecutive successes (status in the matcher)
+//! make it `healthy`, `unhealthy_threshold` consecutive failures `unhealthy`. The
+//! verdict is written to `Target::health` (what DescribeTargetHealth reports) and, for
+//! every Global Accelerator endpoint that is an ALB, to `Endpoint::health`: HEALTHY when
+//! each target group of the ALB has at least one healthy target, else UNHEALTHY.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::Context;
+use super::pods::{self, PodAddresses};
+use crate::aws::AwsState;
+
+const TICK: Duration = Duration::from_millis(100);
+/// Targets draining this long are deregistered whatever their health (ELB's default
+/// deregistration delay).
+const DEREGISTRATION_DELAY_MS: u64 = 300_000;
+/// How long a proxied request may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
+/// ELB's own 502 page, byte for byte.
+pub const BAD_GATEWAY_BODY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+
+/// The health state machine of one target (what a target group keeps per target).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetHealth {
+    /// `initial`, `healthy` or `unhealthy`.
+    pub state: String,
+    successes: i64,
+    failures: i64,
+}
+
+impl TargetHealth {
+    /// Starts from a state read from the AWS state (`None`: a new target, `initial`).
+    pub fn new(state: Option<&str>) -> Self {
+        TargetHealth {
+            state: match state {
+                Some(s @ ("healthy" | "unhealthy")) => s.to_string(),
+                _ => "initial".into(),
+            },
+            successes: 0,
+            failures: 0,
+        }
+    }
+
+    /// Records one check; true when the state changed.
+    pub fn observe(&mut self, ok: bool, healthy_threshold: i64, unhealthy_threshold: i64) -> bool {
+        let before = self.state.clone();
+        if ok {
+            self.failures = 0;
+            self.successes += 1;
+            if self.successes >= healthy_threshold.max(1) {
+                self.state = "healthy".into();
+            }
+        } else {
+            self.successes = 0;
+            self.failures += 1;
+            if self.failures >= unhealthy_threshold.max(1) {
+                self.state = "unhealthy".into();
+            }
+        }
+        self.state != before
+    }
+}
+
+/// Does `status` match a target group matcher (`200`, `200,202`, `200-399`)?
+pub fn matches_codes(matcher: &str, status: u16) -> bool {
+    matcher
+        .split(',')
+        .map(str::trim)
+        .any(|part| match part.split_once('-') {
+            Some((a, b)) => match (a.trim().parse::<u16>(), b.trim().parse::<u16>()) {
+                (Ok(a), Ok(b)) => (a..=b).contains(&status),
+                _ => false,
+            },
+            None => part.parse::<u16>() == Ok(status),
+        })
+}
+
+/// What one ALB's proxy forwards to, rebuilt every tick.
+#[derive(Debug, Default, Clone)]
+struct Route {
+    healthy: Vec<SocketAddr>,
+    /// Every registered, not draining target that answers (fail-open).
+    registered: Vec<SocketAddr>,
+}
+
+type Routes = Arc<RwLock<HashMap<String, Route>>>;
+
+struct Served {
+    listen: String,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// One target's checks: (target group ARN, target id, port).
+type TargetKey = (String, String, Option<i64>);
+
+struct Check {
+    health: TargetHealth,
+    next: Instant,
+    in_flight: bool,
+}
+
+/// Starts the reconcile task; it ends when `ctx.stop` turns true, closing every listener.
+pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let registry = pods::registry(&ctx.dir);
+    Ok(vec![tokio::spawn(async move {
+        let routes: Routes = Arc::default();
+        let mut served: HashMap<String, Served> = HashMap::new();
+        let mut checks: HashMap<TargetKey, Check> = HashMap::new();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(TargetKey, bool)>();
+        let mut warned: HashMap<String, String> = HashMap::new();
+        let mut stop = ctx.stop.clone();
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let mut results = Vec::new();
+            while let Ok(r) = rx.try_recv() {
+                results.push(r);
+            }
+            pass(
+                &ctx,
+                &registry,
+                &routes,
+                &mut served,
+                &mut checks,
+                &tx,
+                results,
+                &mut warned,
+            )
+            .await;
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                changed = stop.changed() => if changed.is_err() { break },
+            }
+        }
+        served.clear();
+    })])
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn pass(
+    ctx: &Context,
+    registry: &Arc<PodAddresses>,
+    routes: &Routes,
+    served: &mut HashMap<String, Served>,
+    checks: &mut HashMap<TargetKey, Check>,
+    tx: &mpsc::UnboundedSender<(TargetKey, bool)>,
+    results: Vec<(TargetKey, bool)>,
+    warned: &mut HashMap<String, String>,
+) {
+    let snap = ctx.aws.snapshot();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+
+    // 1. Addresses for load balancers that have none.
+    let mut used: Vec<String> = snap
+        .elbv2
+        .load_balancers
+        .iter()
+        .filter_map(|lb| lb.listen.clone())
+        .collect();
+    let mut assign: Vec<(String, String)> = Vec::new();
+    for lb in &snap.elbv2.load_balancers {
+        if lb.listen.is_some() {
+            continue;
+        }
+        let port = lb.listeners.first().map(|l| l.port).unwrap_or(80);
+        let free = (0..100).filter_map(|i| ctx.net.alb_ip(i)).find(|ip| {
+            !used
+                .iter()
+                .any(|u| u.rsplit_once(':').map(|(h, _)| h) == Some(&ip.to_string()))
+        });
+        match free {
+            Some(ip) => {
+                let listen = format!("{ip}:{port}");
+                used.push(listen.clone());
+                assign.push((lb.arn.clone(), listen));
+            }
+            None => tracing::warn!("no free ALB address for {}", lb.name),
+        }
+    }
+
+    // 2. Health results.
+    let mut health_writes: Vec<(TargetKey, String)> = Vec::new();
+    let groups: HashMap<&str, &crate::aws::elbv2::TargetGroup> = snap
+        .elbv2
+        .target_groups
+        .iter()
+        .map(|t| (t.arn.as_str(), t))
+        .collect();
+    for (key, ok) in results {
+        let Some(c) = checks.get_mut(&key) else {
+            continue;
+        };
+        c.in_flight = false;
+        let Some(tg) = groups.get(key.0.as_str()) else {
+            continue;
+        };
+        if c.health
+            .observe(ok, tg.healthy_threshold, tg.unhealthy_threshold)
+        {
+            health_writes.push((key.clone(), c.health.state.clone()));
+        }
+    }
+
+    // 3. Start due checks; forget targets that are gone.
+    let mut live_keys = Vec::new();
+    let mut new_routes: HashMap<String, Route> = HashMap::new();
+    for lb in &snap.elbv2.load_balancers {
+        let cluster = lb.owner.as_ref().map(|o| o.cluster.as_str()).unwrap_or("");
+        let mut route = Route::default();
+        for tg in snap
+            .elbv2
+            .target_groups
+            .iter()
+            .filter(|t| t.load_balancer_arns.contains(&lb.arn))
+        {
+            for t in &tg.targets {
+                let key: TargetKey = (tg.arn.clone(), t.id.clone(), t.port);
+                live_keys.push(key.clone());
+                let addr = registry.address_of_pod_ip(cluster, &t.id);
+                let c = checks.entry(key.clone()).or_insert_with(|| {
+                    let h = TargetHealth::new(t.health.as_deref());
+                    if t.health.as_deref() != Some(h.state.as_str()) {
+                        health_writes.push((key.clone(), h.state.clone()));
+                    }
+                    Check {
+                        health: h,
+                        next: Instant::now(),
+                        in_flight: false,
+                    }
+                });
+                if let Some(a) = addr
+                    && !t.draining
+                {
+                    if c.health.state == "healthy" {
+                        route.healthy.push(a);
+                    }
+                    route.registered.push(a);
+                }
+                if tg.health_check_enabled && !c.in_flight && Instant::now() >= c.next {
+                    c.in_flight = true;
+                    c.next = Instant::now()
+                        + Duration::from_secs(tg.health_check_interval.max(1) as u64);
+                    let path = tg.health_check_path.clone().unwrap_or_else(|| "/".into());
+                    let matcher = tg.matcher.clone().unwrap_or_else(|| "200".into());
+                    let timeout = Duration::from_secs(tg.health_check_timeout.max(1) as u64);
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let ok = match addr {
+                            Some(a) => {
+                                match tokio::time::timeout(timeout, health_get(a, &path)).await {
+                                    Ok(Ok(status)) => matches_codes(&matcher, status),
+                                    _ => false,
+                                }
+                            }
+                            None => false,
+                        };
+                        let _ = tx.send((key, ok));
+                    });
+                }
+            }
+        }
+        new_routes.insert(lb.arn.clone(), route);
+    }
+    checks.retain(|k, _| live_keys.contains(k));
+    *routes.write().unwrap_or_else(|p| p.into_inner()) = new_routes;
+
+    // 4. Write what changed: addresses, target health, expired drains, GA endpoint health.
+    let expired = snap.elbv2.target_groups.iter().any(|tg| {
+        tg.targets.iter().any(|t| {
+            t.draining && now_ms >= t.registered_ms + DEREGISTRATION_DELAY_MS && {
+                checks
+                    .get(&(tg.arn.clone(), t.id.clone(), t.port))
+                    .is_some_and(|c| c.health.state == "unhealthy")
+            }
+        })
+    });
+    let ga_wanted = ga_health(&snap, checks);
+    let ga_changed = snap.ga.accelerators.iter().any(|a| {
+        a.listeners.iter().any(|l| {
+            l.endpoint_groups.iter().any(|g| {
+                g.endpoints.iter().any(|e| {
+                    ga_wanted
+                        .get(&e.id)
+                        .is_some_and(|w| e.health.as_deref() != w.as_deref())
+                })
+            })
+        })
+    });
+    if !assign.is_empty() || !health_writes.is_empty() || expired || ga_changed {
+        let checks_view: HashMap<TargetKey, String> = checks
+            .iter()
+            .map(|(k, c)| (k.clone(), c.health.state.clone()))
+            .collect();
+        let r = ctx.aws.with_state("", true, |s, _| {
+            for (arn, listen) in &assign {
+                if let Some(lb) = s.elbv2.load_balancers.iter_mut().find(|l| &l.arn == arn) {
+                    lb.listen.get_or_insert_with(|| listen.clone());
+                }
+            }
+            for ((tg_arn, id, port), state) in &health_writes {
+                if let Some(t) = s
+                    .elbv2
+                    .target_groups
+                    .iter_mut()
+                    .find(|t| &t.arn == tg_arn)
+                    .and_then(|tg| {
+                        tg.targets
+                            .iter_mut()
+                            .find(|t| &t.id == id && t.port == *port)
+                    })
+                {
+                    t.health = Some(state.clone());
+                }
+            }
+            for tg in &mut s.elbv2.target_groups {
+                let arn = tg.arn.clone();
+                tg.targets.retain(|t| {
+                    !(t.draining
+                        && now_ms >= t.registered_ms + DEREGISTRATION_DELAY_MS
+                        && checks_view.get(&(arn.clone(), t.id.clone(), t.port))
+                            == Some(&"unhealthy".to_string()))
+                });
+            }
+            for a in &mut s.ga.accelerators {
+                for l in &mut a.listeners {
+                    for g in &mut l.endpoint_groups {
+                        for e in &mut g.endpoints {
+                            if let Some(w) = ga_wanted.get(&e.id) {
+                                e.health = w.clone();
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            tracing::warn!("ALB data plane: saving state failed: {}", e.message);
+        }
+    }
+
+    // 5. Listeners: one per load balancer with an address.
+    let mut listens: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for lb in &snap.elbv2.load_balancers {
+        let listen = lb.listen.clone().or_else(|| {
+            assign
+                .iter()
+                .find(|(a, _)| *a == lb.arn)
+                .map(|(_, l)| l.clone())
+        });
+        if let Some(l) = listen {
+            listens.insert(lb.arn.clone(), (l, lb.name.clone()));
+        }
+    }
+    served.retain(|arn, s| listens.get(arn).is_some_and(|(l, _)| *l == s.listen));
+    for (arn, (listen, name)) in listens {
+        if served.contains_key(&arn) {
+            continue;
+        }
+        let addr: SocketAddr = match listen.parse() {
+            Ok(a) => a,
+            Err(_) => continue,
+        };
+        match bind(addr) {
+            Ok(listener) => {
+                warned.remove(&arn);
+                let app = axum::Router::new()
+                    .fallback(proxy)
+                    .with_state(Arc::new(Proxy {
+                        arn: arn.clone(),
+                        name,
+                        routes: routes.clone(),
+                        next: AtomicUsize::new(0),
+                    }));
+                let task = tokio::spawn(async move {
+                    if let Err(e) = axum::serve(listener, app).await {
+                        tracing::warn!("ALB listener {addr}: {e}");
+                    }
+                });
+                served.insert(arn, Served { listen, task });
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                if warned.get(&arn) != Some(&msg) {
+                    tracing::warn!("ALB {name}: cannot listen on {addr}: {msg} (retrying)");
+                    warned.insert(arn, msg);
+                }
+            }
+        }
+    }
+}
+
+/// GA endpoint health by ALB ARN: `Some(HEALTHY|UNHEALTHY)` once every target group of
+/// the ALB has a verdict for some target (or none has targets), None until then.
+fn ga_health(
+    snap: &AwsState,
+    checks: &HashMap<TargetKey, Check>,
+) -> HashMap<String, Option<String>> {
+    let mut out = HashMap::new();
+    for lb in &snap.elbv2.load_balancers {
+        let groups: Vec<_> = snap
+            .elbv2
+            .target_groups
+            .iter()
+            .filter(|t| t.load_balancer_arns.contains(&lb.arn))
+            .collect();
+        if groups.is_empty() {
+            continue;
+        }
+        let state = |tg: &crate::aws::elbv2::TargetGroup, t: &crate::aws::elbv2::Target| {
+            checks
+                .get(&(tg.arn.clone(), t.id.clone(), t.port))
+                .map(|c| c.health.state.clone())
+        };
+        // Health follows the checks, draining targets included: a scaled-down app makes
+        // the endpoint unhealthy after interval x unhealthy threshold, as Global
+        // Accelerator sees it on AWS (the ALB itself answers 502 at once).
+        let all_healthy = groups.iter().all(|tg| {
+            tg.targets
+                .iter()
+                .any(|t| state(tg, t).as_deref() == Some("healthy"))
+        });
+        let undecided = groups.iter().any(|tg| {
+            !tg.targets.is_empty()
+                && tg
+                    .targets
+                    .iter()
+                    .all(|t| matches!(state(tg, t).as_deref(), None | Some("initial")))
+        });
+        let verdict = if all_healthy {
+            Some("HEALTHY".to_string())
+        } else if undecided {
+            None
+        } else {
+            Some("UNHEALTHY".to_string())
+        };
+        out.insert(lb.arn.clone(), verdict);
+    }
+    out
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(1024)
+}
+
+struct Proxy {
+    arn: String,
+    name: String,
+    routes: Routes,
+    next: AtomicUsize,
+}
+
+fn bad_gateway(name: &str) -> Response {
+    let mut r = Response::new(Body::from(BAD_GATEWAY_BODY));
+    *r.status_mut() = StatusCode::BAD_GATEWAY;
+    let h = r.headers_mut();
+    h.insert(header::SERVER, HeaderValue::from_static("awselb/2.0"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    if let Ok(v) = HeaderValue::from_str(name) {
+        h.insert("x-sandbox-alb", v);
+    }
+    r
+}
+
+async fn proxy(State(p): State<Arc<Proxy>>, req: Request) -> Response {
+    let route = p
+        .routes
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&p.arn)
+        .cloned()
+        .unwrap_or_default();
+    let pool = if route.healthy.is_empty() {
+        &route.registered
+    } else {
+        &route.healthy
+    };
+    if pool.is_empty() {
+        return bad_gateway(&p.name);
+    }
+    let target = pool[p.next.fetch_add(1, Ordering::Relaxed) % pool.len()];
+    match tokio::time::timeout(FORWARD_TIMEOUT, forward(target, req)).await {
+        Ok(Ok(mut r)) => {
+            if let Ok(v) = HeaderValue::from_str(&p.name) {
+                r.headers_mut().insert("x-sandbox-alb", v);
+            }
+            r
+        }
+        _ => bad_gateway(&p.name),
+    }
+}
+
+/// One `GET path` on a target; its status code.
+async fn health_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: ELB-HealthChecker/2.0\r\nConnection: close\r\n\r\n"
+    );
+    let (status, _, _) = exchange(addr, head.into_bytes(), Vec::new()).await?;
+    Ok(status)
+}
+
+/// Forwards a request to a target over a fresh HTTP/1.1 connection.
+async fn forward(addr: SocketAddr, req: Request) -> std::io::Result<Response> {
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .map_err(std::io::Error::other)?;
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    let mut head = format!("{} {path} HTTP/1.1\r\n", parts.method);
+    let client = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string());
+    for (k, v) in &parts.headers {
+        if matches!(
+            k.as_str(),
+            "connection" | "content-length" | "transfer-encoding" | "keep-alive" | "upgrade"
+        ) {
+            continue;
+        }
+        head.push_str(k.as_str());
+        head.push_str(": ");
+        head.push_str(&String::from_utf8_lossy(v.as_bytes()));
+        head.push_str("\r\n");
+    }
+    if let Some(ip) = client {
+        head.push_str(&format!("X-Forwarded-For: {ip}\r\n"));
+    }
+    head.push_str("X-Forwarded-Proto: http\r\n");
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    let (status, headers, body) = exchange(addr, head.into_bytes(), body.to_vec()).await?;
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).map_err(std::io::Error::other)?;
+    for (k, v) in headers {
+        if matches!(
+            k.as_str(),
+            "connection" | "content-length" | "transfer-encoding" | "keep-alive"
+        ) {
+            continue;
+        }
+        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(&v)) {
+            r.headers_mut().append(k, v);
+        }
+    }
+    Ok(r)
+}
+
+type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);
+
+/// Writes a request and reads the whole response (the connection is closed after it).
+async fn exchange(addr: SocketAddr, head: Vec<u8>, body: Vec<u8>) -> std::io::Result<Exchanged> {
+    let mut s = TcpStream::connect(addr).await?;
+    s.write_all(&head).await?;
+    s.write_all(&body).await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    parse_response(&buf).ok_or_else(|| std::io::Error::other("malformed HTTP response"))
+}
+
+fn parse_response(buf: &[u8]) -> Option<Exchanged> {
+    let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&buf[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let mut body = buf[end + 4..].to_vec();
+    let get = |k: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        body = dechunk(&body)?;
+    } else if let Some(n) = get("content-length").and_then(|v| v.parse::<usize>().ok()) {
+        body.truncate(n);
+    }
+    Some((status, headers, body))
+}
+
+fn dechunk(mut b: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&b[..eol]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        b = &b[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(b.get(..size)?);
+        b = b.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_follows_the_thresholds_like_a_target_group() {
+        let mut h = TargetHealth::new(None);
+        assert_eq!(h.state, "initial");
+        assert!(!h.observe(true, 2, 3));
+        assert!(h.observe(true, 2, 3));
+        assert_eq!(h.state, "healthy");
+        assert!(!h.observe(false, 2, 3));
+        assert!(!h.observe(false, 2, 3));
+        // A success in between starts the count again.
+        assert!(!h.observe(true, 2, 3));
+        assert!(!h.observe(false, 2, 3));
+        assert!(!h.observe(false, 2, 3));
+        assert!(h.observe(false, 2, 3));
+        assert_eq!(h.state, "unhealthy");
+        assert!(!h.observe(true, 2, 3));
+        assert!(h.observe(true, 2, 3));
+        assert_eq!(h.state, "healthy");
+        // A new target that never answers goes initial -> unhealthy.
+        let mut h = TargetHealth::new(None);
+        assert!(!h.observe(false, 5, 2));
+        assert!(h.observe(false, 5, 2));
+        assert_eq!(h.state, "unhealthy");
+        assert_eq!(TargetHealth::new(Some("healthy")).state, "healthy");
+    }
+
+    #[test]
+    fn success_codes_and_responses_parse() {
+        assert!(matches_codes("200", 200));
+        assert!(!matches_codes("200", 204));
+        assert!(matches_codes("200,204", 204));
+        assert!(matches_codes("200-399", 302));
+        assert!(!matches_codes("200-399", 404));
+        let r =
+            parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nx-a: b\r\n\r\nhello").unwrap();
+        assert_eq!(r.0, 200);
+        assert_eq!(r.2, b"hello");
+        let r = parse_response(b"HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        assert_eq!((r.0, r.2.as_slice()), (404, &b"abcde"[..]));
+    }
+}

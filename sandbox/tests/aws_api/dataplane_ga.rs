@@ -1,0 +1,323 @@
+//! Global Accelerator's data plane driven by stock clients: an accelerator, a TCP:80
+//! listener and two endpoint groups made with the `aws` CLI in front of two load
+//! balancers (their data plane stood in for by two tiny HTTP servers), then `curl` on
+//! the static IPs: all traffic to the primary, failover to a dial-0 secondary when the
+//! primary turns unhealthy, failback, and a 50/50 dial split.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use runner_sandbox::dataplane::accelerator::AcceleratorMap;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::{self, aws_ok};
+
+/// A tiny HTTP server answering `body` to every request, one per connection.
+async fn http_server(body: &'static str) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut got = Vec::new();
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = s.write_all(reply.as_bytes()).await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    addr
+}
+
+/// `curl -s http://<addr>/` on a new connection; its body.
+async fn curl(addr: SocketAddr) -> String {
+    let url = format!("http://{addr}/");
+    let out = support::run("curl", &["-s", "--max-time", "5", &url], &[], None).await;
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Waits (up to 10 s) until the accelerator listens on `ip:80` and returns where.
+async fn bound(dir: &Path, arn: &str, ip: &str) -> SocketAddr {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(map)) = AcceleratorMap::load(dir)
+            && let Some(addr) = map.bound(arn, ip, 80)
+        {
+            return addr;
+        }
+        assert!(Instant::now() < deadline, "{ip}:80 never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Retries `curl` until it answers `want` (health and dial changes reach new
+/// connections within a tick); panics after 5 s.
+async fn until_answer(addr: SocketAddr, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let got = curl(addr).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {got:?}, expected {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accelerator_routes_new_connections_by_dials_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let ep = sb.endpoints().clone();
+    let primary = http_server("primary").await;
+    let secondary = http_server("secondary").await;
+
+    // Two load balancers, one per region.
+    let (lb1, lb2) = tokio::join!(
+        aws_ok(
+            &ep,
+            &[
+                "elbv2",
+                "create-load-balancer",
+                "--region",
+                "us-east-1",
+                "--name",
+                "ga-primary",
+                "--subnets",
+                "subnet-1a",
+                "subnet-1b",
+                "--query",
+                "LoadBalancers[0].LoadBalancerArn",
+                "--output",
+                "text",
+            ],
+        ),
+        aws_ok(
+            &ep,
+            &[
+                "elbv2",
+                "create-load-balancer",
+                "--region",
+                "us-east-2",
+                "--name",
+                "ga-secondary",
+                "--subnets",
+                "subnet-2a",
+                "subnet-2b",
+                "--query",
+                "LoadBalancers[0].LoadBalancerArn",
+                "--output",
+                "text",
+            ],
+        ),
+    );
+    // The ALB data plane is another part: stand in for it.
+    assert!(
+        sb.aws()
+            .set_load_balancer_listen(&lb1, Some(primary.to_string()))
+    );
+    assert!(
+        sb.aws()
+            .set_load_balancer_listen(&lb2, Some(secondary.to_string()))
+    );
+
+    let acc = aws_ok(
+        &ep,
+        &[
+            "globalaccelerator",
+            "create-accelerator",
+            "--region",
+            "us-west-2",
+            "--name",
+            "multi-region",
+            "--query",
+            "Accelerator.AcceleratorArn",
+            "--output",
+            "text",
+        ],
+    )
+    .await;
+    let listener = aws_ok(
+        &ep,
+        &[
+            "globalaccelerator",
+            "create-listener",
+            "--region",
+            "us-west-2",
+            "--accelerator-arn",
+            &acc,
+            "--protocol",
+            "TCP",
+            "--port-ranges",
+            "FromPort=80,ToPort=80",
+            "--query",
+            "Listener.ListenerArn",
+            "--output",
+            "text",
+        ],
+    )
+    .await;
+    let mut groups = Vec::new();
+    for (region, lb, dial) in [("us-east-1", &lb1, "100"), ("us-east-2", &lb2, "0")] {
+        let config = format!("EndpointId={lb},Weight=128");
+        groups.push(
+            aws_ok(
+                &ep,
+                &[
+                    "globalaccelerator",
+                    "create-endpoint-group",
+                    "--region",
+                    "us-west-2",
+                    "--listener-arn",
+                    &listener,
+                    "--endpoint-group-region",
+                    region,
+                    "--traffic-dial-percentage",
+                    dial,
+                    "--endpoint-configurations",
+                    &config,
+                    "--query",
+                    "EndpointGroup.EndpointGroupArn",
+                    "--output",
+                    "text",
+                ],
+            )
+            .await,
+        );
+    }
+
+    // The static IPs come from this sandbox's loopback block and listen on port 80.
+    let state = sb.aws().snapshot();
+    let ips = state.ga.accelerators[0].ips.clone();
+    let block = runner_sandbox::dataplane::NetBlock::load_or_new(dir.path()).unwrap();
+    let expected: Vec<String> = block
+        .accelerator_ips(0)
+        .unwrap()
+        .iter()
+        .map(|ip| ip.to_string())
+        .collect();
+    assert_eq!(ips, expected);
+    let a = bound(dir.path(), &acc, &ips[0]).await;
+    let b = bound(dir.path(), &acc, &ips[1]).await;
+    assert_eq!(a.to_string(), format!("{}:80", ips[0]));
+    let status = runner_sandbox::dataplane::accelerator::status_lines(dir.path());
+    assert!(
+        status
+            .iter()
+            .any(|l| l.starts_with("accelerator multi-region (")
+                && l.contains(&a.to_string())
+                && l.contains(&b.to_string())),
+        "{status:?}"
+    );
+    // Wait out the endpoints' INITIAL period.
+    until_answer(a, "primary").await;
+
+    // Dials 100/0, both healthy: every new connection, on either IP, to the primary.
+    for addr in [a, b].into_iter().cycle().take(10) {
+        assert_eq!(curl(addr).await, "primary");
+    }
+
+    // The primary turns unhealthy: new connections fail over to the dial-0 secondary.
+    assert_eq!(
+        sb.aws().set_endpoint_health(&lb1, Some("UNHEALTHY".into())),
+        1
+    );
+    until_answer(a, "secondary").await;
+    for addr in [a, b].into_iter().cycle().take(10) {
+        assert_eq!(curl(addr).await, "secondary");
+    }
+
+    // Failback once it is healthy again.
+    assert_eq!(
+        sb.aws().set_endpoint_health(&lb1, Some("HEALTHY".into())),
+        1
+    );
+    until_answer(a, "primary").await;
+
+    // Dials 50/50: connections split evenly.
+    for g in &groups {
+        aws_ok(
+            &ep,
+            &[
+                "globalaccelerator",
+                "update-endpoint-group",
+                "--region",
+                "us-west-2",
+                "--endpoint-group-arn",
+                g,
+                "--traffic-dial-percentage",
+                "50",
+            ],
+        )
+        .await;
+    }
+    let mut answers = Vec::new();
+    for chunk in 0..10 {
+        let batch: Vec<_> = (0..20)
+            .map(|i| curl(if (chunk + i) % 2 == 0 { a } else { b }))
+            .collect();
+        answers.extend(futures_join_all(batch).await);
+    }
+    let primaries = answers.iter().filter(|s| *s == "primary").count();
+    let secondaries = answers.iter().filter(|s| *s == "secondary").count();
+    assert_eq!(primaries + secondaries, 200, "{answers:?}");
+    // Binomial(200, 0.5): 35–65% is more than 4 standard deviations either way.
+    assert!(
+        (70..=130).contains(&primaries),
+        "{primaries} of 200 to the primary"
+    );
+
+    // Disabling the accelerator closes its listeners.
+    aws_ok(
+        &ep,
+        &[
+            "globalaccelerator",
+            "update-accelerator",
+            "--region",
+            "us-west-2",
+            "--accelerator-arn",
+            &acc,
+            "--no-enabled",
+        ],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while tokio::net::TcpStream::connect(a).await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "{a} still listens after disabling"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sb.shutdown().await.unwrap();
+}
+
+/// Runs the futures concurrently (no extra dependency).
+async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'static>(
+    futs: Vec<F>,
+) -> Vec<String> {
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

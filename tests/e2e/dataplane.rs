@@ -1,0 +1,259 @@
+//! The sandbox's data plane through stock clients only: `dig` resolves the workflow's
+//! record through the sandbox's DNS, `curl` sends traffic through the accelerator to the
+//! ALB to the pods; the primary scaled to zero fails over to the standby region within
+//! the configured detection time, and scaling back fails back; dials split traffic; the
+//! failover drill measures it; addresses survive `sandbox down` and `up`.
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cloud::sandbox_up;
+use crate::support::*;
+
+/// The reference workflows with the sample app's health checks made fast (5 s x 2), so
+/// a failover takes seconds rather than the ALB defaults' 30.
+fn fast_copy(s: &Scratch, workflow: &str) -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows");
+    let app = std::fs::read_to_string(dir.join("sample-app.yaml")).unwrap();
+    let fast = app.replace(
+        "    alb.ingress.kubernetes.io/target-type: ip\n",
+        "    alb.ingress.kubernetes.io/target-type: ip\n    alb.ingress.kubernetes.io/healthcheck-interval-seconds: \"5\"\n    alb.ingress.kubernetes.io/healthy-threshold-count: \"2\"\n    alb.ingress.kubernetes.io/unhealthy-threshold-count: \"2\"\n",
+    );
+    assert_ne!(fast, app, "the sample app's Ingress annotations moved");
+    s.write("sample-app.yaml", &fast);
+    for wf in [
+        "active-failover.toml",
+        "active-active.toml",
+        "failover-drill.toml",
+    ] {
+        s.write(wf, &std::fs::read_to_string(dir.join(wf)).unwrap());
+    }
+    workflow.to_string()
+}
+
+fn dns_port(s: &Scratch) -> String {
+    let ep: Value = serde_json::from_str(
+        &std::fs::read_to_string(s.state_dir().join("sandbox/endpoints.json")).unwrap(),
+    )
+    .unwrap();
+    ep["dataplane"]["dns"]
+        .as_str()
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .to_string()
+}
+
+/// `dig +short` through the sandbox's DNS server.
+fn dig(s: &Scratch, name: &str) -> Vec<String> {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &dns_port(s), "+short", name])
+        .output()
+        .expect("dig is required (apt-get install bind9-dnsutils)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect()
+}
+
+/// One request on a new connection with the stock curl: (HTTP status, body).
+fn curl(url: &str) -> (u16, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "3", "-w", "\n%{http_code}", url])
+        .output()
+        .expect("curl is required");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", "000"));
+    (code.parse().unwrap_or(0), body.to_string())
+}
+
+fn region(body: &str) -> Option<&str> {
+    let zone = body.strip_prefix("Welcome to ")?;
+    Some(&zone[..zone.len() - 1])
+}
+
+/// The share of `n` requests to `url` answered by each region (errors as "error").
+fn regions(url: &str, n: usize) -> HashMap<String, usize> {
+    let mut seen = HashMap::new();
+    for _ in 0..n {
+        let (code, body) = curl(url);
+        let key = match (code, region(&body)) {
+            (200, Some(r)) => r.to_string(),
+            _ => "error".to_string(),
+        };
+        *seen.entry(key).or_default() += 1;
+    }
+    seen
+}
+
+fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
+    let out = Command::new("kubectl")
+        .args(args)
+        .envs(env)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until every one of 5 requests in a row is answered by `want`; returns how long.
+fn until_region(url: &str, want: &str, limit: Duration) -> Duration {
+    let start = Instant::now();
+    let mut run = 0;
+    while run < 5 {
+        assert!(
+            start.elapsed() < limit,
+            "no steady answers from {want} within {limit:?}"
+        );
+        let (code, body) = curl(url);
+        if code == 200 && region(&body) == Some(want) {
+            run += 1;
+        } else {
+            run = 0;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    start.elapsed()
+}
+
+#[test]
+fn traffic_fails_over_and_back_through_the_accelerator() {
+    let s = Scratch::new();
+    let env = sandbox_up(&s);
+    let _down = Down(&s);
+    let wf = fast_copy(&s, "active-failover.toml");
+    let out = s.run(&["exec", &wf]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+
+    let ips = dig(&s, "multi-region.example.com");
+    assert_eq!(ips.len(), 2, "{ips:?}");
+    let url = format!("http://{}/", ips[0]);
+    let seen = regions(&url, 20);
+    assert_eq!(seen.get("us-east-1"), Some(&20), "{seen:?}");
+
+    // The primary ALB, reached directly through its own DNS name.
+    let alb_host = Command::new("kubectl")
+        .args([
+            "--context",
+            "sandbox-primary",
+            "get",
+            "ingress",
+            "py-az-ingress",
+            "-o",
+            "jsonpath={.status.loadBalancer.ingress[0].hostname}",
+        ])
+        .envs(&env)
+        .output()
+        .unwrap();
+    let alb_ip = dig(&s, &String::from_utf8_lossy(&alb_host.stdout));
+    assert_eq!(alb_ip.len(), 1, "{alb_ip:?}");
+    let alb_url = format!("http://{}/", alb_ip[0]);
+    assert_eq!(curl(&alb_url).0, 200);
+
+    kubectl(
+        &env,
+        &[
+            "--context",
+            "sandbox-primary",
+            "scale",
+            "deployment",
+            "py-az",
+            "--replicas=0",
+        ],
+    );
+    let started = Instant::now();
+    let failover = until_region(&url, "us-east-2", Duration::from_secs(40));
+    let (code502, body) = curl(&alb_url);
+    assert_eq!(code502, 502, "{body}");
+    assert!(body.contains("502 Bad Gateway"), "{body}");
+    // Detection is interval x unhealthy threshold (10 s); allow one more interval.
+    assert!(
+        failover <= Duration::from_secs(16),
+        "failover took {failover:?}"
+    );
+    eprintln!(
+        "failover after {:?} (detection floor 10 s)",
+        started.elapsed()
+    );
+
+    kubectl(
+        &env,
+        &[
+            "--context",
+            "sandbox-primary",
+            "scale",
+            "deployment",
+            "py-az",
+            "--replicas=1",
+        ],
+    );
+    let failback = until_region(&url, "us-east-1", Duration::from_secs(40));
+    eprintln!("failback after {failback:?}");
+}
+
+#[test]
+fn dials_split_traffic_between_regions() {
+    let s = Scratch::new();
+    let _env = sandbox_up(&s);
+    let _down = Down(&s);
+    let wf = fast_copy(&s, "active-active.toml");
+    // The clients' home region is us-east-1: a 50% dial there sends about half of its
+    // connections on to us-east-2 (dial 100).
+    let out = s.run(&["exec", &wf, "--var", "primary_dial=50"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let ips = dig(&s, "active-active.example.com");
+    let url = format!("http://{}/", ips[0]);
+    let n = 200;
+    let seen = regions(&url, n);
+    let primary = *seen.get("us-east-1").unwrap_or(&0);
+    let secondary = *seen.get("us-east-2").unwrap_or(&0);
+    assert_eq!(primary + secondary, n, "{seen:?}");
+    // Binomial(200, 0.5): 5 standard deviations is about ±35.
+    assert!((65..=135).contains(&primary), "{seen:?}");
+}
+
+#[test]
+fn the_drill_measures_failover_and_failback() {
+    let s = Scratch::new();
+    let _env = sandbox_up(&s);
+    let _down = Down(&s);
+    let wf = fast_copy(&s, "active-failover.toml");
+    let out = s.run(&["exec", &wf]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let out = s.run(&["exec", "failover-drill.toml", "--output", "json"]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let events = events(&stdout(&out));
+    let o = &finished(&events, "drill")["outputs"];
+    let failover = o["failover_ms"].as_u64().unwrap();
+    assert!((5_000..=16_000).contains(&failover), "{o:#}");
+    assert!(o["failback_ms"].as_u64().unwrap() <= 20_000, "{o:#}");
+    assert!(o["failover_requests"].as_u64().unwrap() > 0);
+    eprintln!("drill: {o}");
+}
+
+#[test]
+fn addresses_survive_down_and_up() {
+    let s = Scratch::new();
+    let _env = sandbox_up(&s);
+    let _down = Down(&s);
+    let wf = fast_copy(&s, "active-failover.toml");
+    let out = s.run(&["exec", &wf]);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let before = dig(&s, "multi-region.example.com");
+    let port = dns_port(&s);
+    assert_eq!(code(&s.run(&["sandbox", "down"])), 0);
+    let up = s.runner(&["sandbox", "up", "--detach"]).output().unwrap();
+    assert_eq!(code(&up), 0, "{}", stderr(&up));
+    assert_eq!(dns_port(&s), port);
+    assert_eq!(dig(&s, "multi-region.example.com"), before);
+    let url = format!("http://{}/", before[0]);
+    until_region(&url, "us-east-1", Duration::from_secs(30));
+}

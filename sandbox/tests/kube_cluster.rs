@@ -8,6 +8,8 @@ mod dataplane_alb;
 mod dataplane_pods;
 #[path = "kube/harness.rs"]
 mod harness;
+#[path = "kube/one_cluster.rs"]
+mod one_cluster;
 
 /// Named `kube` so that `cargo test -p runner-sandbox kube` selects every test here.
 mod kube {

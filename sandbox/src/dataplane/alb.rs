@@ -22,8 +22,12 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::Response;
+use http_body_util::Limited;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -39,6 +43,11 @@ const TICK: Duration = Duration::from_millis(100);
 const DEREGISTRATION_DELAY_MS: u64 = 300_000;
 /// How long a proxied request may take.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
+/// The largest request body forwarded (larger ones get the 502).
+const MAX_REQUEST_BODY: usize = 64 << 20;
+const X_SANDBOX_ALB: HeaderName = HeaderName::from_static("x-sandbox-alb");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// ELB's own 502 page, byte for byte.
 pub const BAD_GATEWAY_BODY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
 
@@ -106,7 +115,7 @@ struct Route {
     registered: Vec<SocketAddr>,
 }
 
-type Routes = Arc<RwLock<HashMap<String, Route>>>;
+type Routes = Arc<RwLock<HashMap<String, Arc<Route>>>>;
 
 struct Served {
     listen: String,
@@ -124,9 +133,16 @@ type TargetKey = (String, String, Option<i64>);
 
 struct Check {
     health: TargetHealth,
+    /// When the next check may start: one interval after the last one started.
     next: Instant,
     in_flight: bool,
+    /// Which check is in flight: a result counts only for the check that sent it, so a
+    /// stale answer can never add a second failure inside one interval.
+    seq: u64,
 }
+
+/// One finished check: its target, the check's `seq`, the verdict.
+type CheckResult = (TargetKey, u64, bool);
 
 /// Starts the reconcile task; it ends when `ctx.stop` turns true, closing every listener.
 pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
@@ -135,7 +151,7 @@ pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
         let routes: Routes = Arc::default();
         let mut served: HashMap<String, Served> = HashMap::new();
         let mut checks: HashMap<TargetKey, Check> = HashMap::new();
-        let (tx, mut rx) = mpsc::unbounded_channel::<(TargetKey, bool)>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<CheckResult>();
         let mut warned: HashMap<String, String> = HashMap::new();
         let mut stop = ctx.stop.clone();
         loop {
@@ -173,8 +189,8 @@ async fn pass(
     routes: &Routes,
     served: &mut HashMap<String, Served>,
     checks: &mut HashMap<TargetKey, Check>,
-    tx: &mpsc::UnboundedSender<(TargetKey, bool)>,
-    results: Vec<(TargetKey, bool)>,
+    tx: &mpsc::UnboundedSender<CheckResult>,
+    results: Vec<CheckResult>,
     warned: &mut HashMap<String, String>,
 ) {
     let snap = ctx.aws.snapshot();
@@ -219,10 +235,13 @@ async fn pass(
         .iter()
         .map(|t| (t.arn.as_str(), t))
         .collect();
-    for (key, ok) in results {
+    for (key, seq, ok) in results {
         let Some(c) = checks.get_mut(&key) else {
             continue;
         };
+        if !c.in_flight || c.seq != seq {
+            continue;
+        }
         c.in_flight = false;
         let Some(tg) = groups.get(key.0.as_str()) else {
             continue;
@@ -235,8 +254,20 @@ async fn pass(
     }
 
     // 3. Start due checks; forget targets that are gone.
-    let mut live_keys = Vec::new();
-    let mut new_routes: HashMap<String, Route> = HashMap::new();
+    // Every registered target keeps its check (and its counters and schedule) while it
+    // stays in its group, draining or without a pod address included; only targets gone
+    // from the state are forgotten.
+    let live_keys: std::collections::HashSet<TargetKey> = snap
+        .elbv2
+        .target_groups
+        .iter()
+        .flat_map(|tg| {
+            tg.targets
+                .iter()
+                .map(|t| (tg.arn.clone(), t.id.clone(), t.port))
+        })
+        .collect();
+    let mut new_routes: HashMap<String, Arc<Route>> = HashMap::new();
     for lb in &snap.elbv2.load_balancers {
         let cluster = lb.owner.as_ref().map(|o| o.cluster.as_str()).unwrap_or("");
         let mut route = Route::default();
@@ -248,7 +279,6 @@ async fn pass(
         {
             for t in &tg.targets {
                 let key: TargetKey = (tg.arn.clone(), t.id.clone(), t.port);
-                live_keys.push(key.clone());
                 let addr = registry.address_of_pod_ip(cluster, &t.id);
                 let c = checks.entry(key.clone()).or_insert_with(|| {
                     let h = TargetHealth::new(t.health.as_deref());
@@ -259,6 +289,7 @@ async fn pass(
                         health: h,
                         next: Instant::now(),
                         in_flight: false,
+                        seq: 0,
                     }
                 });
                 if let Some(a) = addr
@@ -270,9 +301,12 @@ async fn pass(
                     route.registered.push(a);
                 }
                 if tg.health_check_enabled && !c.in_flight && Instant::now() >= c.next {
+                    let interval = Duration::from_secs(tg.health_check_interval.max(1) as u64);
                     c.in_flight = true;
-                    c.next = Instant::now()
-                        + Duration::from_secs(tg.health_check_interval.max(1) as u64);
+                    c.seq += 1;
+                    let seq = c.seq;
+                    // At most one check per interval, however soon its result arrives.
+                    c.next = Instant::now() + interval;
                     let path = tg.health_check_path.clone().unwrap_or_else(|| "/".into());
                     let matcher = tg.matcher.clone().unwrap_or_else(|| "200".into());
                     let timeout = Duration::from_secs(tg.health_check_timeout.max(1) as u64);
@@ -287,12 +321,12 @@ async fn pass(
                             }
                             None => false,
                         };
-                        let _ = tx.send((key, ok));
+                        let _ = tx.send((key, seq, ok));
                     });
                 }
             }
         }
-        new_routes.insert(lb.arn.clone(), route);
+        new_routes.insert(lb.arn.clone(), Arc::new(route));
     }
     checks.retain(|k, _| live_keys.contains(k));
     *routes.write().unwrap_or_else(|p| p.into_inner()) = new_routes;
@@ -401,10 +435,13 @@ async fn pass(
                     .fallback(proxy)
                     .with_state(Arc::new(Proxy {
                         arn: arn.clone(),
+                        header: HeaderValue::from_str(&name).ok(),
                         name,
                         routes: routes.clone(),
                         next: AtomicUsize::new(0),
+                        client: upstream(),
                     }));
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let task = tokio::spawn(async move {
                     if let Err(e) = axum::serve(listener, app).await {
                         tracing::warn!("ALB listener {addr}: {e}");
@@ -482,8 +519,24 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 struct Proxy {
     arn: String,
     name: String,
+    /// `x-sandbox-alb: <name>`, built once.
+    header: Option<HeaderValue>,
     routes: Routes,
     next: AtomicUsize,
+    client: Upstream,
+}
+
+/// The pooled HTTP/1.1 keep-alive client the ALB forwards with.
+type Upstream = Client<HttpConnector, Body>;
+
+fn upstream() -> Upstream {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(256)
+        .build(connector)
 }
 
 fn bad_gateway(name: &str) -> Response {
@@ -493,7 +546,7 @@ fn bad_gateway(name: &str) -> Response {
     h.insert(header::SERVER, HeaderValue::from_static("awselb/2.0"));
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
     if let Ok(v) = HeaderValue::from_str(name) {
-        h.insert("x-sandbox-alb", v);
+        h.insert(X_SANDBOX_ALB, v);
     }
     r
 }
@@ -504,8 +557,10 @@ async fn proxy(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .get(&p.arn)
-        .cloned()
-        .unwrap_or_default();
+        .cloned();
+    let Some(route) = route else {
+        return bad_gateway(&p.name);
+    };
     let pool = if route.healthy.is_empty() {
         &route.registered
     } else {
@@ -515,10 +570,10 @@ async fn proxy(State(p): State<Arc<Proxy>>, req: Request) -> Response {
         return bad_gateway(&p.name);
     }
     let target = pool[p.next.fetch_add(1, Ordering::Relaxed) % pool.len()];
-    match tokio::time::timeout(FORWARD_TIMEOUT, forward(target, req)).await {
+    match tokio::time::timeout(FORWARD_TIMEOUT, forward(&p.client, target, req)).await {
         Ok(Ok(mut r)) => {
-            if let Ok(v) = HeaderValue::from_str(&p.name) {
-                r.headers_mut().insert("x-sandbox-alb", v);
+            if let Some(v) = &p.header {
+                r.headers_mut().insert(X_SANDBOX_ALB, v.clone());
             }
             r
         }
@@ -535,57 +590,81 @@ async fn health_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
     Ok(status)
 }
 
-/// Forwards a request to a target over a fresh HTTP/1.1 connection.
-async fn forward(addr: SocketAddr, req: Request) -> std::io::Result<Response> {
-    let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 64 << 20)
-        .await
-        .map_err(std::io::Error::other)?;
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    let mut head = format!("{} {path} HTTP/1.1\r\n", parts.method);
-    let client = parts
+/// Headers that belong to one hop and are not forwarded either way.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::PROXY_AUTHORIZATION
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+/// Forwards a request to a target over the pooled keep-alive client, streaming both
+/// bodies (the request's limited to [`MAX_REQUEST_BODY`]).
+async fn forward(
+    client: &Upstream,
+    addr: SocketAddr,
+    req: Request,
+) -> Result<Response, Box<dyn std::error::Error + Send + Sync>> {
+    let (mut parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
+        return Err("request body too large".into());
+    }
+    let client_ip = parts
         .extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
-    for (k, v) in &parts.headers {
-        if matches!(
-            k.as_str(),
-            "connection" | "content-length" | "transfer-encoding" | "keep-alive" | "upgrade"
-        ) {
-            continue;
-        }
-        head.push_str(k.as_str());
-        head.push_str(": ");
-        head.push_str(&String::from_utf8_lossy(v.as_bytes()));
-        head.push_str("\r\n");
-    }
-    if let Some(ip) = client {
-        head.push_str(&format!("X-Forwarded-For: {ip}\r\n"));
-    }
-    head.push_str("X-Forwarded-Proto: http\r\n");
-    head.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    ));
-    let (status, headers, body) = exchange(addr, head.into_bytes(), body.to_vec()).await?;
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = StatusCode::from_u16(status).map_err(std::io::Error::other)?;
-    for (k, v) in headers {
-        if matches!(
-            k.as_str(),
-            "connection" | "content-length" | "transfer-encoding" | "keep-alive"
-        ) {
-            continue;
-        }
-        if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::from_str(&v)) {
-            r.headers_mut().append(k, v);
+        .map(|c| c.0.ip());
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    parts.uri = Uri::try_from(format!("http://{addr}{pq}"))?;
+    parts.version = Version::HTTP_11;
+    let h = &mut parts.headers;
+    // Headers named by `Connection` are hop-by-hop too.
+    if let Some(named) = h.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
+        let named: Vec<HeaderName> = named
+            .split(',')
+            .filter_map(|n| HeaderName::try_from(n.trim()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
         }
     }
-    Ok(r)
+    let drop: Vec<HeaderName> = h.keys().filter(|k| hop_by_hop(k)).cloned().collect();
+    for k in drop {
+        h.remove(k);
+    }
+    if let Some(ip) = client_ip
+        && let Ok(v) = HeaderValue::try_from(ip.to_string())
+    {
+        h.append(X_FORWARDED_FOR, v);
+    }
+    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    let body = Body::new(Limited::new(body, MAX_REQUEST_BODY));
+    let resp = client
+        .request(axum::http::Request::from_parts(parts, body))
+        .await?;
+    let (mut parts, body) = resp.into_parts();
+    let drop: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|k| hop_by_hop(k))
+        .cloned()
+        .collect();
+    for k in drop {
+        parts.headers.remove(k);
+    }
+    Ok(Response::from_parts(parts, Body::new(body)))
 }
 
 type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);

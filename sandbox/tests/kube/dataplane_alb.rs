@@ -3,108 +3,13 @@
 //! scaling to zero makes the ALB answer ELB's 502 and the targets unhealthy after
 //! interval x threshold; scaling back makes them healthy and answering again.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use runner_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use crate::one_cluster::Sb;
 use serde_json::Value;
 
 const BAD_GATEWAY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
-
-struct Sb {
-    rt: tokio::runtime::Runtime,
-    handle: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
-
-impl Sb {
-    fn start() -> Sb {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = SandboxConfig::load_or_new(dir.path().join("state")).unwrap();
-        cfg.clusters.truncate(1);
-        cfg.transition_delay = Duration::from_millis(20);
-        let handle = rt
-            .block_on(async {
-                tokio::time::timeout(Duration::from_secs(30), Sandbox::start(cfg)).await
-            })
-            .expect("sandbox start timed out")
-            .expect("sandbox start failed");
-        let kubeconfig = handle.endpoints().kubeconfig.clone();
-        Sb {
-            rt,
-            handle: Some(handle),
-            dir,
-            kubeconfig,
-        }
-    }
-
-    fn handle(&self) -> &SandboxHandle {
-        self.handle.as_ref().unwrap()
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("timeout")
-            .arg("60")
-            .arg("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kubecache"))
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn aws(&self, args: &[&str]) -> Value {
-        let s = self.handle().aws().settings();
-        let out = Command::new("timeout")
-            .arg("60")
-            .arg("aws")
-            .arg("--endpoint-url")
-            .arg(&self.handle().endpoints().aws)
-            .arg("--region")
-            .arg("us-east-1")
-            .arg("--output")
-            .arg("json")
-            .args(args)
-            .env("AWS_ACCESS_KEY_ID", &s.access_key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &s.secret_access_key)
-            .env("AWS_CONFIG_FILE", self.dir.path().join("none"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.path().join("none"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_SESSION_TOKEN")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "aws {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Sb {
-    fn drop(&mut self) {
-        if let Some(h) = self.handle.take() {
-            let _ = self.rt.block_on(h.shutdown());
-        }
-    }
-}
 
 /// curl: status code, headers and body.
 fn curl(addr: &str) -> (u16, String, String) {

@@ -3,89 +3,15 @@
 //! generic text; scaling to zero closes the sockets; a restart keeps each pod's address.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use runner_sandbox::{Sandbox, SandboxConfig, SandboxHandle};
+use crate::one_cluster::Sb;
 use serde_json::Value;
 
 const TUTORIAL_IMAGE: &str = "public.ecr.aws/b5x3e7x1/eks-py-az";
 
-/// A sandbox (one cluster, `primary` in us-east-1, 20 ms transitions) on a temp dir,
-/// on its own runtime so the test can block on kubectl and curl.
-struct Sb {
-    rt: tokio::runtime::Runtime,
-    handle: Option<SandboxHandle>,
-    dir: tempfile::TempDir,
-    kubeconfig: PathBuf,
-}
-
 impl Sb {
-    fn start() -> Sb {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let mut sb = Sb {
-            rt,
-            handle: None,
-            dir: tempfile::tempdir().unwrap(),
-            kubeconfig: PathBuf::new(),
-        };
-        sb.up();
-        sb
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.path().join("state")
-    }
-
-    fn up(&mut self) {
-        let mut cfg = SandboxConfig::load_or_new(self.state()).unwrap();
-        cfg.clusters.truncate(1);
-        cfg.transition_delay = Duration::from_millis(20);
-        let handle = self
-            .rt
-            .block_on(async {
-                tokio::time::timeout(Duration::from_secs(30), Sandbox::start(cfg)).await
-            })
-            .expect("sandbox start timed out")
-            .expect("sandbox start failed");
-        self.kubeconfig = handle.endpoints().kubeconfig.clone();
-        self.handle = Some(handle);
-    }
-
-    fn down(&mut self) {
-        if let Some(h) = self.handle.take() {
-            self.rt.block_on(h.shutdown()).unwrap();
-        }
-    }
-
-    /// kubectl that must succeed; returns stdout.
-    fn kubectl(&self, args: &[&str]) -> String {
-        let out = Command::new("timeout")
-            .arg("60")
-            .arg("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("kubecache"))
-            .arg("--request-timeout=20s")
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
     /// `pods.json`'s entries that are listening and whose name starts with `prefix`:
     /// pod name → (address, zone).
     fn listening(&self, prefix: &str) -> BTreeMap<String, (String, String)> {
@@ -121,12 +47,6 @@ impl Sb {
             .collect();
         assert_eq!(names, pods.keys().map(String::as_str).collect());
         pods
-    }
-}
-
-impl Drop for Sb {
-    fn drop(&mut self) {
-        self.down();
     }
 }
 

@@ -232,8 +232,10 @@ fn the_drill_measures_failover_and_failback() {
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let events = events(&stdout(&out));
     let o = &finished(&events, "drill")["outputs"];
+    // At most the detection time (5 s x 2) plus one interval. (A lower bound is not
+    // asserted: a failover faster than one interval has been seen; see BENCHMARKS.md.)
     let failover = o["failover_ms"].as_u64().unwrap();
-    assert!((5_000..=16_000).contains(&failover), "{o:#}");
+    assert!(failover <= 16_000, "{o:#}");
     assert!(o["failback_ms"].as_u64().unwrap() <= 20_000, "{o:#}");
     assert!(o["failover_requests"].as_u64().unwrap() > 0);
     eprintln!("drill: {o}");

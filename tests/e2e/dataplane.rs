@@ -34,6 +34,19 @@ fn fast_copy(s: &Scratch, workflow: &str) -> String {
     workflow.to_string()
 }
 
+/// A running sandbox with `workflow` (fast copy) deployed by `runner exec`; its env.
+fn deployed(s: &Scratch, workflow: &str, vars: &[&str]) -> HashMap<String, String> {
+    let env = sandbox_up(s);
+    let wf = fast_copy(s, workflow);
+    let mut args = vec!["exec", wf.as_str()];
+    for v in vars {
+        args.extend(["--var", v]);
+    }
+    let out = s.run(&args);
+    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    env
+}
+
 fn dns_port(s: &Scratch) -> String {
     let ep: Value = serde_json::from_str(
         &std::fs::read_to_string(s.state_dir().join("sandbox/endpoints.json")).unwrap(),
@@ -127,11 +140,8 @@ fn until_region(url: &str, want: &str, limit: Duration) -> Duration {
 #[test]
 fn traffic_fails_over_and_back_through_the_accelerator() {
     let s = Scratch::new();
-    let env = sandbox_up(&s);
     let _down = Down(&s);
-    let wf = fast_copy(&s, "active-failover.toml");
-    let out = s.run(&["exec", &wf]);
-    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    let env = deployed(&s, "active-failover.toml", &[]);
 
     let ips = dig(&s, "multi-region.example.com");
     assert_eq!(ips.len(), 2, "{ips:?}");
@@ -202,13 +212,10 @@ fn traffic_fails_over_and_back_through_the_accelerator() {
 #[test]
 fn dials_split_traffic_between_regions() {
     let s = Scratch::new();
-    let _env = sandbox_up(&s);
     let _down = Down(&s);
-    let wf = fast_copy(&s, "active-active.toml");
     // The clients' home region is us-east-1: a 50% dial there sends about half of its
     // connections on to us-east-2 (dial 100).
-    let out = s.run(&["exec", &wf, "--var", "primary_dial=50"]);
-    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    deployed(&s, "active-active.toml", &["primary_dial=50"]);
     let ips = dig(&s, "active-active.example.com");
     let url = format!("http://{}/", ips[0]);
     let n = 200;
@@ -223,11 +230,8 @@ fn dials_split_traffic_between_regions() {
 #[test]
 fn the_drill_measures_failover_and_failback() {
     let s = Scratch::new();
-    let _env = sandbox_up(&s);
     let _down = Down(&s);
-    let wf = fast_copy(&s, "active-failover.toml");
-    let out = s.run(&["exec", &wf]);
-    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    deployed(&s, "active-failover.toml", &[]);
     let out = s.run(&["exec", "failover-drill.toml", "--output", "json"]);
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let events = events(&stdout(&out));
@@ -244,11 +248,8 @@ fn the_drill_measures_failover_and_failback() {
 #[test]
 fn addresses_survive_down_and_up() {
     let s = Scratch::new();
-    let _env = sandbox_up(&s);
     let _down = Down(&s);
-    let wf = fast_copy(&s, "active-failover.toml");
-    let out = s.run(&["exec", &wf]);
-    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
+    deployed(&s, "active-failover.toml", &[]);
     let before = dig(&s, "multi-region.example.com");
     let port = dns_port(&s);
     assert_eq!(code(&s.run(&["sandbox", "down"])), 0);

@@ -269,7 +269,7 @@ pub async fn exec(
     sink: Arc<dyn EventSink>,
     options: &ExecOptions,
 ) -> anyhow::Result<RunResult> {
-    let previous = state.latest_of(&wf.name)?;
+    let previous = state.latest_with_history(&wf.name)?;
     let resumable = previous.as_ref().filter(|p| {
         p.kind == RunKind::Exec && p.status != Some(RunStatus::Succeeded) && !options.fresh
     });
@@ -388,7 +388,7 @@ pub async fn destroy(
     sink: Arc<dyn EventSink>,
     options: &ExecOptions,
 ) -> anyhow::Result<RunResult> {
-    let previous = state.latest_of(&wf.name)?;
+    let previous = state.latest_with_history(&wf.name)?;
     let run = Run::start(
         state,
         sink,

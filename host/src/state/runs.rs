@@ -196,6 +196,34 @@ impl StateDir {
         Ok(None)
     }
 
+    /// [`StateDir::latest_of`], completed from the runs it resumed: a run killed before it
+    /// had copied the earlier records into its journal (between its start and its
+    /// `step_carried` events) must not make the next run forget what was done.
+    pub fn latest_with_history(&self, workflow: &str) -> Result<Option<RunRecord>, JournalError> {
+        let Some(mut latest) = self.latest_of(workflow)? else {
+            return Ok(None);
+        };
+        let mut from = latest
+            .resumed_from
+            .clone()
+            .filter(|_| latest.status.is_none());
+        // Bounded: each hop is an earlier run, and a chain longer than this is not a crash.
+        for _ in 0..64 {
+            let Some(id) = from.take() else { break };
+            let contents = Journal::repair(&self.journal_path(&id))?;
+            let Some(earlier) = RunRecord::replay(&id, &contents.events) else {
+                break;
+            };
+            for (step, rec) in earlier.steps {
+                latest.steps.entry(step).or_insert(rec);
+            }
+            if earlier.status.is_none() {
+                from = earlier.resumed_from;
+            }
+        }
+        Ok(Some(latest))
+    }
+
     /// Finds a run by id or unique id prefix (`latest` for the newest).
     pub fn find_run(&self, wanted: &str) -> Result<String, String> {
         let ids = self.run_ids();

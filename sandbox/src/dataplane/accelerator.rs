@@ -477,12 +477,16 @@ async fn reconcile(ctx: Context) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let stop = stopped(ctx.stop.clone());
     tokio::pin!(stop);
+    // The tick's snapshot, shared with the listeners: a new connection routes on state at
+    // most one tick old instead of cloning the whole AWS state per connection.
+    let (publish, current) = watch::channel(std::sync::Arc::new(ctx.aws.snapshot()));
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = &mut stop => break,
         }
-        let state = ctx.aws.snapshot();
+        let state = std::sync::Arc::new(ctx.aws.snapshot());
+        publish.send_replace(state.clone());
         let want = desired(&state);
         live.retain(|k, _| want.contains_key(k));
         failed.retain(|k| want.contains_key(k));
@@ -503,7 +507,13 @@ async fn reconcile(ctx: Context) {
                         continue;
                     };
                     failed.remove(&key);
-                    let task = tokio::spawn(accept(ctx.clone(), listener, arn.clone(), *port));
+                    let task = tokio::spawn(accept(
+                        ctx.clone(),
+                        current.clone(),
+                        listener,
+                        arn.clone(),
+                        *port,
+                    ));
                     tracing::info!(accelerator = %name, %ip, port, %bound, "accelerator listening");
                     live.insert(
                         key,
@@ -542,7 +552,13 @@ async fn reconcile(ctx: Context) {
     }
 }
 
-async fn accept(ctx: Context, listener: TcpListener, arn: String, port: u16) {
+async fn accept(
+    ctx: Context,
+    state: watch::Receiver<std::sync::Arc<AwsState>>,
+    listener: TcpListener,
+    arn: String,
+    port: u16,
+) {
     let stop = stopped(ctx.stop.clone());
     tokio::pin!(stop);
     loop {
@@ -558,9 +574,9 @@ async fn accept(ctx: Context, listener: TcpListener, arn: String, port: u16) {
                 continue;
             }
         };
-        let state = ctx.aws.snapshot();
+        let snapshot = state.borrow().clone();
         let delay = ctx.aws.settings().transition_delay_ms;
-        let to = target(&state, &arn, port, &ctx.home_region, delay, peer.ip());
+        let to = target(&snapshot, &arn, port, &ctx.home_region, delay, peer.ip());
         tokio::spawn(proxy(inbound, to));
     }
 }

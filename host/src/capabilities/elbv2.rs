@@ -3,7 +3,7 @@
 
 use aws_sdk_elasticloadbalancingv2::types as t;
 
-use super::{StepHost, connected, denied};
+use super::{StepHost, all_pages, connected, denied};
 use crate::bindings::PluginError;
 use crate::bindings::runner::plugin::elbv2::*;
 use crate::bindings::runner::plugin::types::Tag;
@@ -86,9 +86,8 @@ impl Host for StepHost {
             .audited("elbv2", "describe-load-balancers", args, async move {
                 grants.elbv2(&region).map_err(denied)?;
                 let client = connected(cloud)?.elbv2(&region);
-                let mut all = Vec::new();
-                let mut marker = None;
-                loop {
+                let (client, arns, names) = (&client, &arns, &names);
+                all_pages(MAX_ITEMS, |marker| async move {
                     let out = client
                         .describe_load_balancers()
                         .set_load_balancer_arns((!arns.is_empty()).then(|| arns.clone()))
@@ -97,13 +96,10 @@ impl Host for StepHost {
                         .send()
                         .await
                         .map_err(|e| sdk("DescribeLoadBalancers", e))?;
-                    all.extend(out.load_balancers().iter().map(load_balancer));
-                    marker = out.next_marker().map(str::to_string);
-                    if marker.is_none() || all.len() >= MAX_ITEMS {
-                        break;
-                    }
-                }
-                Ok(all)
+                    let items = out.load_balancers().iter().map(load_balancer).collect();
+                    Ok((items, out.next_marker().map(str::to_string)))
+                })
+                .await
             })
             .await)
     }
@@ -120,24 +116,20 @@ impl Host for StepHost {
             .audited("elbv2", "describe-target-groups", args, async move {
                 grants.elbv2(&region).map_err(denied)?;
                 let client = connected(cloud)?.elbv2(&region);
-                let mut all = Vec::new();
-                let mut marker = None;
-                loop {
+                let (client, lb, arns) = (&client, &load_balancer_arn, &arns);
+                all_pages(MAX_ITEMS, |marker| async move {
                     let out = client
                         .describe_target_groups()
-                        .set_load_balancer_arn(load_balancer_arn.clone())
+                        .set_load_balancer_arn(lb.clone())
                         .set_target_group_arns((!arns.is_empty()).then(|| arns.clone()))
                         .set_marker(marker)
                         .send()
                         .await
                         .map_err(|e| sdk("DescribeTargetGroups", e))?;
-                    all.extend(out.target_groups().iter().map(target_group));
-                    marker = out.next_marker().map(str::to_string);
-                    if marker.is_none() || all.len() >= MAX_ITEMS {
-                        break;
-                    }
-                }
-                Ok(all)
+                    let items = out.target_groups().iter().map(target_group).collect();
+                    Ok((items, out.next_marker().map(str::to_string)))
+                })
+                .await
             })
             .await)
     }

@@ -10,7 +10,7 @@ use aws_sdk_globalaccelerator as ga;
 use aws_sdk_globalaccelerator::types as t;
 use runner_workflow::Grants;
 
-use super::{StepHost, connected, denied};
+use super::{StepHost, all_pages, connected, denied};
 use crate::bindings::PluginError;
 use crate::bindings::runner::plugin::global_accelerator::*;
 use crate::bindings::runner::plugin::types::Tag;
@@ -260,23 +260,19 @@ async fn list_allowed(
     cloud: &Arc<Cloud>,
 ) -> Result<Vec<Accelerator>, PluginError> {
     grants.accelerator(None, &[], false).map_err(denied)?;
-    let mut all = Vec::new();
-    let mut token = None;
-    loop {
-        let out = cloud
-            .ga
+    let ga = &cloud.ga;
+    let all = all_pages(MAX_ITEMS, |token| async move {
+        let out = ga
             .list_accelerators()
             .max_results(100)
             .set_next_token(token)
             .send()
             .await
             .map_err(|e| sdk("ListAccelerators", e))?;
-        all.extend(out.accelerators().iter().map(accelerator));
-        token = out.next_token().map(str::to_string);
-        if token.is_none() || all.len() >= MAX_ITEMS {
-            break;
-        }
-    }
+        let items = out.accelerators().iter().map(accelerator).collect();
+        Ok((items, out.next_token().map(str::to_string)))
+    })
+    .await?;
     let mut allowed = Vec::new();
     for a in all {
         learn(cloud, &a, None);
@@ -450,25 +446,20 @@ impl Host for StepHost {
         Ok(self
             .audited("global-accelerator", "list-listeners", args, async move {
                 let cloud = on_arn(&grants, cloud, &accelerator_arn).await?;
-                let mut all = Vec::new();
-                let mut token = None;
-                loop {
-                    let out = cloud
-                        .ga
+                let (ga, arn) = (&cloud.ga, &accelerator_arn);
+                all_pages(MAX_ITEMS, |token| async move {
+                    let out = ga
                         .list_listeners()
-                        .accelerator_arn(&accelerator_arn)
+                        .accelerator_arn(arn)
                         .max_results(100)
                         .set_next_token(token)
                         .send()
                         .await
                         .map_err(|e| sdk("ListListeners", e))?;
-                    all.extend(out.listeners().iter().map(listener));
-                    token = out.next_token().map(str::to_string);
-                    if token.is_none() || all.len() >= MAX_ITEMS {
-                        break;
-                    }
-                }
-                Ok(all)
+                    let items = out.listeners().iter().map(listener).collect();
+                    Ok((items, out.next_token().map(str::to_string)))
+                })
+                .await
             })
             .await)
     }
@@ -555,25 +546,20 @@ impl Host for StepHost {
                 args,
                 async move {
                     let cloud = on_arn(&grants, cloud, &listener_arn).await?;
-                    let mut all = Vec::new();
-                    let mut token = None;
-                    loop {
-                        let out = cloud
-                            .ga
+                    let (ga, arn) = (&cloud.ga, &listener_arn);
+                    all_pages(MAX_ITEMS, |token| async move {
+                        let out = ga
                             .list_endpoint_groups()
-                            .listener_arn(&listener_arn)
+                            .listener_arn(arn)
                             .max_results(100)
                             .set_next_token(token)
                             .send()
                             .await
                             .map_err(|e| sdk("ListEndpointGroups", e))?;
-                        all.extend(out.endpoint_groups().iter().map(endpoint_group));
-                        token = out.next_token().map(str::to_string);
-                        if token.is_none() || all.len() >= MAX_ITEMS {
-                            break;
-                        }
-                    }
-                    Ok(all)
+                        let items = out.endpoint_groups().iter().map(endpoint_group).collect();
+                        Ok((items, out.next_token().map(str::to_string)))
+                    })
+                    .await
                 },
             )
             .await)

@@ -127,6 +127,27 @@ impl StepHost {
 
 impl crate::bindings::runner::plugin::types::Host for StepHost {}
 
+/// Every page of a listing, up to `max` items: `page(token)` fetches one page and says
+/// the next token (None after the last page).
+pub async fn all_pages<T, Fut>(
+    max: usize,
+    mut page: impl FnMut(Option<String>) -> Fut,
+) -> Result<Vec<T>, PluginError>
+where
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), PluginError>>,
+{
+    let mut all = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        all.extend(items);
+        token = next;
+        if token.is_none() || all.len() >= max {
+            return Ok(all);
+        }
+    }
+}
+
 /// A grant check's refusal as the contract's `denied` error.
 pub fn denied(d: Denied) -> PluginError {
     PluginError::Denied(d.missing)

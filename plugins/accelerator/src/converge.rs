@@ -8,8 +8,10 @@ use runner_plugin::global_accelerator::{
 use runner_plugin::{Error, Invocation, Tag, info, poll::idempotency_token, state};
 use serde_json::{Map, Value, json};
 
-use crate::params::{Endpoint, Group, HealthParams, Params};
-use crate::util::{ctx, find_by_name, remember, wait_deployed};
+use crate::params::{Endpoint, Group, Params};
+use runner_plugin::remember;
+
+use crate::util::{ctx, find_by_name, wait_deployed};
 
 /// What the run did, for the `change` output.
 #[derive(Default)]
@@ -288,7 +290,7 @@ fn group_update(want: &Group, have: &EndpointGroup) -> Option<UpdateEndpointGrou
     let dial = want
         .traffic_dial
         .filter(|d| (d - have.traffic_dial_percentage).abs() > 0.001);
-    let health = health_differs(&want.health_check, have);
+    let health = want.health_check.differs(have);
     (endpoints || dial.is_some() || health).then(|| UpdateEndpointGroupInput {
         endpoint_group_arn: have.arn.clone(),
         endpoints: endpoints.then(|| {
@@ -314,17 +316,4 @@ fn endpoints_differ(want: &[Endpoint], have: &EndpointGroup) -> bool {
                     && h.client_ip_preservation_enabled == w.client_ip_preservation
             })
         })
-}
-
-fn health_differs(w: &HealthParams, h: &EndpointGroup) -> bool {
-    w.protocol
-        .as_ref()
-        .is_some_and(|p| *p != h.health_check_protocol)
-        || w.port.is_some_and(|p| p != h.health_check_port)
-        || w.path
-            .as_ref()
-            .is_some_and(|p| Some(p) != h.health_check_path.as_ref())
-        || w.interval_seconds
-            .is_some_and(|n| n != h.health_check_interval_seconds)
-        || w.threshold_count.is_some_and(|n| n != h.threshold_count)
 }

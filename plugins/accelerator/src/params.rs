@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use runner_plugin::Error;
-use runner_plugin::global_accelerator::{EndpointConfiguration, HealthCheck, PortRange};
+use runner_plugin::global_accelerator::{EndpointConfiguration, PortRange};
+pub use runner_plugin::health::HealthParams;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -62,61 +63,6 @@ pub struct Endpoint {
 
 fn yes() -> bool {
     true
-}
-
-/// Every field optional: only declared fields are enforced, the rest keep AWS's value.
-#[derive(Deserialize, Default, Clone)]
-#[serde(deny_unknown_fields)]
-pub struct HealthParams {
-    pub protocol: Option<String>,
-    pub port: Option<u16>,
-    pub path: Option<String>,
-    pub interval_seconds: Option<u8>,
-    pub threshold_count: Option<u8>,
-}
-
-impl HealthParams {
-    pub fn to_wit(&self) -> HealthCheck {
-        HealthCheck {
-            protocol: self.protocol.clone(),
-            port: self.port,
-            path: self.path.clone(),
-            interval_seconds: self.interval_seconds,
-            threshold_count: self.threshold_count,
-        }
-    }
-
-    pub fn check(&self, at: &str) -> Result<(), Error> {
-        if let Some(p) = &self.protocol
-            && !["TCP", "HTTP", "HTTPS"].contains(&p.as_str())
-        {
-            return Err(invalid(format!(
-                "{at}.protocol `{p}`: expected TCP, HTTP or HTTPS"
-            )));
-        }
-        if self.port == Some(0) {
-            return Err(invalid(format!("{at}.port must be 1-65535")));
-        }
-        if let Some(p) = &self.path
-            && !p.starts_with('/')
-        {
-            return Err(invalid(format!("{at}.path `{p}` must start with `/`")));
-        }
-        if let Some(n) = self.interval_seconds
-            && n != 10
-            && n != 30
-        {
-            return Err(invalid(format!(
-                "{at}.interval_seconds {n}: AWS accepts only 10 or 30"
-            )));
-        }
-        if let Some(n) = self.threshold_count
-            && !(1..=10).contains(&n)
-        {
-            return Err(invalid(format!("{at}.threshold_count {n} must be 1-10")));
-        }
-        Ok(())
-    }
 }
 
 impl Endpoint {
@@ -210,7 +156,9 @@ impl Params {
                     return Err(invalid(format!("{at}: endpoint `{}` listed twice", e.id)));
                 }
             }
-            g.health_check.check(&format!("{at}.health_check"))?;
+            g.health_check
+                .check(&format!("{at}.health_check"))
+                .map_err(invalid)?;
         }
         Ok(())
     }

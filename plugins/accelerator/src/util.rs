@@ -1,7 +1,6 @@
 //! Small helpers shared by run and destroy: error context, name lookup, the DEPLOYED wait.
 
 use std::fmt::Display;
-use std::time::Duration;
 
 use runner_plugin::global_accelerator::{self as ga, Accelerator};
 use runner_plugin::{Error, poll};
@@ -40,24 +39,7 @@ pub fn find_by_name(name: &str) -> Result<Option<Accelerator>, Error> {
     }
 }
 
-/// Polls until the accelerator's last change has propagated (AWS refuses some calls,
-/// such as delete, until then).
+/// Waits for DEPLOYED, with this plugin's error prefix.
 pub fn wait_deployed(arn: &str, timeout_ms: u64) -> Result<Accelerator, Error> {
-    poll::until(
-        &format!("accelerator {arn} DEPLOYED"),
-        Duration::from_millis(timeout_ms),
-        Duration::from_millis(300),
-        || {
-            let a = ga::describe_accelerator(arn).map_err(ctx(format!("describing {arn}")))?;
-            Ok((a.status == "DEPLOYED").then_some(a))
-        },
-    )
-}
-
-/// Records `key` unless it already holds `value`, so a converged re-run writes nothing.
-pub fn remember(key: &str, value: &str) -> Result<(), Error> {
-    if runner_plugin::state::get(key).as_deref() != Some(value) {
-        runner_plugin::state::set(key, value)?;
-    }
-    Ok(())
+    poll::accelerator_deployed(arn, timeout_ms).map_err(ctx("waiting"))
 }

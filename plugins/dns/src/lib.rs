@@ -35,8 +35,8 @@ impl Guest for Dns {
     fn run(input: Invocation) -> Result<String, Error> {
         let p = Params::parse(&input.params)?;
         let zone = r53::find_zone(&p.zone)?.ok_or_else(|| no_zone(&p.zone))?;
-        r53::remember(ZONE_ID, &zone.id)?;
-        r53::remember(ZONE, &zone.name)?;
+        runner_plugin::remember(ZONE_ID, &zone.id)?;
+        runner_plugin::remember(ZONE, &zone.name)?;
 
         let want = AliasTarget {
             hosted_zone_id: p.alias_zone_id.clone(),
@@ -60,9 +60,9 @@ impl Guest for Dns {
             }
             existing => {
                 let name = names::fqdn(&p.record);
-                r53::remember(RECORD, &name)?;
-                r53::remember(RECORD_TYPE, &p.record_type)?;
-                r53::remember(ALIAS, &encode(&want)?)?;
+                runner_plugin::remember(RECORD, &name)?;
+                runner_plugin::remember(RECORD_TYPE, &p.record_type)?;
+                runner_plugin::remember(ALIAS, &encode(&want)?)?;
                 let change = match &existing {
                     None => "created",
                     Some(old) => {

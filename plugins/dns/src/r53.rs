@@ -117,14 +117,6 @@ pub fn change(
     wait_insync(&info.id, timeout_ms)
 }
 
-/// Records `value` under `key` unless it is already there (keeps the journal quiet).
-pub fn remember(key: &str, value: &str) -> Result<(), Error> {
-    if state::get(key).as_deref() != Some(value) {
-        state::set(key, value)?;
-    }
-    Ok(())
-}
-
 /// The host's error of the same kind, saying what the step was doing.
 pub fn context(e: Error, doing: &str) -> Error {
     runner_plugin::context(doing)(e)

@@ -2,7 +2,6 @@
 //! endpoint fails before anything changes), then updates only the groups that differ.
 
 use std::fmt::Display;
-use std::time::Duration;
 
 use runner_plugin::global_accelerator::{
     self as ga, EndpointConfiguration, EndpointGroup, UpdateEndpointGroupInput,
@@ -10,7 +9,7 @@ use runner_plugin::global_accelerator::{
 use runner_plugin::{Error, Invocation, info, poll};
 use serde_json::{Map, Value, json};
 
-use crate::params::{HealthParams, Params, Weights, invalid};
+use crate::params::{Params, Weights, invalid};
 
 /// Keeps a host error's kind (and so its retry behaviour), adding what was being done.
 fn ctx(what: impl Display) -> impl FnOnce(Error) -> Error {
@@ -68,7 +67,7 @@ pub fn run(input: &Invocation) -> Result<String, Error> {
         policy.insert(applied.region.clone(), describe(&applied));
     }
     if changed {
-        wait_deployed(&p.accelerator_arn, p.timeout_ms)?;
+        poll::accelerator_deployed(&p.accelerator_arn, p.timeout_ms).map_err(ctx("waiting"))?;
     }
     runner_plugin::outputs(&json!({
         "mode": p.mode.as_str(),
@@ -113,7 +112,7 @@ fn plan(p: &Params, g: &EndpointGroup) -> Result<Option<UpdateEndpointGroupInput
         None => None,
         Some(w) => new_weights(w, g)?,
     };
-    let health = health_differs(&p.health_check, g);
+    let health = p.health_check.differs(g);
     Ok(
         (dial || weights.is_some() || health).then(|| UpdateEndpointGroupInput {
             endpoint_group_arn: g.arn.clone(),
@@ -162,19 +161,6 @@ fn new_weights(
     ))
 }
 
-fn health_differs(w: &HealthParams, h: &EndpointGroup) -> bool {
-    w.protocol
-        .as_ref()
-        .is_some_and(|p| *p != h.health_check_protocol)
-        || w.port.is_some_and(|p| p != h.health_check_port)
-        || w.path
-            .as_ref()
-            .is_some_and(|p| Some(p) != h.health_check_path.as_ref())
-        || w.interval_seconds
-            .is_some_and(|n| n != h.health_check_interval_seconds)
-        || w.threshold_count.is_some_and(|n| n != h.threshold_count)
-}
-
 fn describe(g: &EndpointGroup) -> Value {
     let endpoints: Vec<Value> = g
         .endpoints
@@ -193,18 +179,4 @@ fn describe(g: &EndpointGroup) -> Value {
             "threshold_count": g.threshold_count,
         },
     })
-}
-
-/// Dial and weight changes roll out like any accelerator change: the next step (a
-/// failover drill, a DNS switch) should see them in force.
-fn wait_deployed(arn: &str, timeout_ms: u64) -> Result<(), Error> {
-    poll::until(
-        &format!("accelerator {arn} DEPLOYED"),
-        Duration::from_millis(timeout_ms),
-        Duration::from_millis(300),
-        || {
-            let a = ga::describe_accelerator(arn).map_err(ctx(format!("describing {arn}")))?;
-            Ok((a.status == "DEPLOYED").then_some(()))
-        },
-    )
 }

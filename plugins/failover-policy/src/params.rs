@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use runner_plugin::Error;
-use runner_plugin::global_accelerator::HealthCheck;
+pub use runner_plugin::health::HealthParams;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -99,28 +99,6 @@ impl<'de> Deserialize<'de> for Weights {
                 .map(Weights::Each)
                 .map_err(|_| D::Error::custom(format!("expected {expected}"))),
             _ => Err(D::Error::custom(format!("expected {expected}"))),
-        }
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct HealthParams {
-    pub protocol: Option<String>,
-    pub port: Option<u16>,
-    pub path: Option<String>,
-    pub interval_seconds: Option<u8>,
-    pub threshold_count: Option<u8>,
-}
-
-impl HealthParams {
-    pub fn to_wit(&self) -> HealthCheck {
-        HealthCheck {
-            protocol: self.protocol.clone(),
-            port: self.port,
-            path: self.path.clone(),
-            interval_seconds: self.interval_seconds,
-            threshold_count: self.threshold_count,
         }
     }
 }

@@ -19,6 +19,8 @@ extern crate self as runner_plugin;
 #[doc(hidden)]
 pub use wit_bindgen as __wit_bindgen;
 
+/// Health-check settings of Global Accelerator endpoint groups, as plugins take them.
+pub mod health;
 /// Waiting for cloud state with a deadline; idempotency tokens.
 pub mod poll;
 
@@ -94,6 +96,15 @@ pub fn context(what: impl std::fmt::Display) -> impl FnOnce(Error) -> Error {
             Error::Internal(m) => Error::Internal(with(m)),
         }
     }
+}
+
+/// Records `key` in the step's state unless it already holds `value`, so a converged
+/// re-run writes (and journals) nothing.
+pub fn remember(key: &str, value: &str) -> Result<(), Error> {
+    if state::get(key).as_deref() != Some(value) {
+        state::set(key, value)?;
+    }
+    Ok(())
 }
 
 /// Logs at info level with structured fields.

@@ -33,6 +33,24 @@ pub fn until<T>(
     }
 }
 
+/// Polls until the accelerator's last change has propagated (AWS refuses some calls,
+/// such as delete, until then, and the next step should see a change in force).
+pub fn accelerator_deployed(
+    arn: &str,
+    timeout_ms: u64,
+) -> Result<crate::global_accelerator::Accelerator, Error> {
+    until(
+        &format!("accelerator {arn} DEPLOYED"),
+        Duration::from_millis(timeout_ms),
+        Duration::from_millis(300),
+        || {
+            let a = crate::global_accelerator::describe_accelerator(arn)
+                .map_err(crate::context(format!("describing {arn}")))?;
+            Ok((a.status == "DEPLOYED").then_some(a))
+        },
+    )
+}
+
 /// Milliseconds as seconds for messages: `120 s`, `0.5 s`.
 pub fn seconds(ms: u64) -> String {
     match ms % 1000 {

@@ -101,11 +101,7 @@ fn secs(ms: u64) -> String {
 }
 
 fn recorded() -> Result<Vec<Record>, Error> {
-    match state::get(APPLIED) {
-        None => Ok(Vec::new()),
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| Error::Internal(format!("recorded state `{APPLIED}` is unreadable: {e}"))),
-    }
+    Ok(runner_plugin::recall(APPLIED)?.unwrap_or_default())
 }
 
 /// Adds the applied objects to those of earlier runs (an object dropped from the

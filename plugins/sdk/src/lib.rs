@@ -107,6 +107,17 @@ pub fn remember(key: &str, value: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A JSON value the step recorded in its state under `key`; `internal` when what is
+/// there does not parse (the plugin itself wrote it).
+pub fn recall<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
+    state::get(key)
+        .map(|text| {
+            serde_json::from_str(&text)
+                .map_err(|e| Error::Internal(format!("recorded state `{key}` is unreadable: {e}")))
+        })
+        .transpose()
+}
+
 /// Logs at info level with structured fields.
 pub fn info(message: &str, fields: &[(&str, &str)]) {
     log(Level::Info, message, fields);

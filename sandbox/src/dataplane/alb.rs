@@ -38,6 +38,9 @@ use super::pods::{self, PodAddresses};
 use crate::aws::AwsState;
 
 const TICK: Duration = Duration::from_millis(100);
+/// The tag the controller stand-in puts on the target groups it makes.
+const CONTROLLER_TAG: &str = "ingress.k8s.aws/resource";
+
 /// Targets draining this long are deregistered whatever their health (ELB's default
 /// deregistration delay).
 const DEREGISTRATION_DELAY_MS: u64 = 300_000;
@@ -269,14 +272,17 @@ async fn pass(
         .collect();
     let mut new_routes: HashMap<String, Arc<Route>> = HashMap::new();
     for lb in &snap.elbv2.load_balancers {
-        let cluster = lb.owner.as_ref().map(|o| o.cluster.as_str()).unwrap_or("");
+        // Only the controller's target groups have pods behind them on loopback. A
+        // group a client made itself (targets that are just addresses) keeps the control
+        // plane's emulated target health instead of failing checks against nothing.
+        let Some(owner) = &lb.owner else {
+            continue;
+        };
+        let cluster = owner.cluster.as_str();
         let mut route = Route::default();
-        for tg in snap
-            .elbv2
-            .target_groups
-            .iter()
-            .filter(|t| t.load_balancer_arns.contains(&lb.arn))
-        {
+        for tg in snap.elbv2.target_groups.iter().filter(|t| {
+            t.load_balancer_arns.contains(&lb.arn) && t.tags.contains_key(CONTROLLER_TAG)
+        }) {
             for t in &tg.targets {
                 let key: TargetKey = (tg.arn.clone(), t.id.clone(), t.port);
                 let addr = registry.address_of_pod_ip(cluster, &t.id);

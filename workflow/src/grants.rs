@@ -72,6 +72,71 @@ pub struct AcceleratorGrant {
     pub accelerators: Vec<AcceleratorSelector>,
     /// `create`: whether the step may create accelerators its selectors match.
     pub create: bool,
+    /// Guard rails on traffic-dial changes of the selected accelerators' endpoint
+    /// groups (all unrestricted by default).
+    pub guard: DialGuard,
+}
+
+/// Guard rails on what an UpdateEndpointGroup may do to a group's traffic dial. They
+/// bound a routing policy's decisions (and any step holding the grant), so a buggy or
+/// hostile policy cannot move more traffic, or touch other regions, than its owner
+/// allowed.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DialGuard {
+    /// `max_dial_step`: the most a dial may move in one call, in percentage points.
+    pub max_step: Option<f32>,
+    /// `min_dial`: no dial may be set below this.
+    pub min: Option<f32>,
+    /// `max_dial`: no dial may be set above this.
+    pub max: Option<f32>,
+    /// `regions`: the endpoint groups' regions that may be changed; empty for all.
+    pub regions: Vec<String>,
+}
+
+impl Eq for DialGuard {}
+
+impl DialGuard {
+    /// Whether the guard restricts nothing.
+    pub fn is_open(&self) -> bool {
+        self == &DialGuard::default()
+    }
+
+    /// May a group in `region` go from dial `from` to dial `to`? The error says which
+    /// rail the change crosses.
+    pub fn check(&self, region: &str, from: f32, to: f32) -> Result<(), String> {
+        if !self.regions.is_empty() && !self.regions.iter().any(|r| r == region) {
+            return Err(format!(
+                "the guard rails allow changing only the endpoint groups in {}, not `{region}`",
+                self.regions.join(", ")
+            ));
+        }
+        if !to.is_finite() {
+            return Err(format!("dial {to} is not a number"));
+        }
+        if let Some(min) = self.min.filter(|m| to < *m) {
+            return Err(format!("dial {to} is below the guard rail `min_dial = {min}`"));
+        }
+        if let Some(max) = self.max.filter(|m| to > *m) {
+            return Err(format!("dial {to} is above the guard rail `max_dial = {max}`"));
+        }
+        if let Some(step) = self.max_step.filter(|s| (to - from).abs() > *s + 1e-3) {
+            return Err(format!(
+                "moving the dial from {from} to {to} is more than the guard rail `max_dial_step = {step}`"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The dial closest to `to` that `check` allows from `from` (for a group whose
+    /// region the guard allows): what a policy's decision is clamped to.
+    pub fn clamp(&self, from: f32, to: f32) -> f32 {
+        let mut dial = if to.is_finite() { to } else { from };
+        dial = dial.clamp(self.min.unwrap_or(0.0), self.max.unwrap_or(100.0));
+        if let Some(step) = self.max_step {
+            dial = dial.clamp(from - step, from + step);
+        }
+        dial.clamp(0.0, 100.0)
+    }
 }
 
 /// How a grant picks accelerators.
@@ -291,6 +356,50 @@ impl Grants {
         } else {
             format!("no grant allows {what} (grants.global_accelerator)")
         }))
+    }
+
+    /// The guard rails that apply to the accelerator called `name` with `tags`: those
+    /// of the first grant entry that selects it, open when none does. Entries are
+    /// alternatives, so a change is allowed when any selecting entry allows it
+    /// ([`Grants::dial_change`]); a policy's decisions are clamped to the first.
+    pub fn dial_guard(&self, name: &str, tags: &[(String, String)]) -> DialGuard {
+        self.global_accelerator
+            .iter()
+            .find(|g| g.accelerators.iter().any(|s| s.matches(Some(name), tags)))
+            .map(|g| g.guard.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether any grant entry that selects the accelerator has guard rails: only then
+    /// does the host need to read an endpoint group before changing it.
+    pub fn has_dial_guards(&self) -> bool {
+        self.global_accelerator.iter().any(|g| !g.guard.is_open())
+    }
+
+    /// May the step move the dial of an endpoint group in `region` of accelerator `name`
+    /// from `from` to `to`? Checked after [`Grants::accelerator`] allowed the call.
+    pub fn dial_change(
+        &self,
+        name: &str,
+        tags: &[(String, String)],
+        region: &str,
+        from: f32,
+        to: f32,
+    ) -> Result<(), Denied> {
+        let mut refusal = None;
+        for g in &self.global_accelerator {
+            if !g.accelerators.iter().any(|s| s.matches(Some(name), tags)) {
+                continue;
+            }
+            match g.guard.check(region, from, to) {
+                Ok(()) => return Ok(()),
+                Err(why) => refusal = refusal.or(Some(why)),
+            }
+        }
+        Err(Denied::new(format!(
+            "{} (grants.global_accelerator of accelerator `{name}`)",
+            refusal.unwrap_or_else(|| "no grant selects this accelerator".into())
+        )))
     }
 
     /// May the step use Elastic Load Balancing v2 in `region`?

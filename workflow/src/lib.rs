@@ -65,6 +65,7 @@ mod diagnostic;
 mod grants;
 mod overrides;
 mod plugin;
+mod policy;
 mod schema;
 mod suggest;
 mod template;
@@ -76,9 +77,10 @@ pub use cloud::{AwsConfig, CloudConfig, Cluster, SandboxPrereqs, WrongAccount};
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};
 pub use grants::{
-    AcceleratorGrant, AcceleratorSelector, Denied, Elbv2Grant, Grants, HostedZone,
+    AcceleratorGrant, AcceleratorSelector, Denied, DialGuard, Elbv2Grant, Grants, HostedZone,
     KUBERNETES_VERBS, KubernetesGrant, ProbeGrant, Route53Grant,
 };
 pub use plugin::{PluginCatalog, PluginInfo, PluginProblem, PluginRef};
+pub use policy::{Policy, PolicyProbe};
 pub use template::{Context, RenderError};
 pub use workflow::{Limits, Retry, Step, Workflow};

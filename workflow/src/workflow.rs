@@ -14,6 +14,7 @@ use crate::condition::Condition;
 use crate::diagnostic::{Diagnostic, Report};
 use crate::grants::Grants;
 use crate::plugin::{PluginCatalog, PluginRef};
+use crate::policy::Policy;
 use crate::template::{Context, Files, Reference, RenderError};
 use crate::{dag, plugin, schema};
 
@@ -38,8 +39,8 @@ pub struct Workflow {
     pub aws: Value,
     /// `[clusters.*]` and `[aws]`, validated.
     pub cloud: CloudConfig,
-    /// `policy`, kept opaque for now; `Null` when absent.
-    pub policy: Value,
+    /// `[policy]`, validated; None when absent.
+    pub policy: Option<Policy>,
     /// `[sandbox]`, validated; empty when absent. Only `--cloud sandbox` acts on it.
     pub sandbox: SandboxPrereqs,
     /// The texts of the files `${file:PATH}` in `with` refers to, read at validation so

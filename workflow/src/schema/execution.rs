@@ -12,7 +12,7 @@ use crate::workflow::{Limits, Retry};
 
 impl Checker<'_> {
     /// A duration: a string like "1m30s" or an integer number of seconds.
-    fn duration(
+    pub(super) fn duration(
         &mut self,
         table: &DeTable<'_>,
         key: &str,
@@ -108,7 +108,7 @@ impl Checker<'_> {
     }
 
     /// A positive integer.
-    fn positive(&mut self, value: &Node<'_>, key: &str, scope: &str) -> Option<u64> {
+    pub(super) fn positive(&mut self, value: &Node<'_>, key: &str, scope: &str) -> Option<u64> {
         let DeValue::Integer(i) = value.get_ref() else {
             self.wrong_type(key, scope, value, "a positive integer");
             return None;

@@ -10,7 +10,7 @@ use toml::de::{DeTable, DeValue};
 use super::{Checker, kind, within};
 use crate::cloud::CloudConfig;
 use crate::grants::{
-    AcceleratorGrant, AcceleratorSelector, Elbv2Grant, Grants, HostedZone, KUBERNETES_VERBS,
+    AcceleratorGrant, AcceleratorSelector, DialGuard, Elbv2Grant, Grants, HostedZone, KUBERNETES_VERBS,
     KubernetesGrant, ProbeGrant, Route53Grant,
 };
 
@@ -24,7 +24,14 @@ const GRANT_KEYS: &[&str] = &[
 ];
 const KUBERNETES_KEYS: &[&str] = &["clusters", "namespaces", "kinds", "verbs"];
 const ROUTE53_KEYS: &[&str] = &["zones", "records"];
-const ACCELERATOR_KEYS: &[&str] = &["accelerators", "create"];
+const ACCELERATOR_KEYS: &[&str] = &[
+    "accelerators",
+    "create",
+    "max_dial_step",
+    "min_dial",
+    "max_dial",
+    "regions",
+];
 const ELBV2_KEYS: &[&str] = &["regions"];
 const PROBE_KEYS: &[&str] = &["hosts"];
 
@@ -95,7 +102,8 @@ impl Checker<'_> {
             grants.route53.push(grant);
         }
         for (entry, at) in self.grant_entries(table, "global_accelerator", &scope) {
-            let grant = self.accelerator_grant(entry, at, &entry_scope("global_accelerator"));
+            let grant =
+                self.accelerator_grant(entry, at, &entry_scope("global_accelerator"), cloud);
             grants.global_accelerator.push(grant);
         }
         for (entry, at) in self.grant_entries(table, "elbv2", &scope) {
@@ -333,6 +341,7 @@ impl Checker<'_> {
         table: &DeTable<'_>,
         at: Range<usize>,
         scope: &str,
+        cloud: &CloudConfig,
     ) -> AcceleratorGrant {
         self.unknown_keys(table, ACCELERATOR_KEYS, scope);
         let mut accelerators = Vec::new();
@@ -363,9 +372,73 @@ impl Checker<'_> {
             },
             None => false,
         };
+        let guard = self.dial_guard(table, at, scope, cloud);
         AcceleratorGrant {
             accelerators,
             create,
+            guard,
+        }
+    }
+
+    /// The guard rails of a `global_accelerator` grant: dials are percentages, and
+    /// `regions` are checked as any region is.
+    fn dial_guard(
+        &mut self,
+        table: &DeTable<'_>,
+        at: Range<usize>,
+        scope: &str,
+        cloud: &CloudConfig,
+    ) -> DialGuard {
+        let mut percent = |key: &str| {
+            let value = table.get(key)?;
+            let number = match value.get_ref() {
+                DeValue::Integer(i) => i.as_str().parse::<f64>().ok(),
+                DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+                _ => None,
+            };
+            match number {
+                Some(n) if (0.0..=100.0).contains(&n) => Some(n as f32),
+                Some(_) => {
+                    self.report(
+                        value.span(),
+                        format!("`{key}`{} must be between 0 and 100", within(scope)),
+                        Some("dials are percentages of traffic".into()),
+                    );
+                    None
+                }
+                None => {
+                    self.wrong_type(key, scope, value, "a number");
+                    None
+                }
+            }
+        };
+        let max_step = percent("max_dial_step");
+        let min = percent("min_dial");
+        let max = percent("max_dial");
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            self.report(
+                at.clone(),
+                format!("`min_dial` ({lo}) is above `max_dial` ({hi}){}", within(scope)),
+                None,
+            );
+        }
+        let mut regions = Vec::new();
+        if table.contains_key("regions") {
+            let help = "list the regions whose endpoint groups may be changed, or remove `regions`";
+            for (region, span) in self.string_list(table, "regions", scope, help).unwrap_or_default() {
+                if self.region(&region, span.clone(), scope) {
+                    self.within_aws_regions(&region, span, scope, &cloud.aws);
+                    regions.push(region.into_owned());
+                }
+            }
+        }
+        DialGuard {
+            max_step,
+            min,
+            max,
+            regions,
         }
     }
 

@@ -28,6 +28,7 @@ mod cloud;
 mod execution;
 mod files;
 mod grants;
+mod policy;
 mod step;
 
 use step::StepDraft;
@@ -468,21 +469,6 @@ impl Checker<'_> {
             .collect()
     }
 
-    /// An opaque table (`policy`) as JSON; `absent` when not given.
-    fn opaque(
-        &mut self,
-        table: &DeTable<'_>,
-        key: &str,
-        scope: &str,
-        depth: usize,
-        absent: Value,
-    ) -> Value {
-        match self.table(table, key, scope) {
-            Some((t, _)) => Value::Object(self.json_table(t, depth, &mut Vec::new())),
-            None => absent,
-        }
-    }
-
     fn workflow(&mut self, root: &DeTable<'_>, overrides: &[(String, String)]) -> Workflow {
         self.unknown_keys(root, TOP_LEVEL_KEYS, "");
         let name = self.string(root, "name", "").map(|(s, _)| s.to_owned());
@@ -506,7 +492,7 @@ impl Checker<'_> {
         let aws = as_json(aws_table);
         let cloud = self.cloud(clusters_table, aws_table);
         let sandbox = self.sandbox(root);
-        let policy = self.opaque(root, "policy", "", 1, Value::Null);
+        let policy = self.policy(root, &cloud);
         let (steps, sites) = self.steps(root, &vars, &cloud);
         Workflow {
             file: self.path.to_path_buf(),

@@ -408,3 +408,17 @@ bad_file! { sandbox_zone_names_and_unknown_keys, "sandbox-problems.toml", [
 bad_file! { sandbox_hosted_zones_as_a_string, "sandbox-wrong-types.toml", [
     (4, 16, "wrong type for `hosted_zones` in [sandbox]: expected an array of strings, found a string", "write a list: hosted_zones = [\"example.com\"]"),
 ] }
+
+bad_file! { policy_table_problems, "policy-problems.toml", [
+    (5, 1, "missing required key `plugin` in [policy]", "name a built-in policy (active-failover, weighted, latency) or a .wasm file"),
+    (6, 16, "reference to unknown variable `accelertor` in [policy]", "did you mean `accelerator`?"),
+    (7, 9, "`every` of [policy] must be at least 1s", "Global Accelerator health changes take seconds; a faster loop only adds API calls"),
+    (8, 1, "unknown key `intervl` in [policy]", "expected one of: plugin, sha256, accelerator, every, with, probe, grants"),
+    (9, 21, "`${steps.a.outputs.region}` in [policy] refers to a step output; only variables can be used here", "cloud settings and grants are fixed before the run starts, so `runner validate` can show them"),
+    (10, 18, "`path` in [policy.probe] must start with `/`"),
+    (10, 39, "`samples` in [policy.probe] must be at least 1, found 0"),
+    (10, 51, "`window` in [policy.probe] must be at most 100"),
+    (12, 22, "`min_dial` (60) is above `max_dial` (40) in `grants.global_accelerator` of [policy]"),
+    (12, 78, "`max_dial_step` in `grants.global_accelerator` of [policy] must be between 0 and 100", "dials are percentages of traffic"),
+    (12, 124, "invalid AWS region `us-est-1` in `grants.global_accelerator` of [policy]", "did you mean `us-east-1`?"),
+] }

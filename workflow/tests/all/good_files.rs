@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use runner_workflow::{CloudConfig, Grants, Limits, PluginRef, Retry, SandboxPrereqs, Workflow};
+use runner_workflow::{
+    CloudConfig, DialGuard, Grants, Limits, PluginRef, PolicyProbe, Retry, SandboxPrereqs, Workflow,
+};
 use serde_json::json;
 
 use crate::support::{FILE_DIGEST, FakeCatalog};
@@ -38,7 +40,22 @@ fn top_level_keys_are_read() {
         wf.aws,
         json!({"profile": "demo", "account": "012345678901", "regions": ["us-east-1", "us-east-2"]})
     );
-    assert_eq!(wf.policy, json!({"interval": "10s"}));
+    let policy = wf.policy.as_ref().expect("[policy] is parsed");
+    assert_eq!(policy.plugin, PluginRef::Builtin("latency".into()));
+    assert_eq!(policy.accelerator, format!("multi-region-{}", wf.vars["domain"].as_str().unwrap()));
+    assert_eq!(policy.every, Duration::from_secs(5));
+    assert_eq!(
+        policy.with,
+        json!({"bound_ms": 250, "baseline": {"us-east-1": 100}, "note": format!("for {}", wf.vars["domain"].as_str().unwrap())})
+    );
+    assert_eq!(
+        policy.probe,
+        PolicyProbe { path: "/healthz".into(), samples: 2, timeout: Duration::from_secs(1), window: 4, enabled: true }
+    );
+    assert_eq!(
+        policy.grants.global_accelerator[0].guard,
+        DialGuard { max_step: Some(25.0), min: Some(10.0), max: None, regions: vec!["us-east-1".into()] }
+    );
     assert_eq!(
         wf.sandbox,
         SandboxPrereqs {
@@ -95,7 +112,7 @@ fn a_step_with_every_key() {
         build.condition.as_ref().map(|c| c.source()),
         Some("${vars.env} == 'prod' && !${steps.check.outputs.skip}")
     );
-    assert_eq!(build.line, 33);
+    assert_eq!(build.line, 39);
 }
 
 #[test]
@@ -132,7 +149,7 @@ fn omitted_keys_take_their_defaults() {
         (
             minimal.clusters.is_null(),
             minimal.aws.is_null(),
-            minimal.policy.is_null()
+            minimal.policy.is_none()
         ),
         (true, true, true)
     );

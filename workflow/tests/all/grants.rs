@@ -119,6 +119,7 @@ fn every_grant_is_typed_and_names_are_normalized() {
                     AcceleratorSelector::Any,
                 ],
                 create: true,
+                guard: Default::default(),
             }],
             elbv2: vec![Elbv2Grant {
                 regions: strings(&["us-east-1", "us-east-2"]),

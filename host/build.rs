@@ -69,8 +69,91 @@ fn main() {
         .unwrap();
     }
     code.push_str("];\n");
+    code.push_str(&policies_table(&plugins.join("policies"), &built));
+    code.push_str(&files_table(
+        "TEMPLATE_FILES",
+        "The routing-policy template crate: (path in the crate, text).",
+        &plugins.join("templates").join("routing-policy"),
+    ));
+    code.push_str(&files_table(
+        "WIT_FILES",
+        "The plugin contract's WIT files: (file name, text).",
+        &root.join("wit"),
+    ));
     fs::write(out_dir.join("builtins.rs"), code).unwrap();
     println!("cargo:rustc-env=RUNNER_FIXTURES_DIR={}", fixtures.display());
+}
+
+/// The built-in routing policies, `plugins/policies/<name>` (package `policy-<name>`),
+/// as a `POLICIES` table like `BUILTINS`.
+fn policies_table(dir: &Path, built: &Path) -> String {
+    let mut policies = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if !path.join("Cargo.toml").exists() || name == "sdk" {
+            continue;
+        }
+        let wasm = built.join(format!("policy_{}.wasm", name.replace('-', "_")));
+        assert!(
+            wasm.exists(),
+            "policy {name} did not produce {}",
+            wasm.display()
+        );
+        policies.push((name, description(&path.join("Cargo.toml")), wasm));
+    }
+    policies.sort();
+    let mut code =
+        String::from("/// Built-in routing policies: (name, description, component bytes).\n");
+    code.push_str("pub static POLICIES: &[(&str, &str, &[u8])] = &[\n");
+    for (name, description, wasm) in &policies {
+        writeln!(
+            code,
+            "    ({name:?}, {description:?}, include_bytes!({:?})),",
+            wasm.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    code
+}
+
+/// Every file below `dir` (build output excluded) as a `(relative path, text)` table
+/// named `name`, embedded with `include_str!`.
+fn files_table(name: &str, doc: &str, dir: &Path) -> String {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
+        for entry in fs::read_dir(dir).into_iter().flatten() {
+            let path = entry.unwrap().path();
+            let file_name = path.file_name().unwrap().to_string_lossy().to_string();
+            if file_name == "target" || file_name.starts_with('.') {
+                continue;
+            }
+            if path.is_dir() {
+                walk(&path, base, out);
+            } else {
+                let rel = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                out.push((rel, path));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
+    files.sort();
+    let mut code = format!("/// {doc}\npub static {name}: &[(&str, &str)] = &[\n");
+    for (rel, path) in &files {
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
+    }
+    code.push_str("];\n");
+    code
 }
 
 /// The `description` of a plugin's Cargo.toml: what `runner plugins` shows.

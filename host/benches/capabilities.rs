@@ -34,6 +34,7 @@ fn grants() -> Grants {
         global_accelerator: vec![AcceleratorGrant {
             accelerators: vec![AcceleratorSelector::Name("allowed".into())],
             create: true,
+            guard: Default::default(),
         }],
         elbv2: vec![Elbv2Grant {
             regions: vec!["us-east-1".into()],

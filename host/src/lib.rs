@@ -12,4 +12,5 @@ pub mod engine;
 pub mod events;
 pub mod exec;
 pub mod plugins;
+pub mod policy;
 pub mod state;

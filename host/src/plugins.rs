@@ -14,7 +14,8 @@ use crate::engine::outcome::{self, Call, Returned};
 use crate::engine::{LoadError, LoadedPlugin, StepLimits, WasmEngine, sha256_hex};
 use crate::exec::recorder::Recorder;
 
-mod embedded {
+/// What build.rs embedded: the built-in plugins and policies, the policy template.
+pub(crate) mod embedded {
     include!(concat!(env!("OUT_DIR"), "/builtins.rs"));
 }
 
@@ -74,7 +75,7 @@ pub fn load(
     let loaded = engine
         .load_hashed(&resolved.sha256, &resolved.bytes)
         .map_err(|e| match e {
-            LoadError::Invalid(_) | LoadError::WrongWorld(_) => {
+            LoadError::Invalid(_) | LoadError::WrongWorld(_) | LoadError::NotAPolicy(_) => {
                 PluginProblem::NotAStep(e.to_string())
             }
         })?;

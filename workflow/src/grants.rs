@@ -114,10 +114,14 @@ impl DialGuard {
             return Err(format!("dial {to} is not a number"));
         }
         if let Some(min) = self.min.filter(|m| to < *m) {
-            return Err(format!("dial {to} is below the guard rail `min_dial = {min}`"));
+            return Err(format!(
+                "dial {to} is below the guard rail `min_dial = {min}`"
+            ));
         }
         if let Some(max) = self.max.filter(|m| to > *m) {
-            return Err(format!("dial {to} is above the guard rail `max_dial = {max}`"));
+            return Err(format!(
+                "dial {to} is above the guard rail `max_dial = {max}`"
+            ));
         }
         if let Some(step) = self.max_step.filter(|s| (to - from).abs() > *s + 1e-3) {
             return Err(format!(
@@ -486,8 +490,26 @@ impl Grants {
             } else {
                 "may not create"
             };
+            let mut rails = Vec::new();
+            if let Some(step) = g.guard.max_step {
+                rails.push(format!("max_dial_step {step}"));
+            }
+            if let Some(min) = g.guard.min {
+                rails.push(format!("min_dial {min}"));
+            }
+            if let Some(max) = g.guard.max {
+                rails.push(format!("max_dial {max}"));
+            }
+            if !g.guard.regions.is_empty() {
+                rails.push(format!("dials of {} only", g.guard.regions.join(", ")));
+            }
+            let rails = if rails.is_empty() {
+                String::new()
+            } else {
+                format!("; guard rails: {}", rails.join(", "))
+            };
             lines.push(format!(
-                "global_accelerator: accelerators {}; {create}",
+                "global_accelerator: accelerators {}; {create}{rails}",
                 selectors.join(", ")
             ));
         }

@@ -109,6 +109,39 @@ async fn on_arn(
     Ok(cloud)
 }
 
+/// Do the guard rails of the grants allow moving the group's dial to `to`? Reads the
+/// group (its region and current dial) first: a guard bounds the change, not the value.
+async fn check_dial_guard(
+    grants: &Grants,
+    cloud: &Cloud,
+    group_arn: &str,
+    to: f32,
+) -> Result<(), PluginError> {
+    let accelerator = accelerator_arn_of(group_arn)?;
+    let facts = lookup(cloud, accelerator, has_tag_selectors(grants)).await?;
+    let out = cloud
+        .ga
+        .describe_endpoint_group()
+        .endpoint_group_arn(group_arn)
+        .send()
+        .await
+        .map_err(|e| sdk("DescribeEndpointGroup", e))?;
+    let group = out.endpoint_group().ok_or_else(|| {
+        PluginError::Internal("DescribeEndpointGroup returned no endpoint group".into())
+    })?;
+    let region = group.endpoint_group_region().unwrap_or_default();
+    let from = group.traffic_dial_percentage().unwrap_or(100.0);
+    grants
+        .dial_change(
+            &facts.name,
+            facts.tags.as_deref().unwrap_or_default(),
+            region,
+            from,
+            to,
+        )
+        .map_err(denied)
+}
+
 /// Whether any grant entry selects accelerators by tag (then tags must be read).
 fn has_tag_selectors(grants: &Grants) -> bool {
     grants.global_accelerator.iter().any(|g| {
@@ -659,6 +692,11 @@ impl Host for StepHost {
                 args,
                 async move {
                     let cloud = on_arn(&grants, cloud, &input.endpoint_group_arn).await?;
+                    if let Some(to) = input.traffic_dial_percentage
+                        && grants.has_dial_guards()
+                    {
+                        check_dial_guard(&grants, &cloud, &input.endpoint_group_arn, to).await?;
+                    }
                     let hc = &input.health_check;
                     let out = cloud
                         .ga

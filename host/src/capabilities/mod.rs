@@ -65,8 +65,8 @@ impl StepHost {
         }
     }
 
-    /// Records one host call in the audit log.
-    fn audit(
+    /// Records one host call (or, for the policy loop, one decision) in the audit log.
+    pub(crate) fn audit(
         &self,
         interface: &str,
         function: &str,

@@ -9,6 +9,7 @@
 //! | 130  | interrupted (Ctrl-C) |
 
 mod output;
+mod policy_cmd;
 mod runs;
 mod validate;
 mod workflow_cmd;
@@ -113,11 +114,62 @@ pub enum Command {
         #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
         output: OutputFormat,
     },
+    /// Run the workflow's [policy] as a reconcile loop: observe the accelerator every
+    /// `every`, let the policy decide, apply its decision within the guard rails.
+    Watch {
+        #[command(flatten)]
+        args: WorkflowArgs,
+        /// Stop after this many observations (default: until Ctrl-C).
+        #[arg(long)]
+        ticks: Option<u64>,
+        /// Append every observation to FILE (NDJSON), to replay with `runner policy test`.
+        #[arg(long, value_name = "FILE")]
+        record: Option<PathBuf>,
+        /// As for `exec`.
+        #[arg(long, value_enum, default_value_t = CloudKind::Sandbox)]
+        cloud: CloudKind,
+    },
+    /// Routing policies: test one offline, or start a new one from the template.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// The embedded local cloud: Kubernetes and AWS APIs on loopback (kept in <state-dir>/sandbox).
     Sandbox {
         #[command(subcommand)]
         command: runner_sandbox::cli::SandboxCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run a policy over recorded observations and print its decisions; nothing is sent.
+    Test {
+        /// A built-in policy (active-failover, weighted, latency) or a .wasm file.
+        policy: String,
+        /// Observations, one JSON object per line (what `runner watch --record` writes).
+        #[arg(long, value_name = "FILE")]
+        observations: PathBuf,
+        /// The policy's parameters as a JSON object (default: each observation's recorded params).
+        #[arg(long, value_name = "JSON")]
+        with: Option<String>,
+        /// Guard rail: the most a dial may move per decision, in percentage points.
+        #[arg(long, value_name = "POINTS")]
+        max_dial_step: Option<f32>,
+        /// Guard rail: no dial below this.
+        #[arg(long, value_name = "PERCENT")]
+        min_dial: Option<f32>,
+        /// Guard rail: no dial above this.
+        #[arg(long, value_name = "PERCENT")]
+        max_dial: Option<f32>,
+        /// Replay the observations as recorded instead of carrying each decision forward.
+        #[arg(long)]
+        as_recorded: bool,
+        #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Human)]
+        output: OutputFormat,
+    },
+    /// Write a new routing-policy crate (from the template) into DIR.
+    New { dir: PathBuf },
 }
 
 fn parse_var(s: &str) -> Result<(String, String), String> {
@@ -172,6 +224,41 @@ pub fn main() -> ExitCode {
             Command::Runs { output } => runs::list(&cli.state_dir, output),
             Command::Logs { run, output } => runs::logs(&cli.state_dir, &run, output),
             Command::Plugins { output } => runs::plugins(cli.cache_dir, output),
+            Command::Watch {
+                args,
+                ticks,
+                record,
+                cloud,
+            } => policy_cmd::watch(&cli.state_dir, cli.cache_dir, args, cloud, ticks, record).await,
+            Command::Policy { command } => match command {
+                PolicyCommand::Test {
+                    policy,
+                    observations,
+                    with,
+                    max_dial_step,
+                    min_dial,
+                    max_dial,
+                    as_recorded,
+                    output,
+                } => {
+                    let guard = runner_workflow::DialGuard {
+                        max_step: max_dial_step,
+                        min: min_dial,
+                        max: max_dial,
+                        regions: Vec::new(),
+                    };
+                    let args = policy_cmd::TestArgs {
+                        policy,
+                        observations,
+                        with,
+                        guard,
+                        as_recorded,
+                        output,
+                    };
+                    policy_cmd::test(cli.cache_dir, args).await
+                }
+                PolicyCommand::New { dir } => policy_cmd::new(&dir),
+            },
             Command::Sandbox { command } => {
                 // Absolute, so the kubeconfig path it prints works from any directory.
                 let dir = std::path::absolute(cli.state_dir.join("sandbox"))

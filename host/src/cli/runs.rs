@@ -112,11 +112,21 @@ pub fn plugins(cache_dir: Option<PathBuf>, output: OutputFormat) -> u8 {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let world = "runner:plugin/step@0.1.0";
-    for (name, description, bytes) in crate::plugins::builtins() {
-        // Loading proves the embedded component really implements the world.
-        let loaded = match engine.load(bytes) {
-            Ok(l) => l,
+    let steps = crate::plugins::builtins()
+        .iter()
+        .map(|p| (p, "runner:plugin/step@0.1.0"));
+    let policies = crate::policy::builtins::policies()
+        .iter()
+        .map(|p| (p, "runner:plugin/routing-policy@0.1.0"));
+    for ((name, description, bytes), world) in steps.chain(policies) {
+        // Loading proves the embedded component really implements its world.
+        let loaded = if world.contains("routing-policy") {
+            engine.load_policy(bytes).map(|p| p.sha256.clone())
+        } else {
+            engine.load(bytes).map(|p| p.sha256.clone())
+        };
+        let sha256 = match loaded {
+            Ok(s) => s,
             Err(e) => {
                 eprintln!("error: built-in `{name}`: {e}");
                 return EXIT_CANNOT_RUN;
@@ -125,11 +135,10 @@ pub fn plugins(cache_dir: Option<PathBuf>, output: OutputFormat) -> u8 {
         match output {
             OutputFormat::Json => println!(
                 "{}",
-                serde_json::json!({"name": name, "sha256": loaded.sha256, "world": world, "bytes": bytes.len(), "description": description})
+                serde_json::json!({"name": name, "sha256": sha256, "world": world, "bytes": bytes.len(), "description": description})
             ),
             OutputFormat::Human => println!(
-                "{name:<8} {world}  sha256:{}  {:>7} B  {description}",
-                loaded.sha256,
+                "{name:<15} {world:<35} sha256:{sha256}  {:>7} B  {description}",
                 bytes.len()
             ),
         }

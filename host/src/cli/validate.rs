@@ -46,6 +46,13 @@ pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
         Ok(wf) => wf,
         Err(code) => return code,
     };
+    if let Some(policy) = &wf.policy {
+        let engine = std::sync::Arc::new(engine);
+        let recorder = std::sync::Arc::new(crate::exec::recorder::Recorder::detached());
+        if let Err(code) = super::policy_cmd::load_policy(&engine, &policy.plugin, recorder) {
+            return code;
+        }
+    }
     match args.output {
         OutputFormat::Json => {
             let steps: Vec<_> = wf
@@ -72,6 +79,17 @@ pub async fn validate(cache_dir: Option<PathBuf>, args: WorkflowArgs) -> u8 {
                 wf.name,
                 wf.steps.len()
             );
+            if let Some(policy) = &wf.policy {
+                println!(
+                    "  [policy] {} on accelerator `{}` every {}",
+                    plugin_name(&policy.plugin),
+                    policy.accelerator,
+                    crate::engine::outcome::duration(policy.every)
+                );
+                for grant in policy.grants.summary() {
+                    println!("    grant: {grant}");
+                }
+            }
             for step in wf.order() {
                 let needs = if step.needs.is_empty() {
                     String::new()

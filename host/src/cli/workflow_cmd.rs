@@ -57,7 +57,7 @@ pub async fn destroy(
 }
 
 /// The run's cloud, when the workflow uses one.
-async fn connect(
+pub(super) async fn connect(
     how: &How,
     wf: &runner_workflow::Workflow,
     state_dir: &Path,

@@ -33,12 +33,13 @@ pub enum ConnectError {
     Unavailable(String),
 }
 
-/// Whether the workflow needs a cloud at all: a step with a cloud grant, clusters, or
-/// sandbox prerequisites.
+/// Whether the workflow needs a cloud at all: a step (or the policy) with a cloud
+/// grant, clusters, or sandbox prerequisites.
 pub fn needed(wf: &Workflow) -> bool {
     !wf.cloud.clusters.is_empty()
         || !wf.sandbox.hosted_zones.is_empty()
         || wf.steps.iter().any(|s| !s.grant.is_empty())
+        || wf.policy.as_ref().is_some_and(|p| !p.grants.is_empty())
 }
 
 /// Connects to `kind` for `wf`. `global_args` are what a background sandbox needs to

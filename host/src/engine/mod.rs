@@ -18,6 +18,7 @@ use wasmtime::{Config, Engine, Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::bindings::policy::RoutingPolicyPre;
 use crate::bindings::{Step, StepPre};
 use crate::capabilities::StepHost;
 pub use cache::{CacheOutcome, ComponentCache};
@@ -68,13 +69,21 @@ pub struct LoadedPlugin {
     pub outcome: CacheOutcome,
 }
 
-/// Why a file is not a usable step plugin.
+/// A routing-policy component ready to instantiate.
+pub struct LoadedPolicy {
+    pub sha256: String,
+    pub pre: RoutingPolicyPre<StepState>,
+}
+
+/// Why a file is not a usable step plugin (or routing policy).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("not a valid WebAssembly component: {0}")]
     Invalid(String),
     #[error("does not implement the runner:plugin/step world: {0}")]
     WrongWorld(String),
+    #[error("does not implement the runner:plugin/routing-policy world: {0}")]
+    NotAPolicy(String),
 }
 
 pub struct WasmEngine {
@@ -82,6 +91,7 @@ pub struct WasmEngine {
     linker: Linker<StepState>,
     cache: ComponentCache,
     loaded: Mutex<HashMap<String, Arc<LoadedPlugin>>>,
+    policies: Mutex<HashMap<String, Arc<LoadedPolicy>>>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -127,6 +137,7 @@ impl WasmEngine {
             linker,
             cache,
             loaded: Mutex::new(HashMap::new()),
+            policies: Mutex::new(HashMap::new()),
             stop_ticker,
         })
     }
@@ -160,6 +171,31 @@ impl WasmEngine {
         });
         self.loaded.lock().unwrap().insert(sha256, plugin.clone());
         Ok(plugin)
+    }
+
+    /// `load` for a routing policy: the same compile cache and linker (a policy imports
+    /// only `log`, which the step world has too), checked against the policy world.
+    pub fn load_policy(&self, bytes: &[u8]) -> Result<Arc<LoadedPolicy>, LoadError> {
+        let sha256 = sha256_hex(bytes);
+        if let Some(p) = self.policies.lock().unwrap().get(&sha256) {
+            return Ok(p.clone());
+        }
+        let (component, _) = self
+            .cache
+            .load(&self.engine, &sha256, bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::NotAPolicy(format!("{e:#}")))?;
+        let pre =
+            RoutingPolicyPre::new(pre).map_err(|e| LoadError::NotAPolicy(format!("{e:#}")))?;
+        let policy = Arc::new(LoadedPolicy {
+            sha256: sha256.clone(),
+            pre,
+        });
+        self.policies.lock().unwrap().insert(sha256, policy.clone());
+        Ok(policy)
     }
 
     /// A fresh store for one attempt of one step.

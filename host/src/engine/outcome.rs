@@ -16,7 +16,7 @@ use crate::events::Failure;
 
 /// Extra time past the deadline before a step stuck inside a host call is abandoned
 /// (guest code itself is stopped at the deadline by epoch interruption).
-const HOST_CALL_GRACE: Duration = Duration::from_millis(500);
+pub(crate) const HOST_CALL_GRACE: Duration = Duration::from_millis(500);
 
 pub enum Call<'a> {
     Describe(&'a String),
@@ -111,7 +111,7 @@ fn settle(outcome: Attempt, state: &StepState, limits: &StepLimits) -> Result<Re
     }
 }
 
-fn timed_out(limits: &StepLimits) -> Failure {
+pub(crate) fn timed_out(limits: &StepLimits) -> Failure {
     Failure::new(
         "timeout",
         format!(
@@ -122,7 +122,11 @@ fn timed_out(limits: &StepLimits) -> Failure {
 }
 
 /// Names the limit or fault behind a trap.
-fn explain_trap(err: &wasmtime::Error, state: &StepState, limits: &StepLimits) -> Failure {
+pub(crate) fn explain_trap(
+    err: &wasmtime::Error,
+    state: &StepState,
+    limits: &StepLimits,
+) -> Failure {
     if let Some(wanted) = state.limiter.breach {
         return Failure::new(
             "limit",

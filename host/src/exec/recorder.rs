@@ -37,6 +37,25 @@ impl Recorder {
         }
     }
 
+    /// A recorder that keeps an audit log but no journal: the policy loop, whose
+    /// decisions are not steps to resume.
+    pub fn audit_only(run: String, audit: AuditLog, sink: Arc<dyn EventSink>) -> Self {
+        Self {
+            run,
+            journal: None,
+            audit: Some(audit),
+            sink,
+        }
+    }
+
+    /// A recorder that keeps nothing but shows events (a policy's log lines offline).
+    pub fn detached_with(sink: Arc<dyn EventSink>) -> Self {
+        Self {
+            sink,
+            ..Self::detached()
+        }
+    }
+
     /// A recorder that keeps nothing, for plugin calls that are not part of a run.
     pub fn detached() -> Self {
         Self {

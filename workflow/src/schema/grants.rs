@@ -10,8 +10,8 @@ use toml::de::{DeTable, DeValue};
 use super::{Checker, kind, within};
 use crate::cloud::CloudConfig;
 use crate::grants::{
-    AcceleratorGrant, AcceleratorSelector, DialGuard, Elbv2Grant, Grants, HostedZone, KUBERNETES_VERBS,
-    KubernetesGrant, ProbeGrant, Route53Grant,
+    AcceleratorGrant, AcceleratorSelector, DialGuard, Elbv2Grant, Grants, HostedZone,
+    KUBERNETES_VERBS, KubernetesGrant, ProbeGrant, Route53Grant,
 };
 
 const GRANT_KEYS: &[&str] = &[
@@ -420,14 +420,20 @@ impl Checker<'_> {
         {
             self.report(
                 at.clone(),
-                format!("`min_dial` ({lo}) is above `max_dial` ({hi}){}", within(scope)),
+                format!(
+                    "`min_dial` ({lo}) is above `max_dial` ({hi}){}",
+                    within(scope)
+                ),
                 None,
             );
         }
         let mut regions = Vec::new();
         if table.contains_key("regions") {
             let help = "list the regions whose endpoint groups may be changed, or remove `regions`";
-            for (region, span) in self.string_list(table, "regions", scope, help).unwrap_or_default() {
+            for (region, span) in self
+                .string_list(table, "regions", scope, help)
+                .unwrap_or_default()
+            {
                 if self.region(&region, span.clone(), scope) {
                     self.within_aws_regions(&region, span, scope, &cloud.aws);
                     regions.push(region.into_owned());

@@ -50,7 +50,9 @@ impl Checker<'_> {
                 None
             }
         };
-        let sha256 = self.setting(table, "sha256", SCOPE).map(|(s, _)| s.into_owned());
+        let sha256 = self
+            .setting(table, "sha256", SCOPE)
+            .map(|(s, _)| s.into_owned());
         let accelerator = match self.setting(table, "accelerator", SCOPE) {
             Some((name, _)) => name.into_owned(),
             None => {

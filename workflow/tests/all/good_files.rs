@@ -42,7 +42,10 @@ fn top_level_keys_are_read() {
     );
     let policy = wf.policy.as_ref().expect("[policy] is parsed");
     assert_eq!(policy.plugin, PluginRef::Builtin("latency".into()));
-    assert_eq!(policy.accelerator, format!("multi-region-{}", wf.vars["domain"].as_str().unwrap()));
+    assert_eq!(
+        policy.accelerator,
+        format!("multi-region-{}", wf.vars["domain"].as_str().unwrap())
+    );
     assert_eq!(policy.every, Duration::from_secs(5));
     assert_eq!(
         policy.with,
@@ -50,11 +53,22 @@ fn top_level_keys_are_read() {
     );
     assert_eq!(
         policy.probe,
-        PolicyProbe { path: "/healthz".into(), samples: 2, timeout: Duration::from_secs(1), window: 4, enabled: true }
+        PolicyProbe {
+            path: "/healthz".into(),
+            samples: 2,
+            timeout: Duration::from_secs(1),
+            window: 4,
+            enabled: true
+        }
     );
     assert_eq!(
         policy.grants.global_accelerator[0].guard,
-        DialGuard { max_step: Some(25.0), min: Some(10.0), max: None, regions: vec!["us-east-1".into()] }
+        DialGuard {
+            max_step: Some(25.0),
+            min: Some(10.0),
+            max: None,
+            regions: vec!["us-east-1".into()]
+        }
     );
     assert_eq!(
         wf.sandbox,

@@ -184,9 +184,10 @@ fn traffic_fails_over_and_back_through_the_accelerator() {
     let (code502, body) = curl(&alb_url);
     assert_eq!(code502, 502, "{body}");
     assert!(body.contains("502 Bad Gateway"), "{body}");
-    // Detection is interval x unhealthy threshold (10 s); allow one more interval.
+    // Detection is interval x unhealthy threshold (10 s); two failed checks need at
+    // least one interval after the pod went; allow one more interval above.
     assert!(
-        failover <= Duration::from_secs(16),
+        (Duration::from_secs(4)..=Duration::from_secs(16)).contains(&failover),
         "failover took {failover:?}"
     );
     eprintln!(
@@ -236,10 +237,11 @@ fn the_drill_measures_failover_and_failback() {
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
     let events = events(&stdout(&out));
     let o = &finished(&events, "drill")["outputs"];
-    // At most the detection time (5 s x 2) plus one interval. (A lower bound is not
-    // asserted: a failover faster than one interval has been seen; see BENCHMARKS.md.)
+    // Two failed checks 5 s apart, both after the pod went: at least one interval (less
+    // the second or so between the scale and the drill's clock, and the 100 ms ticks),
+    // at most the detection time (5 s x 2) plus one interval.
     let failover = o["failover_ms"].as_u64().unwrap();
-    assert!(failover <= 16_000, "{o:#}");
+    assert!((4_000..=16_000).contains(&failover), "{o:#}");
     assert!(o["failback_ms"].as_u64().unwrap() <= 20_000, "{o:#}");
     assert!(o["failover_requests"].as_u64().unwrap() > 0);
     eprintln!("drill: {o}");

@@ -13,6 +13,14 @@
 //! verdict is written to `Target::health` (what DescribeTargetHealth reports) and, for
 //! every Global Accelerator endpoint that is an ALB, to `Endpoint::health`: HEALTHY when
 //! each target group of the ALB has at least one healthy target, else UNHEALTHY.
+//!
+//! A new target's first check waits (at most one interval) until its pod has an address,
+//! as ELB does not check a target whose registration is in progress: otherwise a check
+//! racing the pod part's tick records a failure the pod never had, and a later
+//! scale-down turns the target unhealthy after one real failure instead of
+//! `unhealthy_threshold`. A draining target (gone from the Service's endpoints) gets no
+//! new requests, keeps being checked, and is deregistered [`DEREGISTRATION_DELAY`] after
+//! its drain began.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -41,9 +49,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// The tag the controller stand-in puts on the target groups it makes.
 const CONTROLLER_TAG: &str = "ingress.k8s.aws/resource";
 
-/// Targets draining this long are deregistered whatever their health (ELB's default
-/// deregistration delay).
-const DEREGISTRATION_DELAY_MS: u64 = 300_000;
+/// Targets draining this long (from the start of the drain) are deregistered whatever
+/// their health (ELB's default deregistration delay).
+const DEREGISTRATION_DELAY: Duration = Duration::from_secs(300);
 /// How long a proxied request may take.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 /// The largest request body forwarded (larger ones get the 502).
@@ -134,14 +142,85 @@ impl Drop for Served {
 /// One target's checks: (target group ARN, target id, port).
 type TargetKey = (String, String, Option<i64>);
 
+/// The health-check bookkeeping of one target, driven with an explicit `now` so the
+/// timing rules can be tested without waiting for real intervals.
+#[derive(Debug)]
 struct Check {
     health: TargetHealth,
+    /// When the bookkeeping began (the target was registered, or the data plane started).
+    since: Instant,
     /// When the next check may start: one interval after the last one started.
     next: Instant,
     in_flight: bool,
     /// Which check is in flight: a result counts only for the check that sent it, so a
     /// stale answer can never add a second failure inside one interval.
     seq: u64,
+    /// When this data plane first saw the target draining (the deregistration delay
+    /// runs from there, not from the registration).
+    draining_since: Option<Instant>,
+}
+
+impl Check {
+    fn new(state: Option<&str>, now: Instant) -> Self {
+        Check {
+            health: TargetHealth::new(state),
+            since: now,
+            next: now,
+            in_flight: false,
+            seq: 0,
+            draining_since: None,
+        }
+    }
+
+    /// Whether a check should start at `now`; `answering` is whether the target has a
+    /// pod address to check. The first check of a target waits until its pod has an
+    /// address, for at most one interval: the pod part opens a ready pod's listener on
+    /// its own tick, which can come after the controller stand-in registered the target,
+    /// and a check in between would record a failure the pod never had. That phantom
+    /// failure stayed in the count and made a later scale-down unhealthy after a single
+    /// real failure, less than interval x threshold (ELB itself does not check a target
+    /// while its registration is in progress).
+    fn due(&self, now: Instant, answering: bool, interval: Duration) -> bool {
+        !self.in_flight
+            && now >= self.next
+            && (answering || self.seq > 0 || now >= self.since + interval)
+    }
+
+    /// Marks a check started at `now`; its `seq`.
+    fn start(&mut self, now: Instant, interval: Duration) -> u64 {
+        self.in_flight = true;
+        self.seq += 1;
+        // At most one check per interval, however soon its result arrives.
+        self.next = now + interval;
+        self.seq
+    }
+
+    /// Records the result of check `seq`; true when the health state changed. Results of
+    /// any other check than the one in flight are ignored.
+    fn finish(&mut self, seq: u64, ok: bool, healthy: i64, unhealthy: i64) -> bool {
+        if !self.in_flight || self.seq != seq {
+            return false;
+        }
+        self.in_flight = false;
+        self.health.observe(ok, healthy, unhealthy)
+    }
+
+    /// Follows the target's draining flag (a target can come back, e.g. a new pod with
+    /// the same IP).
+    fn follow_drain(&mut self, draining: bool, now: Instant) {
+        match (draining, self.draining_since) {
+            (true, None) => self.draining_since = Some(now),
+            (false, Some(_)) => self.draining_since = None,
+            _ => {}
+        }
+    }
+
+    /// Whether the deregistration delay has passed since the drain began. (The drain
+    /// start is kept in memory: after a restart the delay starts again, so a target is
+    /// deregistered later, never earlier.)
+    fn drain_expired(&self, now: Instant, delay: Duration) -> bool {
+        self.draining_since.is_some_and(|d| now >= d + delay)
+    }
 }
 
 /// One finished check: its target, the check's `seq`, the verdict.
@@ -197,10 +276,7 @@ async fn pass(
     warned: &mut HashMap<String, String>,
 ) {
     let snap = ctx.aws.snapshot();
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
+    let now = Instant::now();
 
     // 1. Addresses for load balancers that have none.
     let mut used: Vec<String> = snap
@@ -239,19 +315,11 @@ async fn pass(
         .map(|t| (t.arn.as_str(), t))
         .collect();
     for (key, seq, ok) in results {
-        let Some(c) = checks.get_mut(&key) else {
+        let (Some(c), Some(tg)) = (checks.get_mut(&key), groups.get(key.0.as_str())) else {
             continue;
         };
-        if !c.in_flight || c.seq != seq {
-            continue;
-        }
-        c.in_flight = false;
-        let Some(tg) = groups.get(key.0.as_str()) else {
-            continue;
-        };
-        if c.health
-            .observe(ok, tg.healthy_threshold, tg.unhealthy_threshold)
-        {
+        if c.finish(seq, ok, tg.healthy_threshold, tg.unhealthy_threshold) {
+            tracing::debug!(target_group = %tg.name, target = %key.1, state = %c.health.state, "target health changed");
             health_writes.push((key.clone(), c.health.state.clone()));
         }
     }
@@ -287,17 +355,13 @@ async fn pass(
                 let key: TargetKey = (tg.arn.clone(), t.id.clone(), t.port);
                 let addr = registry.address_of_pod_ip(cluster, &t.id);
                 let c = checks.entry(key.clone()).or_insert_with(|| {
-                    let h = TargetHealth::new(t.health.as_deref());
-                    if t.health.as_deref() != Some(h.state.as_str()) {
-                        health_writes.push((key.clone(), h.state.clone()));
+                    let c = Check::new(t.health.as_deref(), now);
+                    if t.health.as_deref() != Some(c.health.state.as_str()) {
+                        health_writes.push((key.clone(), c.health.state.clone()));
                     }
-                    Check {
-                        health: h,
-                        next: Instant::now(),
-                        in_flight: false,
-                        seq: 0,
-                    }
+                    c
                 });
+                c.follow_drain(t.draining, now);
                 if let Some(a) = addr
                     && !t.draining
                 {
@@ -306,13 +370,9 @@ async fn pass(
                     }
                     route.registered.push(a);
                 }
-                if tg.health_check_enabled && !c.in_flight && Instant::now() >= c.next {
-                    let interval = Duration::from_secs(tg.health_check_interval.max(1) as u64);
-                    c.in_flight = true;
-                    c.seq += 1;
-                    let seq = c.seq;
-                    // At most one check per interval, however soon its result arrives.
-                    c.next = Instant::now() + interval;
+                let interval = Duration::from_secs(tg.health_check_interval.max(1) as u64);
+                if tg.health_check_enabled && c.due(now, addr.is_some(), interval) {
+                    let seq = c.start(now, interval);
                     let path = tg.health_check_path.clone().unwrap_or_else(|| "/".into());
                     let matcher = tg.matcher.clone().unwrap_or_else(|| "200".into());
                     let timeout = Duration::from_secs(tg.health_check_timeout.max(1) as u64);
@@ -338,15 +398,11 @@ async fn pass(
     *routes.write().unwrap_or_else(|p| p.into_inner()) = new_routes;
 
     // 4. Write what changed: addresses, target health, expired drains, GA endpoint health.
-    let expired = snap.elbv2.target_groups.iter().any(|tg| {
-        tg.targets.iter().any(|t| {
-            t.draining && now_ms >= t.registered_ms + DEREGISTRATION_DELAY_MS && {
-                checks
-                    .get(&(tg.arn.clone(), t.id.clone(), t.port))
-                    .is_some_and(|c| c.health.state == "unhealthy")
-            }
-        })
-    });
+    let expired: std::collections::HashSet<TargetKey> = checks
+        .iter()
+        .filter(|(_, c)| c.drain_expired(now, DEREGISTRATION_DELAY))
+        .map(|(k, _)| k.clone())
+        .collect();
     let ga_wanted = ga_health(&snap, checks);
     let ga_changed = snap.ga.accelerators.iter().any(|a| {
         a.listeners.iter().any(|l| {
@@ -359,11 +415,7 @@ async fn pass(
             })
         })
     });
-    if !assign.is_empty() || !health_writes.is_empty() || expired || ga_changed {
-        let checks_view: HashMap<TargetKey, String> = checks
-            .iter()
-            .map(|(k, c)| (k.clone(), c.health.state.clone()))
-            .collect();
+    if !assign.is_empty() || !health_writes.is_empty() || !expired.is_empty() || ga_changed {
         let r = ctx.aws.with_state("", true, |s, _| {
             for (arn, listen) in &assign {
                 if let Some(lb) = s.elbv2.load_balancers.iter_mut().find(|l| &l.arn == arn) {
@@ -388,10 +440,7 @@ async fn pass(
             for tg in &mut s.elbv2.target_groups {
                 let arn = tg.arn.clone();
                 tg.targets.retain(|t| {
-                    !(t.draining
-                        && now_ms >= t.registered_ms + DEREGISTRATION_DELAY_MS
-                        && checks_view.get(&(arn.clone(), t.id.clone(), t.port))
-                            == Some(&"unhealthy".to_string()))
+                    !(t.draining && expired.contains(&(arn.clone(), t.id.clone(), t.port)))
                 });
             }
             for a in &mut s.ga.accelerators {
@@ -752,6 +801,108 @@ mod tests {
         assert!(h.observe(false, 5, 2));
         assert_eq!(h.state, "unhealthy");
         assert_eq!(TargetHealth::new(Some("healthy")).state, "healthy");
+    }
+
+    /// One target's checks driven as `pass` drives them, on its 100 ms tick with a
+    /// controlled clock: a check started in one pass is answered by the next (success
+    /// iff the pod has an address then). `address(t)` says whether the pod has one at
+    /// `t`. Returns when the target first turned `unhealthy` at or after `after`.
+    fn first_unhealthy(
+        interval: Duration,
+        address: impl Fn(Duration) -> bool,
+        after: Duration,
+        until: Duration,
+    ) -> Option<Duration> {
+        let base = Instant::now();
+        let mut c = Check::new(None, base);
+        let mut answer: Option<(u64, bool)> = None;
+        let mut t = Duration::ZERO;
+        while t <= until {
+            let now = base + t;
+            if let Some((seq, ok)) = answer.take() {
+                c.finish(seq, ok, 2, 2);
+            }
+            if t >= after && c.health.state == "unhealthy" {
+                return Some(t);
+            }
+            if c.due(now, address(t), interval) {
+                answer = Some((c.start(now, interval), address(t)));
+            }
+            t += TICK;
+        }
+        None
+    }
+
+    #[test]
+    fn a_scale_down_is_detected_no_sooner_than_one_interval_short_of_the_floor() {
+        // 5 s x 2 as in the drill; the pod part opens the pod's listener one of its
+        // ticks after the target was registered. Whenever the pod goes away, even before
+        // the target ever turned healthy (a drill run right after the deploy), the two
+        // failed checks need at least one interval after it, at most two and a tick.
+        let interval = Duration::from_secs(5);
+        let listening = Duration::from_millis(150);
+        for gone_ds in 2..200u64 {
+            let gone = Duration::from_millis(gone_ds * 100);
+            let at = first_unhealthy(
+                interval,
+                |t| t >= listening && t < gone,
+                gone,
+                gone + Duration::from_secs(30),
+            )
+            .unwrap_or_else(|| panic!("never unhealthy after the pod went at {gone:?}"));
+            let took = at - gone;
+            assert!(
+                took >= interval && took <= 2 * interval + 2 * TICK,
+                "pod gone at {gone:?}: unhealthy {took:?} later"
+            );
+        }
+    }
+
+    #[test]
+    fn the_first_check_waits_for_the_pod_at_most_one_interval() {
+        let interval = Duration::from_secs(5);
+        let base = Instant::now();
+        let c = Check::new(None, base);
+        assert!(c.due(base, true, interval));
+        assert!(!c.due(base, false, interval));
+        assert!(!c.due(base + interval - TICK, false, interval));
+        // A target with no pod behind it is checked (and fails) after one interval.
+        assert!(c.due(base + interval, false, interval));
+        assert_eq!(
+            first_unhealthy(interval, |_| false, Duration::ZERO, Duration::from_secs(30)),
+            Some(2 * interval + TICK)
+        );
+        // After the first check, checks go on one interval apart with or without a pod.
+        let mut c = Check::new(None, base);
+        let seq = c.start(base, interval);
+        assert!(!c.due(base + TICK, true, interval));
+        assert!(!c.finish(seq, false, 2, 2));
+        // A second answer to the same check does not count.
+        assert!(!c.finish(seq, false, 2, 2));
+        assert_eq!((c.health.state.as_str(), c.health.failures), ("initial", 1));
+        assert!(c.due(base + interval, false, interval));
+    }
+
+    #[test]
+    fn draining_targets_are_deregistered_the_delay_after_the_drain_began() {
+        let base = Instant::now();
+        let s = Duration::from_secs;
+        let mut c = Check::new(Some("healthy"), base);
+        c.follow_drain(false, base + s(10));
+        assert!(!c.drain_expired(base + s(1000), DEREGISTRATION_DELAY));
+        // Registered 400 s ago, draining for 1 s: not yet.
+        c.follow_drain(true, base + s(400));
+        c.follow_drain(true, base + s(401));
+        assert!(!c.drain_expired(base + s(401), DEREGISTRATION_DELAY));
+        assert!(!c.drain_expired(base + s(699), DEREGISTRATION_DELAY));
+        assert!(c.drain_expired(base + s(700), DEREGISTRATION_DELAY));
+        // Back in service (a new pod with the same IP): the clock stops, and starts
+        // again with the next drain.
+        c.follow_drain(false, base + s(700));
+        assert!(!c.drain_expired(base + s(800), DEREGISTRATION_DELAY));
+        c.follow_drain(true, base + s(800));
+        assert!(!c.drain_expired(base + s(1099), DEREGISTRATION_DELAY));
+        assert!(c.drain_expired(base + s(1100), DEREGISTRATION_DELAY));
     }
 
     #[test]

@@ -199,6 +199,7 @@ runner_policy::export!(ActiveFailover);
 mod tests {
     use super::*;
     use runner_policy::replay;
+    use runner_policy::serde_json::json;
 
     #[test]
     fn flapping_primary_does_not_fail_back_early() {
@@ -238,6 +239,70 @@ mod tests {
         let ticks = replay::replay(ActiveFailover::decide, &lines, params).unwrap();
         assert_eq!(ticks[0].dials, "1 us-east-1=0 us-west-2=100");
         assert!(ticks[0].decision.changes.is_empty());
+    }
+
+    /// One observation line: (region, dial, endpoint health, probe error rate) per region.
+    fn line(tick: u64, regions: &[(&str, f32, &str, f32)]) -> String {
+        let groups: Vec<_> = regions
+            .iter()
+            .map(|(r, dial, health, _)| {
+                json!({"arn": format!("g-{r}"), "region": r, "traffic_dial_percentage": dial,
+                    "endpoints": [{"endpoint_id": format!("e-{r}"), "weight": 128, "health_state": health}],
+                    "health_check_interval_seconds": 10, "threshold_count": 3})
+            })
+            .collect();
+        let probes: Vec<_> = regions
+            .iter()
+            .map(|(r, _, _, rate)| {
+                json!({"region": r, "samples": 4, "errors": (rate * 4.0) as u32, "error_rate": rate,
+                    "p50_ms": 2.0, "p95_ms": 3.0, "max_ms": 3.0})
+            })
+            .collect();
+        json!({"time_ms": tick * 10_000, "tick": tick, "accelerator_arn": "a", "accelerator_name": "a",
+            "listeners": [{"arn": "l", "protocol": "TCP", "port_ranges": [], "endpoint_groups": groups}],
+            "probes": probes})
+        .to_string()
+    }
+
+    #[test]
+    fn a_dead_standby_brings_traffic_back_to_a_healthy_primary_at_once() {
+        let lines = [
+            line(
+                1,
+                &[
+                    ("east", 100.0, "UNHEALTHY", 1.0),
+                    ("west", 0.0, "HEALTHY", 0.0),
+                ],
+            ),
+            line(
+                2,
+                &[
+                    ("east", 100.0, "HEALTHY", 0.0),
+                    ("west", 0.0, "UNHEALTHY", 1.0),
+                ],
+            ),
+            // A third region is never touched.
+            line(
+                3,
+                &[
+                    ("east", 100.0, "HEALTHY", 0.0),
+                    ("west", 0.0, "HEALTHY", 0.0),
+                    ("north", 42.0, "HEALTHY", 0.0),
+                ],
+            ),
+        ]
+        .join("\n");
+        let params = r#"{"primary":"east","standby":"west","healthy_observations":5}"#;
+        let ticks = replay::replay(ActiveFailover::decide, &lines, params).unwrap();
+        assert_eq!(ticks[0].dials, "1 east=0 west=100");
+        assert_eq!(
+            ticks[1].dials, "2 east=100 west=0",
+            "{}",
+            ticks[1].decision.reason
+        );
+        assert!(ticks[1].decision.reason.contains("early"));
+        assert_eq!(ticks[2].dials, "3 east=100 west=0 north=42");
+        assert!(ticks[2].decision.changes.is_empty());
     }
 
     #[test]

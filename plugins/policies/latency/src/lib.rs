@@ -5,7 +5,8 @@
 //!
 //! # Params
 //!
-//! - `bound_ms` (number > 0, required): the p95 latency bound, in milliseconds.
+//! - `bound_ms` (number above 0, at most 3,600,000, required): the p95 latency bound,
+//!   in milliseconds.
 //! - `step` (number, more than 0 and at most 100, default 10): how many percentage
 //!   points a region's dial moves per observation, down or up.
 //! - `min_dial` (number 0–100, default 0): a slow region's dial goes no lower.
@@ -39,7 +40,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use runner_policy::observe;
-use runner_policy::{Changes, Decision, Error, Guest, Observation, Params, dial, number, whole};
+use runner_policy::{Changes, Decision, Error, Guest, Observation, Params, dial, positive, whole};
 use serde::{Deserialize, Serialize};
 
 const NAME: &str = "latency";
@@ -47,6 +48,10 @@ const NAME: &str = "latency";
 /// Above this probe error rate a region is slow whatever its latency (failed probes
 /// have no latency, so a region failing most requests can show a low p95).
 const MAX_ERROR_RATE: f32 = 0.5;
+
+/// The largest `bound_ms` taken: an hour. Anything near it is a typo (seconds for
+/// milliseconds the other way round), not a latency bound.
+const MAX_BOUND_MS: f64 = 3_600_000.0;
 
 struct Settings {
     bound_ms: f32,
@@ -59,8 +64,8 @@ struct Settings {
 impl Settings {
     fn parse(obs: &Observation) -> Result<Self, Error> {
         let mut p = Params::parse(NAME, &obs.params)?;
-        let bound_ms = p.required("bound_ms", number(f64::MIN_POSITIVE, f32::MAX.into()))? as f32;
-        let step = p.optional("step", 10.0, number(f64::MIN_POSITIVE, 100.0))? as f32;
+        let bound_ms = p.required("bound_ms", positive(MAX_BOUND_MS))? as f32;
+        let step = p.optional("step", 10.0, positive(100.0))? as f32;
         let min_dial = p.optional("min_dial", 0.0, dial)?;
         let baseline = p.entries("baseline", dial)?.unwrap_or_default();
         let recover_after = p.optional("recover_after", 3, whole(1, u32::MAX.into()))? as u32;

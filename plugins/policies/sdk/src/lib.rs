@@ -62,7 +62,7 @@ pub use bindings::runner::plugin::routing::{
 };
 pub use bindings::{Decision, Error, Guest, Observation, export};
 pub use changes::Changes;
-pub use params::{Params, dial, number, text, weight, whole};
+pub use params::{Params, dial, number, positive, text, weight, whole};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -143,6 +143,16 @@ pub fn number(min: f64, max: f64) -> impl Fn(&Value) -> Result<f64, String> {
     }
 }
 
+/// A number above 0 and at most `max` (a bound, a step).
+pub fn positive(max: f64) -> impl Fn(&Value) -> Result<f64, String> {
+    move |v| match v.as_f64() {
+        Some(n) if n > 0.0 && n <= max => Ok(n),
+        _ => Err(format!(
+            "expected a number above 0 and at most {max}, got {v}"
+        )),
+    }
+}
+
 /// A traffic dial: a number from 0 to 100.
 pub fn dial(v: &Value) -> Result<f32, String> {
     number(0.0, 100.0)(v).map(|n| n as f32)
@@ -182,6 +192,12 @@ mod tests {
         assert!(e.contains("field `after`"), "{e}");
         let e = message(p.entries("dials", dial).unwrap_err());
         assert!(e.contains("field `dials.x`"), "{e}");
+        let mut p = Params::parse("p", r#"{"step": 0}"#).unwrap();
+        let e = message(p.required("step", positive(100.0)).unwrap_err());
+        assert!(
+            e.ends_with("field `step`: expected a number above 0 and at most 100, got 0"),
+            "{e}"
+        );
         let mut p = Params::parse("p", "{}").unwrap();
         let e = message(p.required("primary", text).unwrap_err());
         assert!(e.contains("field `primary`: is required"), "{e}");

@@ -10,6 +10,7 @@ mod exec_basics;
 mod hostile;
 mod locking;
 mod moto;
+mod policy;
 mod reference_job;
 mod resume;
 mod sandbox_cli;

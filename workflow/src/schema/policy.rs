@@ -13,7 +13,7 @@ use crate::grants::Grants;
 use crate::plugin::PluginRef;
 use crate::policy::{Policy, PolicyProbe};
 use crate::template::{self, Context, Files};
-use crate::units::DURATION_HELP;
+use crate::units::{self, DURATION_HELP};
 
 const POLICY_KEYS: &[&str] = &[
     "plugin",
@@ -67,7 +67,7 @@ impl Checker<'_> {
                 String::new()
             }
         };
-        let every = match self.duration(table, "every", SCOPE) {
+        let every = match self.policy_every(table) {
             Some((d, at)) if d < Duration::from_secs(1) => {
                 self.report(
                     at,
@@ -103,6 +103,29 @@ impl Checker<'_> {
             grants,
             line: self.text.line_of(span.start),
         })
+    }
+
+    /// `every`: a duration, which may come from a variable (`"${vars.every}"`).
+    fn policy_every(&mut self, table: &DeTable<'_>) -> Option<(Duration, std::ops::Range<usize>)> {
+        let value = table.get("every")?;
+        let DeValue::String(text) = value.get_ref() else {
+            return self.duration(table, "every", SCOPE);
+        };
+        if !text.contains('$') {
+            return self.duration(table, "every", SCOPE);
+        }
+        let expanded = self.expand(text, value.span(), SCOPE)?;
+        match units::parse_duration(&expanded) {
+            Some(d) => Some((d, value.span())),
+            None => {
+                self.report(
+                    value.span(),
+                    format!("invalid duration \"{expanded}\" for `every` of [policy]"),
+                    Some(DURATION_HELP.into()),
+                );
+                None
+            }
+        }
     }
 
     /// `with`, its strings' `${vars.NAME}` substituted (step outputs and files are

@@ -62,7 +62,7 @@ fn dns_port(s: &Scratch) -> String {
 }
 
 /// `dig +short` through the sandbox's DNS server.
-fn dig(s: &Scratch, name: &str) -> Vec<String> {
+pub(crate) fn dig(s: &Scratch, name: &str) -> Vec<String> {
     let out = Command::new("dig")
         .args(["@127.0.0.1", "-p", &dns_port(s), "+short", name])
         .output()
@@ -91,7 +91,7 @@ fn region(body: &str) -> Option<&str> {
 }
 
 /// The share of `n` requests to `url` answered by each region (errors as "error").
-fn regions(url: &str, n: usize) -> HashMap<String, usize> {
+pub(crate) fn regions(url: &str, n: usize) -> HashMap<String, usize> {
     let mut seen = HashMap::new();
     for _ in 0..n {
         let (code, body) = curl(url);

@@ -675,8 +675,8 @@ fn hostile_policies_in_the_loop_change_nothing_outside_their_grants() {
         )
     };
     s.write("greedy.toml", &workflow(&fixture("policy-greedy")));
-    let (code, text) = watch(&s, "greedy.toml", 4, &[]);
-    assert_eq!(code, 0, "{text}");
+    let (exit, text) = watch(&s, "greedy.toml", 4, &[]);
+    assert_eq!(exit, 0, "{text}");
     assert!(
         text.contains("clamped to 60") && text.contains("refused"),
         "{text}"
@@ -690,9 +690,31 @@ fn hostile_policies_in_the_loop_change_nothing_outside_their_grants() {
 
     // A policy that never returns: every tick fails at its deadline, the loop goes on.
     s.write("spin.toml", &workflow(&fixture("policy-spin")));
-    let (code, text) = watch(&s, "spin.toml", 2, &[]);
-    assert_eq!(code, 1, "{text}");
+    let (exit, text) = watch(&s, "spin.toml", 2, &[]);
+    assert_eq!(exit, 1, "{text}");
     assert_eq!(text.matches("error: policy").count(), 2, "{text}");
     assert!(text.contains("2 tick(s) failed"), "{text}");
     assert_eq!(groups(&env, "mine")["us-east-1"].0, 60.0);
+
+    // Without --ticks the loop runs until Ctrl-C, which stops it cleanly (exit 130).
+    let child = s
+        .runner(&["watch", "greedy.toml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = wait_with_limit(child, Duration::from_secs(20));
+    assert_eq!(code(&out), 130, "{}", stderr(&out));
+    assert!(stdout(&out).contains("tick 2"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("stopped; every applied change is in"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -124,21 +124,30 @@ pub async fn watch(
         record,
         json,
     };
-    tokio::select! {
-        r = watch::run(&policy, &runtime, &mut host, &options) => match r {
-            Ok(0) => EXIT_OK,
-            Ok(n) => {
-                eprintln!("{n} tick(s) failed to observe, decide or apply; see above and {}", dir.join("audit.ndjson").display());
-                EXIT_STEP_FAILED
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                EXIT_CANNOT_RUN
-            }
-        },
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("stopped; every applied change is in {}", dir.join("audit.ndjson").display());
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            let _ = stop_tx.send(true);
+        }
+    });
+    let audit = dir.join("audit.ndjson");
+    match watch::run(&policy, &runtime, &mut host, &options, stop).await {
+        Ok(ended) if ended.stopped => {
+            eprintln!("stopped; every applied change is in {}", audit.display());
             EXIT_INTERRUPTED
+        }
+        Ok(ended) if ended.failures == 0 => EXIT_OK,
+        Ok(ended) => {
+            eprintln!(
+                "{} tick(s) failed to observe, decide or apply; see above and {}",
+                ended.failures,
+                audit.display()
+            );
+            EXIT_STEP_FAILED
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_CANNOT_RUN
         }
     }
 }

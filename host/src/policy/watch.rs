@@ -41,14 +41,23 @@ struct Tick {
     apply_ms: u128,
 }
 
-/// Runs the loop until `ticks` are done; returns the number of ticks whose decision
-/// failed or whose changes were not all applied.
+/// How a loop ended.
+pub struct Ended {
+    /// Ticks whose observation or decision failed, or whose changes were not all applied.
+    pub failures: u64,
+    /// Whether `stop` ended it (rather than `--ticks`).
+    pub stopped: bool,
+}
+
+/// Runs the loop until `ticks` are done or `stop` turns true. A stop between ticks ends
+/// the loop at once; during a tick, after it, so a change is never cut off half-sent.
 pub async fn run(
     policy: &Policy,
     runtime: &PolicyRuntime,
     host: &mut StepHost,
     options: &WatchOptions,
-) -> std::io::Result<u64> {
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Ended> {
     let mut record = match &options.record {
         Some(path) => Some(LineWriter::new(
             File::options()
@@ -69,8 +78,15 @@ pub async fn run(
     let mut failures = 0;
     let mut interval = tokio::time::interval(policy.every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stopped = false;
     for tick in 1.. {
-        interval.tick().await;
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = stop.wait_for(|s| *s) => {
+                stopped = true;
+                break;
+            }
+        }
         let started = Instant::now();
         let mut t = Tick {
             tick,
@@ -147,6 +163,10 @@ pub async fn run(
             failures += 1;
         }
         print_tick(&t, options.json);
+        if *stop.borrow() {
+            stopped = true;
+            break;
+        }
         if options.ticks == Some(tick) {
             break;
         }
@@ -156,7 +176,7 @@ pub async fn run(
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
-    Ok(failures)
+    Ok(Ended { failures, stopped })
 }
 
 /// One line per tick: the regions' dials, health and probe figures, and what changed.

@@ -409,8 +409,9 @@ fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
     );
 }
 
-/// (region, dial, first endpoint's health) of the accelerator's groups, by the aws CLI.
-fn groups(env: &HashMap<String, String>, name: &str) -> BTreeMap<String, (f64, String)> {
+/// region -> (dial, first endpoint's health, group ARN) of the accelerator's groups, by
+/// the aws CLI.
+fn groups(env: &HashMap<String, String>, name: &str) -> BTreeMap<String, (f64, String, String)> {
     let accs = aws(
         env,
         &[
@@ -466,7 +467,11 @@ fn groups(env: &HashMap<String, String>, name: &str) -> BTreeMap<String, (f64, S
                 .to_string();
             (
                 g["EndpointGroupRegion"].as_str().unwrap().to_string(),
-                (g["TrafficDialPercentage"].as_f64().unwrap(), health),
+                (
+                    g["TrafficDialPercentage"].as_f64().unwrap(),
+                    health,
+                    g["EndpointGroupArn"].as_str().unwrap().to_string(),
+                ),
             )
         })
         .collect()
@@ -688,13 +693,51 @@ fn hostile_policies_in_the_loop_change_nothing_outside_their_grants() {
     let theirs = groups(&env, "theirs");
     assert_eq!((theirs["us-east-1"].0, theirs["us-east-2"].0), (50.0, 50.0));
 
+    // The guard rails are grants: a step that holds them is held to them by the
+    // capability itself, with nothing sent for a refused change.
+    let update = |arn: &str, dial: f64| {
+        serde_json::json!({"call": "global-accelerator.update-endpoint-group", "args": [{
+            "endpoint_group_arn": arn, "endpoints": null, "traffic_dial_percentage": dial, "health_check": {}
+        }]})
+    };
+    let script = serde_json::json!([
+        update(&mine["us-east-1"].2, 100.0),
+        update(&mine["us-east-1"].2, 65.0),
+        update(&mine["us-east-2"].2, 55.0),
+    ]);
+    s.write(
+        "step.toml",
+        &format!(
+            "name = \"guarded-step\"\n[[steps]]\nid = \"kit\"\nplugin = \"{}\"\nwith = {{ script = '{script}' }}\n[steps.grants]\nglobal_accelerator = {{ accelerators = [\"name:mine\"], max_dial_step = 10, regions = [\"us-east-1\"] }}\n",
+            fixture("cloudkit")
+        ),
+    );
+    let out = s.run(&["exec", "step.toml", "-o", "json"]);
+    let r = crate::cloud::results(&out, "kit");
+    assert_eq!(r[0]["error"]["kind"], "denied", "{r:?}");
+    let why = r[0]["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains(
+            "moving the dial from 60 to 100 is more than the guard rail `max_dial_step = 10`"
+        ),
+        "{why}"
+    );
+    crate::cloud::ok(&r, 1);
+    let why = r[2]["error"]["message"].as_str().unwrap();
+    assert!(
+        why.contains("only the endpoint groups in us-east-1, not `us-east-2`"),
+        "{why}"
+    );
+    let mine = groups(&env, "mine");
+    assert_eq!((mine["us-east-1"].0, mine["us-east-2"].0), (65.0, 50.0));
+
     // A policy that never returns: every tick fails at its deadline, the loop goes on.
     s.write("spin.toml", &workflow(&fixture("policy-spin")));
     let (exit, text) = watch(&s, "spin.toml", 2, &[]);
     assert_eq!(exit, 1, "{text}");
     assert_eq!(text.matches("error: policy").count(), 2, "{text}");
     assert!(text.contains("2 tick(s) failed"), "{text}");
-    assert_eq!(groups(&env, "mine")["us-east-1"].0, 60.0);
+    assert_eq!(groups(&env, "mine")["us-east-1"].0, 65.0);
 
     // Without --ticks the loop runs until Ctrl-C, which stops it cleanly (exit 130).
     let child = s

@@ -24,24 +24,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, Version, header};
-use axum::response::Response;
-use http_body_util::Limited;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Context;
+pub use super::alb_proxy::BAD_GATEWAY_BODY;
+use super::alb_proxy::{self, Route, RouteSlot};
 use super::pods::{self, PodAddresses};
 use crate::aws::AwsState;
 
@@ -52,16 +45,6 @@ const CONTROLLER_TAG: &str = "ingress.k8s.aws/resource";
 /// Targets draining this long (from the start of the drain) are deregistered whatever
 /// their health (ELB's default deregistration delay).
 const DEREGISTRATION_DELAY: Duration = Duration::from_secs(300);
-/// How long a proxied request may take.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
-/// The largest request body forwarded (larger ones get the 502).
-const MAX_REQUEST_BODY: usize = 64 << 20;
-const X_SANDBOX_ALB: HeaderName = HeaderName::from_static("x-sandbox-alb");
-const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
-const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-/// ELB's own 502 page, byte for byte.
-pub const BAD_GATEWAY_BODY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
-
 /// The health state machine of one target (what a target group keeps per target).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TargetHealth {
@@ -117,16 +100,6 @@ pub fn matches_codes(matcher: &str, status: u16) -> bool {
             None => part.parse::<u16>() == Ok(status),
         })
 }
-
-/// What one ALB's proxy forwards to, rebuilt every tick.
-#[derive(Debug, Default, Clone)]
-struct Route {
-    healthy: Vec<SocketAddr>,
-    /// Every registered, not draining target that answers (fail-open).
-    registered: Vec<SocketAddr>,
-}
-
-type Routes = Arc<RwLock<HashMap<String, Arc<Route>>>>;
 
 struct Served {
     listen: String,
@@ -230,7 +203,7 @@ type CheckResult = (TargetKey, u64, bool);
 pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let registry = pods::registry(&ctx.dir);
     Ok(vec![tokio::spawn(async move {
-        let routes: Routes = Arc::default();
+        let mut routes: HashMap<String, RouteSlot> = HashMap::new();
         let mut served: HashMap<String, Served> = HashMap::new();
         let mut checks: HashMap<TargetKey, Check> = HashMap::new();
         let (tx, mut rx) = mpsc::unbounded_channel::<CheckResult>();
@@ -247,7 +220,7 @@ pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
             pass(
                 &ctx,
                 &registry,
-                &routes,
+                &mut routes,
                 &mut served,
                 &mut checks,
                 &tx,
@@ -268,7 +241,7 @@ pub async fn start(ctx: Context) -> anyhow::Result<Vec<JoinHandle<()>>> {
 async fn pass(
     ctx: &Context,
     registry: &Arc<PodAddresses>,
-    routes: &Routes,
+    routes: &mut HashMap<String, RouteSlot>,
     served: &mut HashMap<String, Served>,
     checks: &mut HashMap<TargetKey, Check>,
     tx: &mpsc::UnboundedSender<CheckResult>,
@@ -395,7 +368,14 @@ async fn pass(
         new_routes.insert(lb.arn.clone(), Arc::new(route));
     }
     checks.retain(|k, _| live_keys.contains(k));
-    *routes.write().unwrap_or_else(|p| p.into_inner()) = new_routes;
+    // Every load balancer's listener reads its own slot: an ALB without a controller
+    // owner has an empty route (502s).
+    routes.retain(|arn, _| snap.elbv2.load_balancers.iter().any(|lb| &lb.arn == arn));
+    for lb in &snap.elbv2.load_balancers {
+        let route = new_routes.remove(&lb.arn).unwrap_or_default();
+        let slot = routes.entry(lb.arn.clone()).or_default();
+        *slot.write().unwrap_or_else(|p| p.into_inner()) = route;
+    }
 
     // 4. Write what changed: addresses, target health, expired drains, GA endpoint health.
     let expired: std::collections::HashSet<TargetKey> = checks
@@ -486,22 +466,9 @@ async fn pass(
         match bind(addr) {
             Ok(listener) => {
                 warned.remove(&arn);
-                let app = axum::Router::new()
-                    .fallback(proxy)
-                    .with_state(Arc::new(Proxy {
-                        arn: arn.clone(),
-                        header: HeaderValue::from_str(&name).ok(),
-                        name,
-                        routes: routes.clone(),
-                        next: AtomicUsize::new(0),
-                        client: upstream(),
-                    }));
-                let app = app.into_make_service_with_connect_info::<SocketAddr>();
-                let task = tokio::spawn(async move {
-                    if let Err(e) = axum::serve(listener, app).await {
-                        tracing::warn!("ALB listener {addr}: {e}");
-                    }
-                });
+                let slot = routes.entry(arn.clone()).or_default().clone();
+                let proxy = alb_proxy::Proxy::new(name, slot);
+                let task = tokio::spawn(alb_proxy::serve(listener, proxy));
                 served.insert(arn, Served { listen, task });
             }
             Err(e) => {
@@ -571,71 +538,6 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(1024)
 }
 
-struct Proxy {
-    arn: String,
-    name: String,
-    /// `x-sandbox-alb: <name>`, built once.
-    header: Option<HeaderValue>,
-    routes: Routes,
-    next: AtomicUsize,
-    client: Upstream,
-}
-
-/// The pooled HTTP/1.1 keep-alive client the ALB forwards with.
-type Upstream = Client<HttpConnector, Body>;
-
-fn upstream() -> Upstream {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(Duration::from_secs(10)));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(60))
-        .pool_max_idle_per_host(256)
-        .build(connector)
-}
-
-fn bad_gateway(name: &str) -> Response {
-    let mut r = Response::new(Body::from(BAD_GATEWAY_BODY));
-    *r.status_mut() = StatusCode::BAD_GATEWAY;
-    let h = r.headers_mut();
-    h.insert(header::SERVER, HeaderValue::from_static("awselb/2.0"));
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
-    if let Ok(v) = HeaderValue::from_str(name) {
-        h.insert(X_SANDBOX_ALB, v);
-    }
-    r
-}
-
-async fn proxy(State(p): State<Arc<Proxy>>, req: Request) -> Response {
-    let route = p
-        .routes
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&p.arn)
-        .cloned();
-    let Some(route) = route else {
-        return bad_gateway(&p.name);
-    };
-    let pool = if route.healthy.is_empty() {
-        &route.registered
-    } else {
-        &route.healthy
-    };
-    if pool.is_empty() {
-        return bad_gateway(&p.name);
-    }
-    let target = pool[p.next.fetch_add(1, Ordering::Relaxed) % pool.len()];
-    match tokio::time::timeout(FORWARD_TIMEOUT, forward(&p.client, target, req)).await {
-        Ok(Ok(mut r)) => {
-            if let Some(v) = &p.header {
-                r.headers_mut().insert(X_SANDBOX_ALB, v.clone());
-            }
-            r
-        }
-        _ => bad_gateway(&p.name),
-    }
-}
-
 /// One `GET path` on a target; its status code.
 async fn health_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
     let head = format!(
@@ -643,83 +545,6 @@ async fn health_get(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
     );
     let (status, _, _) = exchange(addr, head.into_bytes(), Vec::new()).await?;
     Ok(status)
-}
-
-/// Headers that belong to one hop and are not forwarded either way.
-fn hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == header::TRANSFER_ENCODING
-        || name == header::UPGRADE
-        || name == header::TE
-        || name == header::TRAILER
-        || name == header::PROXY_AUTHORIZATION
-        || name.as_str() == "keep-alive"
-        || name.as_str() == "proxy-connection"
-}
-
-/// Forwards a request to a target over the pooled keep-alive client, streaming both
-/// bodies (the request's limited to [`MAX_REQUEST_BODY`]).
-async fn forward(
-    client: &Upstream,
-    addr: SocketAddr,
-    req: Request,
-) -> Result<Response, Box<dyn std::error::Error + Send + Sync>> {
-    let (mut parts, body) = req.into_parts();
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > MAX_REQUEST_BODY as u64) {
-        return Err("request body too large".into());
-    }
-    let client_ip = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    let pq = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    parts.uri = Uri::try_from(format!("http://{addr}{pq}"))?;
-    parts.version = Version::HTTP_11;
-    let h = &mut parts.headers;
-    // Headers named by `Connection` are hop-by-hop too.
-    if let Some(named) = h.get(header::CONNECTION).and_then(|v| v.to_str().ok()) {
-        let named: Vec<HeaderName> = named
-            .split(',')
-            .filter_map(|n| HeaderName::try_from(n.trim()).ok())
-            .collect();
-        for n in named {
-            h.remove(n);
-        }
-    }
-    let drop: Vec<HeaderName> = h.keys().filter(|k| hop_by_hop(k)).cloned().collect();
-    for k in drop {
-        h.remove(k);
-    }
-    if let Some(ip) = client_ip
-        && let Ok(v) = HeaderValue::try_from(ip.to_string())
-    {
-        h.append(X_FORWARDED_FOR, v);
-    }
-    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    let body = Body::new(Limited::new(body, MAX_REQUEST_BODY));
-    let resp = client
-        .request(axum::http::Request::from_parts(parts, body))
-        .await?;
-    let (mut parts, body) = resp.into_parts();
-    let drop: Vec<HeaderName> = parts
-        .headers
-        .keys()
-        .filter(|k| hop_by_hop(k))
-        .cloned()
-        .collect();
-    for k in drop {
-        parts.headers.remove(k);
-    }
-    Ok(Response::from_parts(parts, Body::new(body)))
 }
 
 type Exchanged = (u16, Vec<(String, String)>, Vec<u8>);

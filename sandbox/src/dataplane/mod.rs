@@ -11,7 +11,9 @@
 
 pub mod accelerator;
 pub mod alb;
+mod alb_proxy;
 pub mod dns;
+mod http1;
 pub mod netblock;
 pub mod pods;
 

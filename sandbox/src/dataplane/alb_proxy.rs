@@ -1,0 +1,818 @@
+//! One ALB listener: accepts HTTP/1.x connections and forwards each request to one of
+//! the load balancer's targets (round robin over its current [`Route`]), over
+//! keep-alive upstream connections that are reused across requests and client
+//! connections, as an ALB keeps its backend connections.
+//!
+//! What a request gets on the way, as through an ALB: hop-by-hop fields dropped (and the
+//! ones `Connection` names), `X-Forwarded-For` with the client's address appended,
+//! `X-Forwarded-Proto: http`; `Expect: 100-continue` is answered by the proxy itself.
+//! Every answer carries `x-sandbox-alb: <name>`. No target, a refused or failed forward,
+//! or a body over [`MAX_REQUEST_BODY`] get ELB's own 502; a malformed request gets 400
+//! and the connection closed. Upgrades (WebSocket) are not forwarded.
+//!
+//! The request body is sent before the response is read (no full duplex), which is all
+//! plain request/response HTTP needs.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use super::http1::{self, Conn, Framing, Head};
+
+/// How long a proxied request may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
+/// An idle client connection is closed after this long (ALB's default idle timeout).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Idle upstream connections kept per target, and for how long.
+const POOL_PER_TARGET: usize = 256;
+const POOL_IDLE: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request body forwarded (larger ones get the 502).
+pub const MAX_REQUEST_BODY: u64 = 64 << 20;
+/// ELB's own 502 page, byte for byte.
+pub const BAD_GATEWAY_BODY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
+const BAD_REQUEST_BODY: &str = "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n";
+
+/// What one ALB forwards to, replaced by the reconcile task every tick.
+#[derive(Debug, Default, Clone)]
+pub struct Route {
+    pub healthy: Vec<SocketAddr>,
+    /// Every registered, not draining target that answers (fail-open).
+    pub registered: Vec<SocketAddr>,
+}
+
+/// The ALB's current route, shared between the reconcile task and the listener.
+pub type RouteSlot = Arc<RwLock<Arc<Route>>>;
+
+/// One listener's state.
+pub struct Proxy {
+    pub name: String,
+    pub route: RouteSlot,
+    next: AtomicUsize,
+    pool: Mutex<HashMap<SocketAddr, Vec<(Conn, Instant)>>>,
+}
+
+impl Proxy {
+    pub fn new(name: String, route: RouteSlot) -> Arc<Self> {
+        Arc::new(Proxy {
+            name,
+            route,
+            next: AtomicUsize::new(0),
+            pool: Mutex::default(),
+        })
+    }
+
+    /// The next target, round robin over the healthy ones, else (fail-open) over the
+    /// registered ones.
+    fn pick(&self) -> Option<SocketAddr> {
+        let route = self.route.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let pool = if route.healthy.is_empty() {
+            &route.registered
+        } else {
+            &route.healthy
+        };
+        (!pool.is_empty()).then(|| pool[self.next.fetch_add(1, Ordering::Relaxed) % pool.len()])
+    }
+
+    /// An idle upstream connection to `to` that is still open, if one is pooled.
+    fn checkout(&self, to: SocketAddr) -> Option<Conn> {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = pool.get_mut(&to)?;
+        while let Some((conn, since)) = idle.pop() {
+            let mut probe = [0u8; 1];
+            // Open and quiet reads as WouldBlock; closed reads 0; stray bytes spoil it.
+            if since.elapsed() < POOL_IDLE
+                && matches!(conn.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    fn checkin(&self, to: SocketAddr, conn: Conn) {
+        let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = pool.entry(to).or_default();
+        if idle.len() < POOL_PER_TARGET {
+            idle.push((conn, Instant::now()));
+        }
+    }
+}
+
+/// The ALB listeners of this process by address, so that an accelerator routing a
+/// connection to one hands the connection over instead of relaying it through a second
+/// loopback connection (which cost about a fifth of the throughput in the dev build).
+fn listening_here() -> &'static Mutex<HashMap<SocketAddr, Weak<Proxy>>> {
+    static LISTENERS: OnceLock<Mutex<HashMap<SocketAddr, Weak<Proxy>>>> = OnceLock::new();
+    LISTENERS.get_or_init(Mutex::default)
+}
+
+/// The ALB listening on `addr` in this process, if one is.
+pub fn listening(addr: SocketAddr) -> Option<Arc<Proxy>> {
+    listening_here()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&addr)?
+        .upgrade()
+}
+
+/// Takes a listener's entry out of [`listening_here`] when its task ends or is aborted.
+struct Listed(SocketAddr, Weak<Proxy>);
+
+impl Drop for Listed {
+    fn drop(&mut self) {
+        let mut map = listening_here().lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&self.0).is_some_and(|w| w.ptr_eq(&self.1)) {
+            map.remove(&self.0);
+        }
+    }
+}
+
+/// Serves one client connection (from the listener, or handed over by an accelerator
+/// with the client's address as the ALB sees it).
+pub async fn handle(proxy: Arc<Proxy>, stream: TcpStream, client_ip: IpAddr) {
+    client(proxy, stream, client_ip).await
+}
+
+/// Serves `listener` until the task is aborted; its connections end with it.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
+    let _listed = listener.local_addr().ok().map(|addr| {
+        let weak = Arc::downgrade(&proxy);
+        listening_here()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(addr, weak.clone());
+        Listed(addr, weak)
+    });
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(client(proxy.clone(), stream, peer.ip()));
+                }
+                Err(e) => {
+                    tracing::debug!(alb = %proxy.name, error = %e, "ALB accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+/// What a request needs for its forward and its answer.
+struct Request {
+    /// The head to send upstream, without `Host` when the client sent none.
+    head: Vec<u8>,
+    has_host: bool,
+    body: Framing,
+    /// HEAD: the response has no body whatever its fields say.
+    head_method: bool,
+    /// The client speaks HTTP/1.0 (no chunked answers).
+    http10: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+/// Parses a client's request head and writes the head to forward.
+fn request(raw: &[u8], client: &str) -> Option<Request> {
+    let h = Head::parse(raw)?;
+    let [method, target, version] = h.start;
+    let http10 = match version {
+        "HTTP/1.1" => false,
+        "HTTP/1.0" => true,
+        _ => return None,
+    };
+    if method.is_empty() || target.is_empty() {
+        return None;
+    }
+    // Absolute form (as sent to proxies) becomes origin form.
+    let path = match target.split_once("://") {
+        Some((_, rest)) if target.starts_with("http") => rest.find('/').map_or("/", |i| &rest[i..]),
+        _ => target,
+    };
+    let body = h.framing()?;
+    let keep_alive = if http10 {
+        h.has_token("connection", "keep-alive")
+    } else {
+        !h.has_token("connection", "close")
+    };
+    let expect_continue = h
+        .get("expect")
+        .is_some_and(|v| v.eq_ignore_ascii_case("100-continue"));
+    let named = h.connection_named();
+    let mut head = Vec::with_capacity(raw.len() + 96);
+    for part in [method, " ", path, " HTTP/1.1\r\n"] {
+        head.extend_from_slice(part.as_bytes());
+    }
+    let mut forwarded_for: Option<&str> = None;
+    for &(name, value) in &h.fields {
+        if http1::hop_by_hop(name)
+            || named.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || name.eq_ignore_ascii_case("x-forwarded-proto")
+            || (expect_continue && name.eq_ignore_ascii_case("expect"))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("x-forwarded-for") {
+            forwarded_for = Some(value);
+            continue;
+        }
+        for part in [name, ": ", value, "\r\n"] {
+            head.extend_from_slice(part.as_bytes());
+        }
+    }
+    head.extend_from_slice(b"X-Forwarded-For: ");
+    if let Some(before) = forwarded_for.filter(|v| !v.is_empty()) {
+        head.extend_from_slice(before.as_bytes());
+        head.extend_from_slice(b", ");
+    }
+    head.extend_from_slice(client.as_bytes());
+    head.extend_from_slice(b"\r\nX-Forwarded-Proto: http\r\n");
+    if body == Framing::Chunked {
+        head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    Some(Request {
+        head,
+        has_host: h.get("host").is_some(),
+        body,
+        head_method: method == "HEAD",
+        http10,
+        keep_alive,
+        expect_continue,
+    })
+}
+
+/// An answer of the proxy's own (502, 400).
+fn own_answer(status: &str, body: &str, alb: &str, close: bool) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {status}\r\nServer: awselb/2.0\r\nContent-Type: text/html\r\nContent-Length: {}\r\nx-sandbox-alb: {alb}\r\n{}\r\n{body}",
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    )
+    .into_bytes()
+}
+
+/// A connection's deadline, armed as one timer and moved forward without touching it:
+/// registering a timer per request (`tokio::time::timeout`) cost about a fifth of the
+/// proxy's throughput in the unoptimised dev build.
+struct Deadline {
+    sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    at: Instant,
+}
+
+impl Deadline {
+    fn new(after: Duration) -> Self {
+        let at = Instant::now() + after;
+        Deadline {
+            sleep: Box::pin(tokio::time::sleep_until(at.into())),
+            at,
+        }
+    }
+
+    /// Moves the deadline to `after` from now (the timer follows when it fires).
+    fn extend(&mut self, after: Duration) {
+        self.at = Instant::now() + after;
+    }
+
+    /// Resolves once the deadline has passed.
+    async fn passed(&mut self) {
+        loop {
+            self.sleep.as_mut().await;
+            if Instant::now() >= self.at {
+                return;
+            }
+            self.sleep.as_mut().reset(self.at.into());
+        }
+    }
+}
+
+/// One client connection: requests in turn until it closes, idles out or fails.
+async fn client(proxy: Arc<Proxy>, stream: TcpStream, ip: IpAddr) {
+    let mut down = Conn::new(stream);
+    let ip = ip.to_string();
+    // The upstream connection of the last request, kept while the next goes to the
+    // same target (the common case); returned to the pool otherwise.
+    let mut held: Option<(SocketAddr, Conn)> = None;
+    let mut out = Vec::with_capacity(16 * 1024);
+    let mut deadline = Deadline::new(IDLE_TIMEOUT);
+    loop {
+        deadline.extend(IDLE_TIMEOUT);
+        let head = tokio::select! {
+            biased;
+            r = down.read_head() => Ok(r),
+            _ = deadline.passed() => Err(()),
+        };
+        let len = match head {
+            Ok(Ok(Some(n))) => n,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
+                let _ = down
+                    .stream
+                    .write_all(&own_answer(
+                        "400 Bad Request",
+                        BAD_REQUEST_BODY,
+                        &proxy.name,
+                        true,
+                    ))
+                    .await;
+                break;
+            }
+            _ => break,
+        };
+        let Some(req) = request(&down.pending()[..len], &ip) else {
+            let _ = down
+                .stream
+                .write_all(&own_answer(
+                    "400 Bad Request",
+                    BAD_REQUEST_BODY,
+                    &proxy.name,
+                    true,
+                ))
+                .await;
+            break;
+        };
+        down.consume(len);
+        deadline.extend(FORWARD_TIMEOUT);
+        let outcome = tokio::select! {
+            biased;
+            o = exchange(&proxy, &mut down, &mut held, &req, &mut out) => o,
+            _ = deadline.passed() => Outcome::Failed { answered: false },
+        };
+        match outcome {
+            Outcome::Done { keep_alive: true } => {}
+            Outcome::Done { keep_alive: false } => break,
+            Outcome::Failed { answered } => {
+                held = None;
+                if !answered {
+                    let close = !req.keep_alive || req.body != Framing::None;
+                    let _ = down
+                        .stream
+                        .write_all(&own_answer(
+                            "502 Bad Gateway",
+                            BAD_GATEWAY_BODY,
+                            &proxy.name,
+                            close,
+                        ))
+                        .await;
+                    // A body not (fully) read leaves the stream out of step: close.
+                    if !close {
+                        continue;
+                    }
+                }
+                break;
+            }
+        }
+    }
+    if let Some((to, conn)) = held {
+        proxy.checkin(to, conn);
+    }
+}
+
+enum Outcome {
+    Done {
+        keep_alive: bool,
+    },
+    /// `answered`: part of an answer already went to the client.
+    Failed {
+        answered: bool,
+    },
+}
+
+/// Forwards one request and its answer.
+async fn exchange(
+    proxy: &Proxy,
+    down: &mut Conn,
+    held: &mut Option<(SocketAddr, Conn)>,
+    req: &Request,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let failed = Outcome::Failed { answered: false };
+    let Some(to) = proxy.pick() else {
+        return failed;
+    };
+    if req.expect_continue && req.body != Framing::None {
+        let _ = down
+            .stream
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await;
+    }
+    let mut reused = true;
+    let mut up = match held.take() {
+        Some((addr, conn)) if addr == to => conn,
+        other => {
+            if let Some((addr, conn)) = other {
+                proxy.checkin(addr, conn);
+            }
+            match proxy.checkout(to) {
+                Some(c) => c,
+                None => match connect(to).await {
+                    Ok(c) => {
+                        reused = false;
+                        c
+                    }
+                    Err(_) => return failed,
+                },
+            }
+        }
+    };
+    // Send; a reused connection the target closed meanwhile is replaced once, when
+    // nothing of the request is lost by it (no body).
+    let head = |out: &mut Vec<u8>| {
+        out.clear();
+        out.extend_from_slice(&req.head);
+        if !req.has_host {
+            out.extend_from_slice(format!("Host: {to}\r\n").as_bytes());
+        }
+        out.extend_from_slice(b"\r\n");
+    };
+    head(out);
+    let sent = http1::copy_body(
+        down,
+        &mut up.stream,
+        req.body,
+        req.body == Framing::Chunked,
+        MAX_REQUEST_BODY,
+        out,
+    )
+    .await;
+    if sent.is_err() {
+        out.clear();
+        return failed;
+    }
+    let mut got = up.read_head().await;
+    if reused && req.body == Framing::None && matches!(got, Ok(None) | Err(_)) {
+        let Ok(fresh) = connect(to).await else {
+            return failed;
+        };
+        up = fresh;
+        head(out);
+        if up.stream.write_all(out).await.is_err() {
+            return failed;
+        }
+        got = up.read_head().await;
+    }
+    // Interim (1xx) answers go to an HTTP/1.1 client as they come.
+    let (len, status, resp) = loop {
+        let Ok(Some(len)) = got else {
+            return failed;
+        };
+        let Some(resp) = response(&up.pending()[..len], req, &proxy.name) else {
+            return failed;
+        };
+        if (100..200).contains(&resp.status) && resp.status != 101 {
+            if !req.http10 && down.stream.write_all(&up.pending()[..len]).await.is_err() {
+                return Outcome::Failed { answered: true };
+            }
+            up.consume(len);
+            got = up.read_head().await;
+            continue;
+        }
+        break (len, resp.status, resp);
+    };
+    if status == 101 {
+        return failed;
+    }
+    up.consume(len);
+    out.clear();
+    out.extend_from_slice(&resp.head);
+    let copied = http1::copy_body(
+        &mut up,
+        &mut down.stream,
+        resp.body,
+        resp.rechunk,
+        u64::MAX,
+        out,
+    )
+    .await;
+    if copied.is_err() {
+        return Outcome::Failed { answered: true };
+    }
+    if resp.upstream_reusable && up.pending().is_empty() {
+        *held = Some((to, up));
+    }
+    Outcome::Done {
+        keep_alive: resp.keep_alive,
+    }
+}
+
+async fn connect(to: SocketAddr) -> io::Result<Conn> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to))
+        .await
+        .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
+    let _ = stream.set_nodelay(true);
+    Ok(Conn::new(stream))
+}
+
+/// What an upstream answer head becomes.
+struct Response {
+    status: u16,
+    /// The head for the client, with its blank line.
+    head: Vec<u8>,
+    body: Framing,
+    /// Sent to the client as chunks (a chunked or until-close body to an HTTP/1.1 client).
+    rechunk: bool,
+    /// The client connection stays open after it.
+    keep_alive: bool,
+    upstream_reusable: bool,
+}
+
+fn response(raw: &[u8], req: &Request, alb: &str) -> Option<Response> {
+    let h = Head::parse(raw)?;
+    let [version, code, reason] = h.start;
+    if !version.starts_with("HTTP/1.") {
+        return None;
+    }
+    let status: u16 = code.parse().ok()?;
+    let upstream_close = if version == "HTTP/1.0" {
+        !h.has_token("connection", "keep-alive")
+    } else {
+        h.has_token("connection", "close")
+    };
+    let body = if req.head_method || status == 204 || status == 304 || status < 200 {
+        Framing::None
+    } else {
+        match h.framing()? {
+            Framing::None => Framing::UntilClose,
+            f => f,
+        }
+    };
+    // A body that ends only with the connection can reach an HTTP/1.0 client only the
+    // same way.
+    let rechunk = !req.http10 && matches!(body, Framing::Chunked | Framing::UntilClose);
+    let keep_alive =
+        req.keep_alive && !(req.http10 && matches!(body, Framing::Chunked | Framing::UntilClose));
+    let named = h.connection_named();
+    let mut head = Vec::with_capacity(raw.len() + 64);
+    for part in ["HTTP/1.1 ", code, " ", reason, "\r\n"] {
+        head.extend_from_slice(part.as_bytes());
+    }
+    for &(name, value) in &h.fields {
+        if http1::hop_by_hop(name)
+            || named.iter().any(|n| n.eq_ignore_ascii_case(name))
+            || name.eq_ignore_ascii_case("x-sandbox-alb")
+            || (rechunk && name.eq_ignore_ascii_case("content-length"))
+        {
+            continue;
+        }
+        for part in [name, ": ", value, "\r\n"] {
+            head.extend_from_slice(part.as_bytes());
+        }
+    }
+    for part in ["x-sandbox-alb: ", alb, "\r\n"] {
+        head.extend_from_slice(part.as_bytes());
+    }
+    if rechunk {
+        head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    if !keep_alive {
+        head.extend_from_slice(b"Connection: close\r\n");
+    } else if req.http10 {
+        head.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    Some(Response {
+        status,
+        head,
+        body,
+        rechunk,
+        keep_alive,
+        upstream_reusable: !upstream_close && body != Framing::UntilClose,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    /// An upstream that echoes what it got: the body, X-Forwarded-For and Host, and the
+    /// port the request came from (one port per upstream connection).
+    async fn echo_upstream() -> SocketAddr {
+        use axum::extract::ConnectInfo;
+        use axum::http::HeaderMap;
+        let app = axum::Router::new().fallback(
+            |ConnectInfo(peer): ConnectInfo<SocketAddr>, h: HeaderMap, body: String| async move {
+                let get = |k: &str| {
+                    h.get(k)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string()
+                };
+                (
+                    [
+                        ("x-port", peer.port().to_string()),
+                        ("x-ff", get("x-forwarded-for")),
+                        ("x-host", get("host")),
+                    ],
+                    body,
+                )
+            },
+        );
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(l, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .unwrap()
+        });
+        addr
+    }
+
+    /// A proxy named `alb` forwarding to `targets`; where it listens.
+    async fn proxy_to(targets: Vec<SocketAddr>) -> SocketAddr {
+        let route = Route {
+            healthy: targets,
+            registered: Vec::new(),
+        };
+        let proxy = Proxy::new("alb".into(), Arc::new(RwLock::new(Arc::new(route))));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(serve(l, proxy));
+        addr
+    }
+
+    /// Sends `raw` and reads one answer: its head fields (lowercased names) and body.
+    async fn ask(c: &mut Conn, raw: &str) -> (u16, HashMap<String, String>, String) {
+        c.stream.write_all(raw.as_bytes()).await.unwrap();
+        let len = c.read_head().await.unwrap().expect("an answer");
+        let (status, fields, framing) = {
+            let h = Head::parse(&c.pending()[..len]).unwrap();
+            let fields: HashMap<String, String> = h
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                .collect();
+            (h.start[1].parse().unwrap(), fields, h.framing().unwrap())
+        };
+        c.consume(len);
+        let (mut a, mut b) = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let a = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+            (a, l.accept().await.unwrap().0)
+        };
+        let chunked_out = false;
+        let framing = match framing {
+            Framing::None if status != 204 => Framing::UntilClose,
+            f => f,
+        };
+        http1::copy_body(c, &mut a, framing, chunked_out, u64::MAX, &mut Vec::new())
+            .await
+            .unwrap();
+        drop(a);
+        let mut body = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut b, &mut body)
+            .await
+            .unwrap();
+        (status, fields, String::from_utf8(body).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_proxy_forwards_over_kept_connections_and_answers_502_itself() {
+        let up = echo_upstream().await;
+        let alb = proxy_to(vec![up]).await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, body) = ask(&mut c, "GET /a HTTP/1.1\r\nHost: shop\r\n\r\n").await;
+        assert_eq!((status, body.as_str()), (200, ""));
+        assert_eq!(f["x-sandbox-alb"], "alb");
+        assert_eq!(
+            (f["x-ff"].as_str(), f["x-host"].as_str()),
+            ("127.0.0.1", "shop")
+        );
+        let port = f["x-port"].clone();
+        // A chunked body, re-chunked on the way; the same upstream connection.
+        let (status, f, body) = ask(
+            &mut c,
+            "POST / HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\n",
+        )
+        .await;
+        assert_eq!((status, body.as_str()), (200, "hello"));
+        assert_eq!(f["x-ff"], "10.1.2.3, 127.0.0.1");
+        assert_eq!(f["x-port"], port, "the upstream connection was not reused");
+        // Another client connection reuses the pooled one once the first is closed.
+        drop(c);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (_, f, _) = ask(&mut c, "GET / HTTP/1.1\r\nHost: shop\r\n\r\n").await;
+        assert_eq!(f["x-port"], port);
+        // Expect: 100-continue is answered by the proxy, then the real answer comes.
+        c.stream
+            .write_all(b"POST / HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
+            .await
+            .unwrap();
+        let len = c.read_head().await.unwrap().unwrap();
+        assert_eq!(&c.pending()[..len], b"HTTP/1.1 100 Continue\r\n\r\n");
+        c.consume(len);
+        let (status, _, body) = ask(&mut c, "ok").await;
+        assert_eq!((status, body.as_str()), (200, "ok"));
+        // HTTP/1.0 without Host: the target's address as Host, and the connection closed.
+        let mut c10 = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, _) = ask(&mut c10, "GET / HTTP/1.0\r\n\r\n").await;
+        assert_eq!((status, f["x-host"].clone()), (200, up.to_string()));
+        assert_eq!(f["connection"], "close");
+        assert_eq!(c10.fill().await.unwrap(), 0);
+
+        // No target: ELB's 502, and the connection stays usable.
+        let none = proxy_to(Vec::new()).await;
+        let mut c = Conn::new(TcpStream::connect(none).await.unwrap());
+        for _ in 0..2 {
+            let (status, f, body) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert_eq!((status, body.as_str()), (502, BAD_GATEWAY_BODY));
+            assert_eq!(
+                (f["server"].as_str(), f["x-sandbox-alb"].as_str()),
+                ("awselb/2.0", "alb")
+            );
+        }
+        // A target that refuses: 502 too. Malformed: 400 and closed.
+        let refused = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let gone = proxy_to(vec![refused]).await;
+        let mut c = Conn::new(TcpStream::connect(gone).await.unwrap());
+        assert_eq!(
+            ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0,
+            502
+        );
+        let (status, _, _) = ask(&mut c, "NONSENSE\r\n\r\n").await;
+        assert_eq!(status, 400);
+        assert_eq!(c.fill().await.unwrap(), 0);
+    }
+
+    #[test]
+    fn requests_are_rewritten_as_an_alb_forwards_them() {
+        let ip = "127.0.0.9";
+        let r = request(
+            b"GET http://example.com/p?q=1 HTTP/1.1\r\nHost: example.com\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Proto: https\r\nAccept: */*\r\n\r\n",
+            ip,
+        )
+        .unwrap();
+        assert_eq!(
+            text(&r.head),
+            "GET /p?q=1 HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\nX-Forwarded-For: 10.0.0.1, 127.0.0.9\r\nX-Forwarded-Proto: http\r\n"
+        );
+        assert!(r.keep_alive && r.has_host && !r.http10 && r.body == Framing::None);
+        let r = request(
+            b"POST / HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+            ip,
+        )
+        .unwrap();
+        assert!(!r.keep_alive && !r.has_host && r.http10 && r.expect_continue);
+        assert_eq!(r.body, Framing::Length(4));
+        assert!(!text(&r.head).to_ascii_lowercase().contains("expect"));
+        let r = request(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", ip).unwrap();
+        assert!(!r.keep_alive && r.body == Framing::Chunked);
+        assert!(text(&r.head).ends_with("Transfer-Encoding: chunked\r\n"));
+        assert!(request(b"GET / HTTP/2.0\r\n\r\n", ip).is_none());
+        assert!(request(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", ip).is_none());
+    }
+
+    #[test]
+    fn answers_are_rewritten_and_framed_for_the_client() {
+        let ip = "127.0.0.9";
+        let get11 = request(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n", ip).unwrap();
+        let r = response(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: keep-alive\r\nx-sandbox-alb: spoofed\r\n\r\n",
+            &get11,
+            "my-alb",
+        )
+        .unwrap();
+        assert_eq!(
+            text(&r.head),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nx-sandbox-alb: my-alb\r\n\r\n"
+        );
+        assert!(r.keep_alive && r.upstream_reusable && !r.rechunk);
+        assert_eq!(r.body, Framing::Length(5));
+        // No length: until close upstream, chunks to an HTTP/1.1 client.
+        let r = response(b"HTTP/1.0 200 OK\r\n\r\n", &get11, "a").unwrap();
+        assert!(r.rechunk && r.keep_alive && !r.upstream_reusable);
+        assert!(text(&r.head).contains("Transfer-Encoding: chunked\r\n"));
+        // ...and the connection closed to an HTTP/1.0 one.
+        let get10 = request(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", ip).unwrap();
+        let r = response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &get10,
+            "a",
+        )
+        .unwrap();
+        assert!(!r.rechunk && !r.keep_alive);
+        assert!(text(&r.head).ends_with("Connection: close\r\n\r\n"));
+        // HEAD and 204 have no body whatever the fields say.
+        let head = request(b"HEAD / HTTP/1.1\r\nHost: h\r\n\r\n", ip).unwrap();
+        let r = response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &head, "a").unwrap();
+        assert_eq!(r.body, Framing::None);
+        assert!(text(&r.head).contains("Content-Length: 9"));
+    }
+}

@@ -6,7 +6,10 @@
 //! A reconcile task follows the AWS state every 100 ms: it binds the real port on both
 //! IPs (or, where that fails, an ephemeral port on the same IP, recorded as a mapping),
 //! closes the listeners of disabled or deleted accelerators and removed listeners, and
-//! writes the live map to `accelerators.json` for `runner sandbox status`.
+//! writes the live map to `accelerators.json` for `runner sandbox status`. That file is
+//! removed when the data plane stops, and carries the sandbox's pid so a map left by a
+//! killed sandbox is not shown as listening; where each binding was bound is also kept
+//! in `accelerator-ports.json`, which stays, so a mapped port comes back the same.
 //!
 //! Routing reads the state at each new connection, so health, dial and weight changes
 //! apply to new connections only; established ones keep flowing. An ALB endpoint's
@@ -24,7 +27,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -37,6 +40,8 @@ use crate::persist;
 
 /// The live map of listening addresses, in the sandbox's directory.
 pub const ACCELERATORS_FILE: &str = "accelerators.json";
+/// The last map, kept across restarts: the ports to bind again.
+pub const PORT_MEMORY_FILE: &str = "accelerator-ports.json";
 /// Ports bound per listener (a listener may declare ranges of thousands).
 pub const MAX_PORTS_PER_LISTENER: usize = 16;
 const TICK: Duration = Duration::from_millis(100);
@@ -59,16 +64,29 @@ impl Binding {
     }
 }
 
-/// What `accelerators.json` holds.
+/// What `accelerators.json` (and `accelerator-ports.json`) holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcceleratorMap {
     pub bindings: Vec<Binding>,
+    /// The process serving these bindings (`accelerators.json` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
 }
 
 impl AcceleratorMap {
-    /// The map the data plane last wrote in `dir`, if any.
+    /// The live map of the data plane running in `dir`, if one is: None when it is
+    /// stopped, even if a killed sandbox left its file behind.
     pub fn load(dir: &Path) -> Result<Option<Self>> {
-        persist::load(&dir.join(ACCELERATORS_FILE))
+        let map: Option<Self> = persist::load(&dir.join(ACCELERATORS_FILE))?;
+        Ok(map.filter(|m| m.pid.is_some_and(process_alive)))
+    }
+
+    /// The bindings of the last run, live or not: what to bind again.
+    fn remembered(dir: &Path) -> Self {
+        let load = |file: &str| persist::load::<Self>(&dir.join(file)).ok().flatten();
+        load(PORT_MEMORY_FILE)
+            .or_else(|| load(ACCELERATORS_FILE))
+            .unwrap_or_default()
     }
 
     /// Where `ip:port` of accelerator `arn` really listens.
@@ -80,8 +98,32 @@ impl AcceleratorMap {
     }
 }
 
+/// Whether process `pid` exists (signal 0 checks without sending anything).
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: kill with signal 0 only checks that the process exists and may be signalled.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Removes `accelerators.json` when the reconcile task ends, however it ends (the
+/// sandbox's shutdown aborts the data plane's tasks).
+struct Unpublish(std::path::PathBuf);
+
+impl Drop for Unpublish {
+    fn drop(&mut self) {
+        match std::fs::remove_file(&self.0) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "removing {} failed", self.0.display()),
+        }
+    }
+}
+
 /// `runner sandbox status` lines: each accelerator's listening addresses, mapped ports
-/// shown as `ip:port -> ip:mapped`.
+/// shown as `ip:port -> ip:mapped`; none when the sandbox is stopped.
 pub fn status_lines(dir: &Path) -> Vec<String> {
     let Ok(Some(map)) = AcceleratorMap::load(dir) else {
         return Vec::new();
@@ -495,10 +537,9 @@ async fn bind(ip: IpAddr, port: u16, previous: Option<SocketAddr>) -> std::io::R
 
 async fn reconcile(ctx: Context) {
     let path = ctx.dir.join(ACCELERATORS_FILE);
-    let previous = AcceleratorMap::load(&ctx.dir)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let memory = ctx.dir.join(PORT_MEMORY_FILE);
+    let previous = AcceleratorMap::remembered(&ctx.dir);
+    let _unpublish = Unpublish(path.clone());
     let mut live: BTreeMap<Key, Live> = BTreeMap::new();
     let mut failed: BTreeSet<Key> = BTreeSet::new();
     let mut written: Option<AcceleratorMap> = None;
@@ -571,11 +612,24 @@ async fn reconcile(ctx: Context) {
                     bound: l.bound.to_string(),
                 })
                 .collect(),
+            pid: Some(std::process::id()),
         };
         if written.as_ref() != Some(&map) {
-            match persist::save(&path, &map) {
+            let remembered = AcceleratorMap {
+                bindings: map.bindings.clone(),
+                pid: None,
+            };
+            let saved = persist::save(&memory, &remembered)
+                .with_context(|| format!("writing {PORT_MEMORY_FILE}"))
+                .and_then(|()| {
+                    persist::save(&path, &map)
+                        .with_context(|| format!("writing {ACCELERATORS_FILE}"))
+                });
+            match saved {
                 Ok(()) => written = Some(map),
-                Err(e) => tracing::warn!(error = %e, "writing {ACCELERATORS_FILE} failed"),
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "publishing the accelerator listeners failed")
+                }
             }
         }
     }

@@ -8,7 +8,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runner_sandbox::dataplane::accelerator::AcceleratorMap;
+use runner_sandbox::dataplane::accelerator::{
+    ACCELERATORS_FILE, AcceleratorMap, Binding, PORT_MEMORY_FILE, status_lines,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -218,7 +220,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
     let a = bound(dir.path(), &acc, &ips[0]).await;
     let b = bound(dir.path(), &acc, &ips[1]).await;
     assert_eq!(a.to_string(), format!("{}:80", ips[0]));
-    let status = runner_sandbox::dataplane::accelerator::status_lines(dir.path());
+    let status = status_lines(dir.path());
     assert!(
         status
             .iter()
@@ -308,6 +310,50 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     sb.shutdown().await.unwrap();
+
+    // Stopped: no listener table (status lists none); the bound ports are remembered.
+    assert!(!dir.path().join(ACCELERATORS_FILE).exists());
+    assert!(dir.path().join(PORT_MEMORY_FILE).exists());
+    assert_eq!(status_lines(dir.path()), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_table_left_by_a_killed_sandbox_is_not_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let binding = Binding {
+        accelerator_arn: "arn:aws:globalaccelerator::123456789012:accelerator/x".into(),
+        accelerator_name: "left-over".into(),
+        ip: "127.0.0.1".into(),
+        port: 80,
+        bound: "127.0.0.1:80".into(),
+    };
+    let write = |pid: u32| {
+        let map = AcceleratorMap {
+            bindings: vec![binding.clone()],
+            pid: Some(pid),
+        };
+        std::fs::write(
+            dir.path().join(ACCELERATORS_FILE),
+            serde_json::to_vec(&map).unwrap(),
+        )
+        .unwrap();
+    };
+    // A process that has exited (and been reaped) wrote it.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    write(dead);
+    assert_eq!(status_lines(dir.path()), Vec::<String>::new());
+    assert_eq!(AcceleratorMap::load(dir.path()).unwrap(), None);
+    // The same table from a live process is shown.
+    write(std::process::id());
+    assert_eq!(
+        status_lines(dir.path()),
+        vec![format!(
+            "accelerator left-over ({}): listening on 127.0.0.1:80",
+            binding.accelerator_arn
+        )]
+    );
 }
 
 /// Runs the futures concurrently (no extra dependency).

@@ -1,8 +1,9 @@
 //! The sandbox's data plane through stock clients only: `dig` resolves the workflow's
 //! record through the sandbox's DNS, `curl` sends traffic through the accelerator to the
 //! ALB to the pods; the primary scaled to zero fails over to the standby region within
-//! the configured detection time, and scaling back fails back; dials split traffic; the
-//! failover drill measures it; addresses survive `sandbox down` and `up`.
+//! the configured detection time, and scaling back fails back; dials split traffic, and
+//! weight and dial changes move it in proportion; the failover drill measures it;
+//! addresses survive `sandbox down` and `up`.
 
 use std::collections::HashMap;
 use std::process::Command;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::cloud::sandbox_up;
+use crate::cloud::{aws, sandbox_up};
 use crate::support::*;
 
 /// The reference workflows with the sample app's health checks made fast (5 s x 2), so
@@ -261,4 +262,233 @@ fn addresses_survive_down_and_up() {
     assert_eq!(dig(&s, "multi-region.example.com"), before);
     let url = format!("http://{}/", before[0]);
     until_region(&url, "us-east-1", Duration::from_secs(30));
+}
+
+/// One request on a new connection with the stock curl: (which ALB answered, from the
+/// `x-sandbox-alb` header, and the region of the answer).
+fn curl_alb(url: &str) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "-i", "-m", "3", url])
+        .output()
+        .expect("curl is required");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let alb = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("x-sandbox-alb")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "none".into());
+    let region = region(body).unwrap_or("error").to_string();
+    (alb, region)
+}
+
+/// Asserts that `hits` of `n` fresh connections is within 4 standard deviations of a
+/// Binomial(n, p) mean: a correct router fails it about once in 16,000 runs, a
+/// share off by 10 points (at n = 200) fails it nearly always.
+fn assert_share(what: &str, hits: usize, n: usize, p: f64) {
+    let mean = n as f64 * p;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    assert!(
+        (hits as f64 - mean).abs() <= 4.0 * sd,
+        "{what}: {hits} of {n}, expected {mean:.0} ± {:.0} (4 sd)",
+        4.0 * sd
+    );
+    eprintln!(
+        "{what}: {hits} of {n} (expected {mean:.0} ± {:.0})",
+        4.0 * sd
+    );
+}
+
+/// The accelerator's endpoint group in `region`.
+fn endpoint_group(env: &HashMap<String, String>, region: &str) -> String {
+    let ga = |args: &[&str]| {
+        let mut all = vec!["globalaccelerator", "--region", "us-west-2"];
+        all.extend(args);
+        aws(env, &all)
+    };
+    let acc = ga(&["list-accelerators"])["Accelerators"][0]["AcceleratorArn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let listener =
+        ga(&["list-listeners", "--accelerator-arn", &acc])["Listeners"][0]["ListenerArn"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    let groups = ga(&["list-endpoint-groups", "--listener-arn", &listener]);
+    groups["EndpointGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["EndpointGroupRegion"] == region)
+        .unwrap_or_else(|| panic!("no {region} group: {groups}"))["EndpointGroupArn"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// A second Ingress in the primary cluster: a second ALB in us-east-1 in front of the
+/// same pods, for two endpoints in one group.
+const SECOND_INGRESS: &str = r#"
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: py-az-second
+  annotations:
+    alb.ingress.kubernetes.io/scheme: internet-facing
+    alb.ingress.kubernetes.io/target-type: ip
+spec:
+  ingressClassName: alb
+  rules:
+  - http:
+      paths:
+      - {path: /, pathType: Prefix, backend: {service: {name: py-az, port: {number: 80}}}}
+"#;
+
+#[test]
+fn weight_and_dial_changes_move_traffic_in_proportion() {
+    let s = Scratch::new();
+    let _down = Down(&s);
+    let env = deployed(&s, "active-failover.toml", &[]);
+    let ips = dig(&s, "multi-region.example.com");
+    let url = format!("http://{}/", ips[0]);
+
+    // The second ALB, made by the controller stand-in from a second Ingress.
+    s.write("second.yaml", SECOND_INGRESS);
+    let second_yaml = s.path().join("second.yaml");
+    kubectl(
+        &env,
+        &[
+            "--context",
+            "sandbox-primary",
+            "apply",
+            "-f",
+            second_yaml.to_str().unwrap(),
+        ],
+    );
+    let lbs_in = |region: &str| {
+        aws(
+            &env,
+            &["elbv2", "describe-load-balancers", "--region", region],
+        )["LoadBalancers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["LoadBalancerArn"].as_str().unwrap().to_string(),
+                    l["LoadBalancerName"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let start = Instant::now();
+    let lbs = loop {
+        let lbs = lbs_in("us-east-1");
+        if lbs.len() == 2 {
+            break lbs;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{lbs:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let arns: Vec<&str> = lbs.iter().map(|(a, _)| a.as_str()).collect();
+    aws(
+        &env,
+        &[
+            &[
+                "elbv2",
+                "wait",
+                "load-balancer-available",
+                "--region",
+                "us-east-1",
+            ],
+            &["--load-balancer-arns"][..],
+            &arns[..],
+        ]
+        .concat(),
+    );
+    let group = endpoint_group(&env, "us-east-1");
+    let first_arn = aws(
+        &env,
+        &[
+            "globalaccelerator",
+            "--region",
+            "us-west-2",
+            "describe-endpoint-group",
+            "--endpoint-group-arn",
+            &group,
+        ],
+    )["EndpointGroup"]["EndpointDescriptions"][0]["EndpointId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (first, second) = if lbs[0].0 == first_arn {
+        (lbs[0].clone(), lbs[1].clone())
+    } else {
+        (lbs[1].clone(), lbs[0].clone())
+    };
+    assert_eq!(first.0, first_arn);
+
+    // Weights 192 and 64 in the primary group (dial 100): 3 to 1.
+    aws(
+        &env,
+        &[
+            "globalaccelerator",
+            "--region",
+            "us-west-2",
+            "update-endpoint-group",
+            "--endpoint-group-arn",
+            &group,
+            "--endpoint-configurations",
+            &format!(
+                "EndpointId={},Weight=192,ClientIPPreservationEnabled=true",
+                first.0
+            ),
+            &format!(
+                "EndpointId={},Weight=64,ClientIPPreservationEnabled=true",
+                second.0
+            ),
+        ],
+    );
+    // New connections route on a snapshot at most one 100 ms tick old; the new
+    // endpoint reads INITIAL for the sandbox's 20 ms transition. Wait for its first answer.
+    let start = Instant::now();
+    while curl_alb(&url).0 != second.1 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the second ALB never answered"
+        );
+    }
+    let n = 200;
+    let answers: Vec<(String, String)> = (0..n).map(|_| curl_alb(&url)).collect();
+    let by_first = answers.iter().filter(|(alb, _)| *alb == first.1).count();
+    let by_second = answers.iter().filter(|(alb, _)| *alb == second.1).count();
+    assert_eq!(by_first + by_second, n, "{answers:?}");
+    assert!(answers.iter().all(|(_, r)| r == "us-east-1"), "{answers:?}");
+    assert_share("weights 192:64, to the first ALB", by_first, n, 0.75);
+
+    // Dial 25 on the primary group: a quarter stays in us-east-1, the rest goes to the
+    // dial-0 us-east-2 group (what a dial turns away goes to other regions).
+    aws(
+        &env,
+        &[
+            "globalaccelerator",
+            "--region",
+            "us-west-2",
+            "update-endpoint-group",
+            "--endpoint-group-arn",
+            &group,
+            "--traffic-dial-percentage",
+            "25",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let seen = regions(&url, n);
+    let primary = *seen.get("us-east-1").unwrap_or(&0);
+    let secondary = *seen.get("us-east-2").unwrap_or(&0);
+    assert_eq!(primary + secondary, n, "{seen:?}");
+    assert_share("dial 25, to us-east-1", primary, n, 0.25);
 }

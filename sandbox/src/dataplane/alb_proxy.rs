@@ -345,11 +345,16 @@ async fn client(proxy: Arc<Proxy>, stream: TcpStream, ip: IpAddr) {
         };
         down.consume(len);
         deadline.extend(FORWARD_TIMEOUT);
+        let mut answering = false;
         let outcome = tokio::select! {
             biased;
-            o = exchange(&proxy, &mut down, &mut held, &req, &mut out) => o,
-            _ = deadline.passed() => Outcome::Failed { answered: false },
+            o = exchange(&proxy, &mut down, &mut held, &req, &mut out, &mut answering) => Some(o),
+            _ = deadline.passed() => None,
         };
+        // Out of time: a 502, unless part of the answer already went out.
+        let outcome = outcome.unwrap_or(Outcome::Failed {
+            answered: answering,
+        });
         match outcome {
             Outcome::Done { keep_alive: true } => {}
             Outcome::Done { keep_alive: false } => break,
@@ -390,13 +395,15 @@ enum Outcome {
     },
 }
 
-/// Forwards one request and its answer.
+/// Forwards one request and its answer; `answering` turns true once anything of the
+/// answer has gone to the client.
 async fn exchange(
     proxy: &Proxy,
     down: &mut Conn,
     held: &mut Option<(SocketAddr, Conn)>,
     req: &Request,
     out: &mut Vec<u8>,
+    answering: &mut bool,
 ) -> Outcome {
     let failed = Outcome::Failed { answered: false };
     let Some(to) = proxy.pick() else {
@@ -472,6 +479,7 @@ async fn exchange(
             return failed;
         };
         if (100..200).contains(&resp.status) && resp.status != 101 {
+            *answering |= !req.http10;
             if !req.http10 && down.stream.write_all(&up.pending()[..len]).await.is_err() {
                 return Outcome::Failed { answered: true };
             }
@@ -485,6 +493,7 @@ async fn exchange(
         return failed;
     }
     up.consume(len);
+    *answering = true;
     out.clear();
     out.extend_from_slice(&resp.head);
     let copied = http1::copy_body(

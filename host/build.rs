@@ -125,7 +125,9 @@ fn files_table(name: &str, doc: &str, dir: &Path) -> String {
         for entry in fs::read_dir(dir).into_iter().flatten() {
             let path = entry.unwrap().path();
             let file_name = path.file_name().unwrap().to_string_lossy().to_string();
-            if file_name == "target" || file_name.starts_with('.') {
+            // Build output and hidden folders are not part of a template; hidden files
+            // (`.gitignore`) are.
+            if file_name == "target" || (path.is_dir() && file_name.starts_with('.')) {
                 continue;
             }
             if path.is_dir() {

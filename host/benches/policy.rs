@@ -222,7 +222,7 @@ fn reaction() {
             .unwrap();
         assert_eq!(tick["applied"].as_array().unwrap().len(), 2, "{tick}");
         println!(
-            "round {round}: pods gone -> dials changed in {} ms (runner start included); observe {} ms (DescribeEndpointGroup and 6 probes), decide {} µs, apply {} ms (2 UpdateEndpointGroup)",
+            "round {round}: pods gone -> dials changed in {} ms (runner start included); observe {} ms (listings and 6 probes), decide {} µs, apply {} ms (2 UpdateEndpointGroup)",
             tick["ts_ms"].as_u64().unwrap() - gone,
             tick["observe_ms"],
             tick["decide_us"],

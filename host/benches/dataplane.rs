@@ -1,6 +1,8 @@
 //! Data plane benchmarks: prints figures for BENCHMARKS.md.
 //!
-//! `cargo bench -p runner --bench dataplane` (needs `wrk`: apt-get install wrk). It runs
+//! `cargo bench --profile dev -p runner --bench dataplane` (needs `wrk`: apt-get install
+//! wrk; the figures in BENCHMARKS.md are from the dev profile, as everything else is
+//! built; plain `cargo bench` means a cold release build of the whole tree). It runs
 //! the built `runner` as a user would: a sandbox, `workflows/active-failover.toml`, then
 //! (1) requests per second straight to a pod against through accelerator → ALB → pod,
 //! measured with wrk on loopback in one run, and (2) the failover drill with the ALB

@@ -205,33 +205,19 @@ fn guard_rails_clamp_decisions_and_bad_input_is_named() {
         error.starts_with("invalid: ") && error.contains("bound_ms"),
         "{error}"
     );
-    // Not a policy at all.
-    let out = s.run(&[
-        "policy",
-        "test",
-        &fixture("testkit"),
-        "--observations",
-        &scenario("flapping.ndjson"),
-    ]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("routing-policy world"),
-        "{}",
-        stderr(&out)
-    );
-    let out = s.run(&[
-        "policy",
-        "test",
-        "no-such-policy",
-        "--observations",
-        &scenario("flapping.ndjson"),
-    ]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("built-ins: active-failover, latency, weighted"),
-        "{}",
-        stderr(&out)
-    );
+    // Not a policy at all, and no such built-in: exit 2, saying what is wrong.
+    for (policy, want) in [
+        (fixture("testkit"), "routing-policy world"),
+        (
+            "no-such-policy".into(),
+            "built-ins: active-failover, latency, weighted",
+        ),
+    ] {
+        let flapping = scenario("flapping.ndjson");
+        let out = s.run(&["policy", "test", &policy, "--observations", &flapping]);
+        assert_eq!(code(&out), 2, "{policy}");
+        assert!(stderr(&out).contains(want), "{}", stderr(&out));
+    }
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use runner_workflow::{DialGuard, PluginRef, Policy};
 
 use super::output::{JsonLines, PlainLines};
-use super::validate::{engine, load_checked};
+use super::validate::{engine, engine_and_workflow};
 use super::workflow_cmd::{How, connect};
 use super::{
     EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STEP_FAILED, OutputFormat,
@@ -62,12 +62,8 @@ pub async fn watch(
     ticks: Option<u64>,
     record: Option<PathBuf>,
 ) -> u8 {
-    let engine = match engine(cache_dir) {
-        Ok(e) => Arc::new(e),
-        Err(code) => return code,
-    };
-    let wf = match load_checked(&engine, &args) {
-        Ok(wf) => wf,
+    let (engine, wf) = match engine_and_workflow(cache_dir, &args) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let Some(policy) = wf.policy.clone() else {

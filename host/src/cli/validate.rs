@@ -25,6 +25,16 @@ pub fn load_checked(engine: &WasmEngine, args: &WorkflowArgs) -> Result<Workflow
     Err(EXIT_INVALID)
 }
 
+/// The engine and the fully checked workflow, or the exit code once the problem is printed.
+pub fn engine_and_workflow(
+    cache_dir: Option<PathBuf>,
+    args: &WorkflowArgs,
+) -> Result<(std::sync::Arc<WasmEngine>, Workflow), u8> {
+    let engine = std::sync::Arc::new(engine(cache_dir)?);
+    let wf = load_checked(&engine, args)?;
+    Ok((engine, wf))
+}
+
 pub fn engine(cache_dir: Option<PathBuf>) -> Result<WasmEngine, u8> {
     let cache_dir = cache_dir.or_else(crate::engine::ComponentCache::default_dir);
     WasmEngine::new(EngineOptions {

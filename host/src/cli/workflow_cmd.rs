@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::output::{JsonLines, LiveProgress, PlainLines};
-use super::validate::{engine, load_checked};
+use super::validate::engine_and_workflow;
 use super::{
     EXIT_CANNOT_RUN, EXIT_INTERRUPTED, EXIT_INVALID, EXIT_OK, EXIT_STEP_FAILED, OutputFormat,
     WorkflowArgs,
@@ -87,12 +87,8 @@ async fn run(
     args: WorkflowArgs,
     how: How,
 ) -> u8 {
-    let engine = match engine(cache_dir) {
-        Ok(e) => Arc::new(e),
-        Err(code) => return code,
-    };
-    let wf = match load_checked(&engine, &args) {
-        Ok(wf) => wf,
+    let (engine, wf) = match engine_and_workflow(cache_dir, &args) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let what = match verb {

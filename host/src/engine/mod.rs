@@ -151,25 +151,18 @@ impl WasmEngine {
     /// `load` for bytes whose sha256 the caller has already computed (and checked
     /// against a pin), so a component is hashed once per load.
     pub fn load_hashed(&self, sha256: &str, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, LoadError> {
-        let sha256 = sha256.to_string();
-        if let Some(p) = self.loaded.lock().unwrap().get(&sha256) {
+        if let Some(p) = self.loaded.lock().unwrap().get(sha256) {
             return Ok(p.clone());
         }
-        let (component, outcome) = self
-            .cache
-            .load(&self.engine, &sha256, bytes)
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
+        let (pre, outcome) = self.instance_pre(sha256, bytes, LoadError::WrongWorld)?;
         let pre = StepPre::new(pre).map_err(|e| LoadError::WrongWorld(format!("{e:#}")))?;
         let plugin = Arc::new(LoadedPlugin {
-            sha256: sha256.clone(),
+            sha256: sha256.to_string(),
             pre,
             outcome,
         });
-        self.loaded.lock().unwrap().insert(sha256, plugin.clone());
+        let mut loaded = self.loaded.lock().unwrap();
+        loaded.insert(sha256.to_string(), plugin.clone());
         Ok(plugin)
     }
 
@@ -180,14 +173,7 @@ impl WasmEngine {
         if let Some(p) = self.policies.lock().unwrap().get(&sha256) {
             return Ok(p.clone());
         }
-        let (component, _) = self
-            .cache
-            .load(&self.engine, &sha256, bytes)
-            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::NotAPolicy(format!("{e:#}")))?;
+        let (pre, _) = self.instance_pre(&sha256, bytes, LoadError::NotAPolicy)?;
         let pre =
             RoutingPolicyPre::new(pre).map_err(|e| LoadError::NotAPolicy(format!("{e:#}")))?;
         let policy = Arc::new(LoadedPolicy {
@@ -196,6 +182,25 @@ impl WasmEngine {
         });
         self.policies.lock().unwrap().insert(sha256, policy.clone());
         Ok(policy)
+    }
+
+    /// Compiles (or loads from the cache) a component and links it; a linking failure
+    /// is the component asking for imports of another world (`wrong_world`).
+    fn instance_pre(
+        &self,
+        sha256: &str,
+        bytes: &[u8],
+        wrong_world: fn(String) -> LoadError,
+    ) -> Result<(wasmtime::component::InstancePre<StepState>, CacheOutcome), LoadError> {
+        let (component, outcome) = self
+            .cache
+            .load(&self.engine, sha256, bytes)
+            .map_err(|e| LoadError::Invalid(format!("{e:#}")))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| wrong_world(format!("{e:#}")))?;
+        Ok((pre, outcome))
     }
 
     /// A fresh store for one attempt of one step.

@@ -8,24 +8,13 @@
 //! measured with wrk on loopback in one run, and (2) the failover drill with the ALB
 //! defaults (15 s × 2) and with a fast setting (5 s × 2), against its detection floor.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-
-fn runner(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("running runner");
-    assert!(
-        out.status.success(),
-        "runner {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use support::runner;
 
 fn workflows() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows")

@@ -11,6 +11,8 @@
 //!    decides and applies; the figures are its per-tick observe/decide/apply times and
 //!    the time from the pods going to the dials being changed.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -24,6 +26,7 @@ use runner::exec::recorder::Recorder;
 use runner::policy::builtins::policies;
 use runner::policy::runtime::PolicyRuntime;
 use serde_json::Value;
+use support::runner;
 
 const GROUPS: usize = 10;
 
@@ -146,21 +149,6 @@ fn decisions_per_second(rt: &tokio::runtime::Runtime) {
             (2 * n) as f64 / started.elapsed().as_secs_f64()
         );
     });
-}
-
-fn runner(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("running runner");
-    assert!(
-        out.status.success(),
-        "runner {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn kubectl(dir: &Path, replicas: u32) {

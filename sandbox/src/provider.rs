@@ -46,8 +46,9 @@ pub trait LoadBalancers: Send + Sync + 'static {
     ) -> anyhow::Result<()>;
     /// Reconciles the Ingress's target group, its HTTP:80 listener and its targets on
     /// the ALB `ensure_ingress_alb` returned. Targets that left the endpoints stay
-    /// registered as `draining` until health checks mark them unhealthy, then they are
-    /// deregistered. Implementations without target groups accept and ignore it.
+    /// registered as `draining` (no new traffic, still health-checked) and are
+    /// deregistered the deregistration delay after the drain began. Implementations
+    /// without target groups accept and ignore it.
     fn ensure_ingress_backend(&self, req: &AlbRequest, backend: &AlbBackend) -> anyhow::Result<()> {
         let _ = (req, backend);
         Ok(())

@@ -105,7 +105,7 @@ pub(crate) fn regions(url: &str, n: usize) -> HashMap<String, usize> {
     seen
 }
 
-fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
+pub(crate) fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
     let out = Command::new("kubectl")
         .args(args)
         .envs(env)
@@ -115,6 +115,22 @@ fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
         out.status.success(),
         "kubectl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Scales the sample app in the primary cluster, with the stock kubectl.
+pub(crate) fn scale_primary(env: &HashMap<String, String>, replicas: u32) {
+    let replicas = format!("--replicas={replicas}");
+    kubectl(
+        env,
+        &[
+            "--context",
+            "sandbox-primary",
+            "scale",
+            "deployment",
+            "py-az",
+            &replicas,
+        ],
     );
 }
 
@@ -169,17 +185,7 @@ fn traffic_fails_over_and_back_through_the_accelerator() {
     let alb_url = format!("http://{}/", alb_ip[0]);
     assert_eq!(curl(&alb_url).0, 200);
 
-    kubectl(
-        &env,
-        &[
-            "--context",
-            "sandbox-primary",
-            "scale",
-            "deployment",
-            "py-az",
-            "--replicas=0",
-        ],
-    );
+    scale_primary(&env, 0);
     let started = Instant::now();
     let failover = until_region(&url, "us-east-2", Duration::from_secs(40));
     let (code502, body) = curl(&alb_url);
@@ -196,17 +202,7 @@ fn traffic_fails_over_and_back_through_the_accelerator() {
         started.elapsed()
     );
 
-    kubectl(
-        &env,
-        &[
-            "--context",
-            "sandbox-primary",
-            "scale",
-            "deployment",
-            "py-az",
-            "--replicas=1",
-        ],
-    );
+    scale_primary(&env, 1);
     let failback = until_region(&url, "us-east-1", Duration::from_secs(40));
     eprintln!("failback after {failback:?}");
 }

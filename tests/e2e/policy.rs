@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cloud::{aws, sandbox_up};
-use crate::dataplane::{dig, regions};
+use crate::dataplane::{dig, kubectl, regions, scale_primary};
 use crate::support::*;
 
 fn repo() -> PathBuf {
@@ -382,19 +382,6 @@ fn reference(s: &Scratch) {
     }
 }
 
-fn kubectl(env: &HashMap<String, String>, args: &[&str]) {
-    let out = Command::new("kubectl")
-        .args(args)
-        .envs(env)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// region -> (dial, first endpoint's health, group ARN) of the accelerator's groups, by
 /// the aws CLI.
 fn groups(env: &HashMap<String, String>, name: &str) -> BTreeMap<String, (f64, String, String)> {
@@ -499,17 +486,7 @@ fn watch_moves_traffic_when_the_primarys_pods_go_and_back_when_they_return() {
         "{text}"
     );
 
-    kubectl(
-        &env,
-        &[
-            "--context",
-            "sandbox-primary",
-            "scale",
-            "deployment",
-            "py-az",
-            "--replicas=0",
-        ],
-    );
+    scale_primary(&env, 0);
     let started = Instant::now();
     let (code2, text) = watch(
         &s,
@@ -535,17 +512,7 @@ fn watch_moves_traffic_when_the_primarys_pods_go_and_back_when_they_return() {
     eprintln!("the policy moved the dials within {reaction:?} of the pods going (one tick)");
 
     // Hysteresis: healthy again, but it fails back only on the third healthy tick.
-    kubectl(
-        &env,
-        &[
-            "--context",
-            "sandbox-primary",
-            "scale",
-            "deployment",
-            "py-az",
-            "--replicas=2",
-        ],
-    );
+    scale_primary(&env, 2);
     kubectl(
         &env,
         &[

@@ -700,6 +700,14 @@ fn hostile_policies_in_the_loop_change_nothing_outside_their_grants() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(2500));
+    // One loop per accelerator: a second one is refused while the first runs.
+    let second = s.run(&["watch", "greedy.toml", "--ticks", "1"]);
+    assert_eq!(code(&second), 3, "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("accelerator `mine` is already being watched"),
+        "{}",
+        stderr(&second)
+    );
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

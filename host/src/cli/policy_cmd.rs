@@ -21,7 +21,8 @@ use crate::policy::harness::{self, Replay};
 use crate::policy::runtime::PolicyRuntime;
 use crate::policy::watch::{self, WatchOptions};
 use crate::policy::{builtins, observation, template};
-use crate::state::AuditLog;
+use crate::state::lock::LockError;
+use crate::state::{AuditLog, StateLock};
 
 /// Resolves and loads a policy; the error is printed and becomes exit 2.
 pub(super) fn load_policy(
@@ -74,6 +75,30 @@ pub async fn watch(
         return EXIT_INVALID;
     };
     let json = args.output == OutputFormat::Json;
+    // One loop per accelerator per state directory: two would undo each other's moves.
+    let lock_dir = state_dir
+        .join("watch")
+        .join(format!("{}.lock", policy.accelerator));
+    let what = format!(
+        "watch {} (accelerator `{}`)",
+        args.file.display(),
+        policy.accelerator
+    );
+    let _lock = match StateLock::acquire(&lock_dir, &what) {
+        Ok(lock) => lock,
+        Err(LockError::Busy { holder, .. }) => {
+            eprintln!(
+                "error: accelerator `{}` is already being watched from {} ({holder}); stop that loop first",
+                policy.accelerator,
+                state_dir.display()
+            );
+            return EXIT_CANNOT_RUN;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CANNOT_RUN;
+        }
+    };
     let id = format!("watch-{}", crate::events::now_ms());
     let dir = state_dir.join("watch").join(&id);
     let audit = match std::fs::create_dir_all(&dir)

@@ -5,7 +5,9 @@
 //! 1. Decisions per second of the built-in `latency` policy with 10 endpoint groups,
 //!    through the same `PolicyRuntime` the loop uses (a fresh instance per decision,
 //!    limits on, memory threaded from one decision to the next), on one task and on
-//!    two at once (this machine has 2 cores).
+//!    two at once (this machine has 2 cores), beside what a fresh instance alone costs.
+//!    `BENCH_GROUPS`, `BENCH_N`, `BENCH_POLICY` and `BENCH_PARAMS` change the shape;
+//!    `BENCH_SKIP_REACTION` skips part 2.
 //! 2. The loop's reaction time against the sandbox, through the built `runner`: the
 //!    primary's pods are scaled to zero, then `runner watch` (every 1 s) observes,
 //!    decides and applies; the figures are its per-tick observe/decide/apply times and
@@ -21,10 +23,11 @@ use std::time::{Duration, Instant};
 use runner::bindings::policy::{
     Endpoint, EndpointGroup, Listener, Observation, PortRange, RegionProbes,
 };
-use runner::engine::{EngineOptions, WasmEngine};
+use runner::capabilities::StepHost;
+use runner::engine::{EngineOptions, LoadedPolicy, WasmEngine};
 use runner::exec::recorder::Recorder;
 use runner::policy::builtins::policies;
-use runner::policy::runtime::PolicyRuntime;
+use runner::policy::runtime::{POLICY_LIMITS, PolicyRuntime};
 use serde_json::Value;
 use support::runner;
 
@@ -86,9 +89,31 @@ fn observation() -> Observation {
             endpoint_groups: groups,
         }],
         probes,
-        params: r#"{"bound_ms": 250, "step": 10, "recover_after": 3}"#.into(),
+        params: std::env::var("BENCH_PARAMS")
+            .unwrap_or_else(|_| r#"{"bound_ms": 250, "step": 10, "recover_after": 3}"#.into()),
         memory: None,
     }
+}
+
+/// What a decision costs before the policy runs: a store with its limits and a fresh
+/// instance of the component.
+async fn instantiate_only(engine: &WasmEngine, loaded: &LoadedPolicy) {
+    let n = 5000;
+    let started = Instant::now();
+    for _ in 0..n {
+        let host = StepHost::new(
+            "bench".into(),
+            Arc::new(Recorder::detached()),
+            Default::default(),
+            Default::default(),
+        );
+        let mut store = engine.store(host, &POLICY_LIMITS);
+        loaded.pre.instantiate_async(&mut store).await.unwrap();
+    }
+    println!(
+        "store + fresh instance alone: {:.1} µs each ({n})",
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
 }
 
 /// Decides `n` times in a row on one task; returns each decision's time.
@@ -118,8 +143,10 @@ fn decisions_per_second(rt: &tokio::runtime::Runtime) {
         })
         .unwrap(),
     );
-    let (_, _, bytes) = policies().iter().find(|(n, _, _)| *n == "latency").unwrap();
+    let which = std::env::var("BENCH_POLICY").unwrap_or_else(|_| "latency".into());
+    let (_, _, bytes) = policies().iter().find(|(n, _, _)| *n == which).unwrap();
     let loaded = engine.load_policy(bytes).unwrap();
+    rt.block_on(instantiate_only(&engine, &loaded));
     let runtime = Arc::new(PolicyRuntime::new(
         engine,
         loaded,

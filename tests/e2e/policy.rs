@@ -549,7 +549,8 @@ fn watch_moves_traffic_when_the_primarys_pods_go_and_back_when_they_return() {
     let audits: Vec<Value> = std::fs::read_dir(s.state_dir().join("watch"))
         .unwrap()
         .flatten()
-        .flat_map(|d| events(&std::fs::read_to_string(d.path().join("audit.ndjson")).unwrap()))
+        .map(|d| d.path().join("audit.ndjson"))
+        .flat_map(|audit| events(&std::fs::read_to_string(&audit).unwrap()))
         .collect();
     let updates = audits
         .iter()

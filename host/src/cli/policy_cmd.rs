@@ -77,8 +77,8 @@ pub async fn watch(
     let json = args.output == OutputFormat::Json;
     // One loop per accelerator per state directory: two would undo each other's moves.
     let lock_dir = state_dir
-        .join("watch")
-        .join(format!("{}.lock", policy.accelerator));
+        .join("locks")
+        .join(format!("watch-{}", policy.accelerator));
     let what = format!(
         "watch {} (accelerator `{}`)",
         args.file.display(),

@@ -255,6 +255,11 @@ fn request(raw: &[u8], client: &str) -> Option<Request> {
     })
 }
 
+/// The ALB's own 400 for a request it cannot parse; the connection is closed after it.
+fn bad_request(alb: &str) -> Vec<u8> {
+    own_answer("400 Bad Request", BAD_REQUEST_BODY, alb, true)
+}
+
 /// An answer of the proxy's own (502, 400).
 fn own_answer(status: &str, body: &str, alb: &str, close: bool) -> Vec<u8> {
     format!(
@@ -318,29 +323,13 @@ async fn client(proxy: Arc<Proxy>, stream: TcpStream, ip: IpAddr) {
         let len = match head {
             Ok(Ok(Some(n))) => n,
             Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
-                let _ = down
-                    .stream
-                    .write_all(&own_answer(
-                        "400 Bad Request",
-                        BAD_REQUEST_BODY,
-                        &proxy.name,
-                        true,
-                    ))
-                    .await;
+                let _ = down.stream.write_all(&bad_request(&proxy.name)).await;
                 break;
             }
             _ => break,
         };
         let Some(req) = request(&down.pending()[..len], &ip) else {
-            let _ = down
-                .stream
-                .write_all(&own_answer(
-                    "400 Bad Request",
-                    BAD_REQUEST_BODY,
-                    &proxy.name,
-                    true,
-                ))
-                .await;
+            let _ = down.stream.write_all(&bad_request(&proxy.name)).await;
             break;
         };
         down.consume(len);

@@ -122,12 +122,7 @@ pub async fn apply(host: &mut StepHost, plan: &mut Plan, carried: &mut Carried) 
         let result = send(host, change).await;
         change.outcome = Some(match result {
             Ok(()) => {
-                if let Some(dial) = change.dial {
-                    carried.set_dial(&change.group, dial);
-                }
-                for (endpoint, _, weight) in &change.weights {
-                    carried.set_weight(&change.group, endpoint, *weight);
-                }
+                carried.take(change);
                 "ok".into()
             }
             Err(e) => {
@@ -184,12 +179,7 @@ async fn send(host: &mut StepHost, change: &Planned) -> Result<(), PluginError> 
 /// Applies a plan to the offline state only (the harness: nothing is sent).
 pub fn carry(plan: &mut Plan, carried: &mut Carried) {
     for change in &mut plan.changes {
-        if let Some(dial) = change.dial {
-            carried.set_dial(&change.group, dial);
-        }
-        for (endpoint, _, weight) in &change.weights {
-            carried.set_weight(&change.group, endpoint, *weight);
-        }
+        carried.take(change);
         change.outcome = Some("simulated".into());
     }
 }

@@ -58,9 +58,9 @@ pub async fn replay(
                 )
             }
         };
-        let mut after = obs.clone();
-        carried.overlay(&mut after);
-        let dials = observation::dials(&after);
+        // What the decision leaves: the observation with it applied.
+        carried.overlay(&mut obs);
+        let dials = observation::dials(&obs);
         if how.json {
             println!(
                 "{}",

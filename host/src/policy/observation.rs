@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use super::apply::Planned;
 use crate::bindings::policy::{Decision, Observation};
 
 /// Most observations one file may hold.
@@ -123,13 +124,15 @@ pub struct Carried {
 }
 
 impl Carried {
-    pub fn set_dial(&mut self, group: &str, dial: f32) {
-        self.dials.insert(group.to_string(), dial);
-    }
-
-    pub fn set_weight(&mut self, group: &str, endpoint: &str, weight: u8) {
-        self.weights
-            .insert((group.to_string(), endpoint.to_string()), weight);
+    /// Keeps what `change` set: its dial, if any, and its weights.
+    pub fn take(&mut self, change: &Planned) {
+        if let Some(dial) = change.dial {
+            self.dials.insert(change.group.clone(), dial);
+        }
+        for (endpoint, _, weight) in &change.weights {
+            self.weights
+                .insert((change.group.clone(), endpoint.clone()), *weight);
+        }
     }
 
     /// Overwrites the observation's dials and weights with what was applied.

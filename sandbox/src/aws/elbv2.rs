@@ -144,19 +144,20 @@ pub fn controller_alb_name(cluster: &str, namespace: &str, ingress: &str, scheme
     h.update(cluster.as_bytes());
     h.update(format!("{namespace}/{ingress}").as_bytes());
     h.update(scheme.as_bytes());
-    let hash = hex::encode(h.finalize());
+    controller_name(namespace, ingress, h)
+}
+
+/// `k8s-<a[:8]>-<b[:8]>-<10 hex of the hash>`, with only the alphanumerics of `a` and
+/// `b`: how the controller names what it creates.
+fn controller_name(a: &str, b: &str, hash: Sha256) -> String {
+    let hash = hex::encode(hash.finalize());
     let clean = |s: &str| {
         s.chars()
             .filter(|c| c.is_ascii_alphanumeric())
             .take(8)
             .collect::<String>()
     };
-    format!(
-        "k8s-{}-{}-{}",
-        clean(namespace),
-        clean(ingress),
-        &hash[..10]
-    )
+    format!("k8s-{}-{}-{}", clean(a), clean(b), &hash[..10])
 }
 
 /// The form parameters of an awsQuery request.
@@ -1288,19 +1289,7 @@ pub fn controller_tg_name(
         h.update(part.as_bytes());
         h.update([0]);
     }
-    let hash = hex::encode(h.finalize());
-    let clean = |s: &str| {
-        s.chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .take(8)
-            .collect::<String>()
-    };
-    format!(
-        "k8s-{}-{}-{}",
-        clean(namespace),
-        clean(service),
-        &hash[..10]
-    )
+    controller_name(namespace, service, h)
 }
 
 /// Makes the Ingress's target group, listener and targets what the controller wants;

@@ -489,7 +489,9 @@ async fn aws_cli_with_wrong_credentials_is_refused_and_changes_nothing() {
 }
 
 /// Runs the futures concurrently (the CLI is slow to start; its runs overlap well).
-async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+pub(crate) async fn futures_join<F: std::future::Future>(
+    futs: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let handles: Vec<_> = futs.map(|f| Box::pin(f)).collect();
     let mut out = Vec::new();
     // Poll them together: join_all without the futures crate.

@@ -276,7 +276,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
         let batch: Vec<_> = (0..20)
             .map(|i| curl(if (chunk + i) % 2 == 0 { a } else { b }))
             .collect();
-        answers.extend(futures_join_all(batch).await);
+        answers.extend(crate::cli_tutorial::futures_join(batch.into_iter()).await);
     }
     let primaries = answers.iter().filter(|s| *s == "primary").count();
     let secondaries = answers.iter().filter(|s| *s == "secondary").count();
@@ -354,16 +354,4 @@ async fn a_listener_table_left_by_a_killed_sandbox_is_not_shown() {
             binding.accelerator_arn
         )]
     );
-}
-
-/// Runs the futures concurrently (no extra dependency).
-async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'static>(
-    futs: Vec<F>,
-) -> Vec<String> {
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::new();
-    for h in handles {
-        out.push(h.await.unwrap());
-    }
-    out
 }

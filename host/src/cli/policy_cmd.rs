@@ -63,7 +63,7 @@ pub async fn watch(
     ticks: Option<u64>,
     record: Option<PathBuf>,
 ) -> u8 {
-    let (engine, wf) = match engine_and_workflow(cache_dir, &args) {
+    let (engine, wf) = match engine_and_workflow(cache_dir, &args, false) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

@@ -11,10 +11,15 @@ use crate::plugins::Catalog;
 /// Loads and fully checks a workflow (plugins included). On problems, prints them and
 /// returns the exit code to use.
 pub fn load_checked(engine: &WasmEngine, args: &WorkflowArgs) -> Result<Workflow, u8> {
+    load(args, Some(engine))
+}
+
+/// Loads a workflow and, with `plugins`, checks its steps' plugins too.
+fn load(args: &WorkflowArgs, plugins: Option<&WasmEngine>) -> Result<Workflow, u8> {
     let report = match Workflow::load(&args.file, &args.vars) {
-        Ok(wf) => match wf.check_plugins(&Catalog { engine }) {
-            Ok(()) => return Ok(wf),
-            Err(report) => report,
+        Ok(wf) => match plugins.map(|engine| wf.check_plugins(&Catalog { engine })) {
+            None | Some(Ok(())) => return Ok(wf),
+            Some(Err(report)) => report,
         },
         Err(report) => report,
     };
@@ -25,13 +30,16 @@ pub fn load_checked(engine: &WasmEngine, args: &WorkflowArgs) -> Result<Workflow
     Err(EXIT_INVALID)
 }
 
-/// The engine and the fully checked workflow, or the exit code once the problem is printed.
+/// The engine and the workflow, or the exit code once the problem is printed. With
+/// `steps`, the steps' plugins are loaded and checked as well (what `exec` and
+/// `destroy` run); `watch` runs no step and skips that.
 pub fn engine_and_workflow(
     cache_dir: Option<PathBuf>,
     args: &WorkflowArgs,
+    steps: bool,
 ) -> Result<(std::sync::Arc<WasmEngine>, Workflow), u8> {
     let engine = std::sync::Arc::new(engine(cache_dir)?);
-    let wf = load_checked(&engine, args)?;
+    let wf = load(args, steps.then_some(&*engine))?;
     Ok((engine, wf))
 }
 

@@ -87,7 +87,7 @@ async fn run(
     args: WorkflowArgs,
     how: How,
 ) -> u8 {
-    let (engine, wf) = match engine_and_workflow(cache_dir, &args) {
+    let (engine, wf) = match engine_and_workflow(cache_dir, &args, true) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

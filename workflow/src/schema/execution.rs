@@ -18,19 +18,45 @@ impl Checker<'_> {
         key: &str,
         scope: &str,
     ) -> Option<(Duration, Range<usize>)> {
+        self.duration_of(table, key, scope, false)
+    }
+
+    /// [`Checker::duration`]; with `vars`, the string may refer to variables
+    /// (`"${vars.every}"`), for settings outside a step.
+    pub(super) fn duration_of(
+        &mut self,
+        table: &DeTable<'_>,
+        key: &str,
+        scope: &str,
+        vars: bool,
+    ) -> Option<(Duration, Range<usize>)> {
         let value = table.get(key)?;
-        let parsed = match value.get_ref() {
-            DeValue::String(s) => units::parse_duration(s),
-            DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix())
-                .ok()
-                .map(Duration::from_secs),
+        let (parsed, written) = match value.get_ref() {
+            DeValue::String(s) if vars && s.contains('$') => {
+                let expanded = self.expand(s, value.span(), scope)?;
+                (units::parse_duration(&expanded), format!("\"{expanded}\""))
+            }
+            DeValue::String(s) => (
+                units::parse_duration(s),
+                self.text.text()[value.span()].to_string(),
+            ),
+            DeValue::Integer(i) => (
+                u64::from_str_radix(i.as_str(), i.radix())
+                    .ok()
+                    .map(Duration::from_secs),
+                String::new(),
+            ),
             _ => {
                 self.wrong_type(key, scope, value, "a duration (a string or an integer)");
                 return None;
             }
         };
         if parsed.is_none() {
-            let written = &self.text.text()[value.span()];
+            let written = if written.is_empty() {
+                &self.text.text()[value.span()]
+            } else {
+                &written
+            };
             self.report(
                 value.span(),
                 format!("invalid duration {written} for `{key}`{}", within(scope)),

@@ -13,7 +13,7 @@ use crate::grants::Grants;
 use crate::plugin::PluginRef;
 use crate::policy::{Policy, PolicyProbe};
 use crate::template::{self, Context, Files};
-use crate::units::{self, DURATION_HELP};
+use crate::units::DURATION_HELP;
 
 const POLICY_KEYS: &[&str] = &[
     "plugin",
@@ -67,7 +67,7 @@ impl Checker<'_> {
                 String::new()
             }
         };
-        let every = match self.policy_every(table) {
+        let every = match self.duration_of(table, "every", SCOPE, true) {
             Some((d, at)) if d < Duration::from_secs(1) => {
                 self.report(
                     at,
@@ -105,29 +105,6 @@ impl Checker<'_> {
         })
     }
 
-    /// `every`: a duration, which may come from a variable (`"${vars.every}"`).
-    fn policy_every(&mut self, table: &DeTable<'_>) -> Option<(Duration, std::ops::Range<usize>)> {
-        let value = table.get("every")?;
-        let DeValue::String(text) = value.get_ref() else {
-            return self.duration(table, "every", SCOPE);
-        };
-        if !text.contains('$') {
-            return self.duration(table, "every", SCOPE);
-        }
-        let expanded = self.expand(text, value.span(), SCOPE)?;
-        match units::parse_duration(&expanded) {
-            Some(d) => Some((d, value.span())),
-            None => {
-                self.report(
-                    value.span(),
-                    format!("invalid duration \"{expanded}\" for `every` of [policy]"),
-                    Some(DURATION_HELP.into()),
-                );
-                None
-            }
-        }
-    }
-
     /// `with`, its strings' `${vars.NAME}` substituted (step outputs and files are
     /// reported: the loop runs outside any run).
     fn policy_with(&mut self, table: &DeTable<'_>) -> Value {
@@ -143,10 +120,9 @@ impl Checker<'_> {
         if !ok {
             return json;
         }
-        let vars = self.vars.clone();
         let outputs = Default::default();
         let ctx = Context {
-            vars: &vars,
+            vars: &self.vars,
             outputs: &outputs,
         };
         template::render_value(&json, "policy", &ctx, &Files::default()).unwrap_or(json)

@@ -8,11 +8,11 @@ pub mod global_accelerator;
 pub mod identity;
 pub mod kubernetes;
 pub mod log;
-#[cfg(test)]
-mod mock_tests;
 pub mod probe;
 pub mod route53;
 pub mod state;
+#[cfg(test)]
+mod wire_tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -200,7 +200,6 @@ runner_plugin::export!(Drill);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::measure::region_of;
 
     #[test]

@@ -214,8 +214,13 @@ impl StateDir {
             let Some(earlier) = RunRecord::replay(&id, &contents.events) else {
                 break;
             };
+            // Replay lists every step of the workflow, so a step the killed run never
+            // got to carry is there as an empty record: it is filled, not kept empty.
             for (step, rec) in earlier.steps {
-                latest.steps.entry(step).or_insert(rec);
+                let slot = latest.steps.entry(step).or_default();
+                if *slot == StepRecord::default() {
+                    *slot = rec;
+                }
             }
             if earlier.status.is_none() {
                 from = earlier.resumed_from;
@@ -283,6 +288,62 @@ pub fn format_time(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn write_journal(state: &StateDir, id: &str, lines: &[String]) {
+        std::fs::create_dir_all(state.run_dir(id)).unwrap();
+        std::fs::write(state.journal_path(id), lines.join("\n") + "\n").unwrap();
+    }
+
+    fn started(id: &str, resumed_from: Option<&str>) -> String {
+        let from = resumed_from
+            .map(|f| format!(r#","resumed_from":"{f}""#))
+            .unwrap_or_default();
+        format!(
+            r#"{{"v":1,"ts_ms":1,"event":"run_started","run":"{id}","kind":"exec","workflow":"w","file":"w.toml","steps":["s0","s1","s2"]{from}}}"#
+        )
+    }
+
+    fn finished(step: &str) -> String {
+        format!(
+            r#"{{"v":1,"ts_ms":2,"event":"step_finished","step":"{step}","status":"succeeded","attempt":1,"duration_ms":1,"outputs":{{"step":"{step}"}},"input_hash":"h-{step}"}}"#
+        )
+    }
+
+    /// A run killed while it copied the earlier records (here after the first of
+    /// three) must not make the next run forget the steps it had not copied yet.
+    #[test]
+    fn a_run_killed_while_carrying_keeps_the_earlier_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateDir::new(dir.path());
+        write_journal(
+            &state,
+            "20260101T000000.000Z-0001",
+            &[
+                started("20260101T000000.000Z-0001", None),
+                finished("s0"),
+                finished("s1"),
+            ],
+        );
+        write_journal(
+            &state,
+            "20260101T000001.000Z-0002",
+            &[
+                started("20260101T000001.000Z-0002", Some("20260101T000000.000Z-0001")),
+                r#"{"v":1,"ts_ms":3,"event":"step_carried","step":"s0","from_run":"20260101T000000.000Z-0001","status":"succeeded","outputs":{"step":"s0"},"input_hash":"h-s0"}"#.to_string(),
+            ],
+        );
+        let latest = state.latest_with_history("w").unwrap().unwrap();
+        assert_eq!(latest.id, "20260101T000001.000Z-0002");
+        for step in ["s0", "s1"] {
+            let rec = &latest.steps[step];
+            assert_eq!(rec.status, Some(StepStatus::Succeeded), "{step}");
+            assert_eq!(
+                rec.input_hash.as_deref(),
+                Some(format!("h-{step}").as_str())
+            );
+        }
+        assert_eq!(latest.steps["s2"], StepRecord::default(), "s2 never ran");
+    }
 
     #[test]
     fn dates_are_converted_exactly() {

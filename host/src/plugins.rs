@@ -32,6 +32,11 @@ pub struct Resolved {
     pub sha256: String,
 }
 
+/// The largest component file runner reads. Components of interpreted languages carry
+/// their runtime (componentize-py's are about 40 MB); a path naming something bigger,
+/// or not a regular file at all (`/dev/zero`, a FIFO), is refused, not read.
+pub const MAX_PLUGIN_BYTES: u64 = 128 << 20;
+
 pub fn resolve(plugin: &PluginRef) -> Result<Resolved, PluginProblem> {
     match plugin {
         PluginRef::Builtin(name) => {
@@ -46,7 +51,7 @@ pub fn resolve(plugin: &PluginRef) -> Result<Resolved, PluginProblem> {
             })
         }
         PluginRef::File { path, sha256 } => {
-            let bytes = std::fs::read(path)
+            let bytes = runner_workflow::read_regular_file(path, MAX_PLUGIN_BYTES)
                 .map_err(|e| PluginProblem::Missing(format!("{}: {e}", path.display())))?;
             let actual = sha256_hex(&bytes);
             if let Some(expected) = sha256

@@ -52,6 +52,66 @@ fn a_missing_plugin_file_is_reported() {
     assert!(err.contains("nowhere.wasm"), "{err}");
 }
 
+/// A path that names something other than a regular file, or a file past the limit,
+/// is refused at once: not read until memory runs out (`/dev/zero`), not blocked on
+/// (a FIFO with no writer).
+#[test]
+fn plugin_workflow_and_observation_paths_that_are_not_bounded_files_are_refused() {
+    let s = Scratch::new();
+    let fifo = s.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Sparse: 200 MiB on paper, nothing on disk.
+    let big = std::fs::File::create(s.path().join("big.wasm")).unwrap();
+    big.set_len(200 << 20).unwrap();
+    for (plugin, why) in [
+        ("/dev/zero", "not a regular file"),
+        ("./fifo", "not a regular file"),
+        ("./big.wasm", "larger than 134217728 bytes"),
+    ] {
+        s.write(
+            "wf.toml",
+            &format!("name = \"x\"\n[[steps]]\nid = \"a\"\nplugin = \"{plugin}\"\n"),
+        );
+        let child = s
+            .runner(&["validate", "wf.toml"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_with_limit(child, std::time::Duration::from_secs(20));
+        assert_eq!(code(&out), 2, "{plugin}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("wf.toml:4:10"), "{plugin}: {err}");
+        assert!(err.contains(why), "{plugin}: {err}");
+    }
+    for args in [
+        &["validate", "fifo"][..],
+        &["exec", "/dev/zero"],
+        &["policy", "test", "weighted", "--observations", "fifo"],
+        &["policy", "test", "weighted", "--observations", "/dev/zero"],
+    ] {
+        let child = s
+            .runner(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_with_limit(child, std::time::Duration::from_secs(20));
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("not a regular file"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+}
+
 #[test]
 fn a_sha256_mismatch_is_reported_with_both_hashes() {
     let s = Scratch::new();

@@ -58,6 +58,7 @@
 //! ]);
 //! ```
 
+mod bounded_read;
 mod cloud;
 mod condition;
 mod dag;
@@ -73,6 +74,7 @@ mod toml_string;
 mod units;
 mod workflow;
 
+pub use bounded_read::{ReadProblem, read_regular_file};
 pub use cloud::{AwsConfig, CloudConfig, Cluster, SandboxPrereqs, WrongAccount};
 pub use condition::Condition;
 pub use diagnostic::{Diagnostic, Report};

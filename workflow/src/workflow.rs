@@ -1,8 +1,8 @@
 //! The validated workflow: what the engine runs, plus the source positions it keeps so
 //! later checks (plugins, declared outputs) can still point into the file.
 
+use crate::bounded_read::{ReadProblem, read_regular_file};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -145,16 +145,12 @@ impl Workflow {
     /// the files its `with` tables refer to.
     pub fn load(path: &Path, overrides: &[(String, String)]) -> Result<Workflow, Report> {
         let unreadable = |why: String| Report::new(path, vec![Diagnostic::unplaced(path, why)]);
-        let file = std::fs::File::open(path)
-            .map_err(|e| unreadable(format!("cannot read the workflow: {e}")))?;
-        let mut bytes = Vec::new();
-        // Read one byte past the limit: enough to know the file is too big, never more.
-        file.take(schema::MAX_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(|e| unreadable(format!("cannot read the workflow: {e}")))?;
-        if bytes.len() > schema::MAX_FILE_BYTES {
-            return Err(unreadable(schema::too_big_message()));
-        }
+        let bytes = read_regular_file(path, schema::MAX_FILE_BYTES as u64).map_err(|e| {
+            unreadable(match e {
+                ReadProblem::TooBig { .. } => schema::too_big_message(),
+                e => format!("cannot read the workflow: {e}"),
+            })
+        })?;
         let source = String::from_utf8(bytes).map_err(|e| {
             unreadable(format!(
                 "the workflow is not UTF-8 text (invalid byte at offset {})",

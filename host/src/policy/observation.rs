@@ -13,6 +13,8 @@ use crate::bindings::policy::{Decision, Observation};
 
 /// Most observations one file may hold.
 pub const MAX_OBSERVATIONS: usize = 100_000;
+/// The largest observations file read: 100,000 observations of a few KiB each.
+pub const MAX_OBSERVATIONS_BYTES: u64 = 512 << 20;
 
 /// Why an observations file cannot be replayed, naming the file and line.
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +32,17 @@ pub fn read(path: &Path) -> Result<Vec<Observation>, BadObservations> {
         line,
         problem,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| bad(None, e.to_string()))?;
+    let bytes = runner_workflow::read_regular_file(path, MAX_OBSERVATIONS_BYTES)
+        .map_err(|e| bad(None, e.to_string()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        bad(
+            None,
+            format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })?;
     let mut values: Vec<(usize, Value)> = Vec::new();
     if text.trim_start().starts_with('[') {
         let Value::Array(items) =

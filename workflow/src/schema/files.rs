@@ -7,7 +7,7 @@
 //! still lie inside that directory once symbolic links are followed. Sizes are capped
 //! because the text becomes a step's input.
 
-use std::io::Read;
+use crate::bounded_read::{ReadProblem, read_regular_file};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 
@@ -180,23 +180,12 @@ impl Checker<'_> {
         if self.files.texts.contains_key(&canonical) {
             return Ok(canonical);
         }
-        // Checked before opening: opening a FIFO would block validation.
-        let metadata = std::fs::metadata(&canonical).map_err(unreadable)?;
-        if !metadata.is_file() {
-            return Err(FileProblem::NotAFile(shown));
-        }
-        if metadata.len() > MAX_REFERENCED_FILE_BYTES as u64 {
-            return Err(FileProblem::TooBig(shown));
-        }
-        let file = std::fs::File::open(&canonical).map_err(unreadable)?;
-        let mut bytes = Vec::new();
-        // One byte past the limit, in case the file grew since its metadata was read.
-        file.take(MAX_REFERENCED_FILE_BYTES as u64 + 1)
-            .read_to_end(&mut bytes)
-            .map_err(unreadable)?;
-        if bytes.len() > MAX_REFERENCED_FILE_BYTES {
-            return Err(FileProblem::TooBig(shown));
-        }
+        let bytes = match read_regular_file(&canonical, MAX_REFERENCED_FILE_BYTES as u64) {
+            Ok(bytes) => bytes,
+            Err(ReadProblem::NotAFile) => return Err(FileProblem::NotAFile(shown)),
+            Err(ReadProblem::TooBig { .. }) => return Err(FileProblem::TooBig(shown)),
+            Err(ReadProblem::Io(e)) => return Err(unreadable(e)),
+        };
         let text = String::from_utf8(bytes)
             .map_err(|e| FileProblem::NotUtf8(shown, e.utf8_error().valid_up_to()))?;
         self.files.texts.insert(canonical.clone(), text);

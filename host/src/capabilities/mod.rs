@@ -44,6 +44,8 @@ pub struct StepHost {
     pub state: BTreeMap<String, String>,
     pub reach: Reach,
     log_calls: u32,
+    /// Bytes of state writes journaled by this attempt (bounded by `state::MAX_JOURNALED`).
+    state_journaled: usize,
     /// The first journal failure: reported as the step's failure.
     pub fatal: Option<String>,
 }
@@ -61,6 +63,7 @@ impl StepHost {
             state,
             reach,
             log_calls: 0,
+            state_journaled: 0,
             fatal: None,
         }
     }
@@ -122,6 +125,14 @@ impl StepHost {
             wasmtime::bail!(msg);
         }
         Ok(())
+    }
+}
+
+/// A step's host is dropped when its attempt ends: what its audit budget counted
+/// rather than wrote is written then.
+impl Drop for StepHost {
+    fn drop(&mut self) {
+        self.recorder.flush_audit(&self.step);
     }
 }
 

@@ -16,6 +16,10 @@ pub const MAX_KEY: usize = 256;
 pub const MAX_VALUE: usize = 64 << 10;
 /// Each `set` is an fsync; a step records ids of what it made, not a database.
 pub const MAX_KEYS: usize = 128;
+/// Bytes of state writes (key and value) one attempt may journal: enough to write the
+/// largest state a step may keep ([`MAX_KEYS`] values of [`MAX_VALUE`]) once. A plugin
+/// rewriting one key in a loop would otherwise grow the journal without bound.
+pub const MAX_JOURNALED: usize = MAX_KEYS * MAX_VALUE;
 
 /// Checks a write against the limits; the message tells the plugin author what to fix.
 fn check(
@@ -67,8 +71,21 @@ impl Host for StepHost {
     ) -> wasmtime::Result<Result<(), PluginError>> {
         let started = Instant::now();
         let args = format!("{} ({} bytes)", clip(&key, 64), value.len());
-        let result = check(&self.state, &key, &value);
-        if result.is_ok() {
+        let result = check(&self.state, &key, &value).and_then(|()| {
+            if self.state.get(&key) == Some(&value) {
+                return Ok(false); // unchanged: nothing to journal
+            }
+            let cost = key.len() + value.len();
+            if self.state_journaled + cost > MAX_JOURNALED {
+                return Err(PluginError::Invalid(format!(
+                    "this attempt has written {} bytes of state; writing {cost} more would pass the limit of {MAX_JOURNALED} (state is for what a step must remember, not a log)",
+                    self.state_journaled
+                )));
+            }
+            Ok(true)
+        });
+        if let Ok(true) = result {
+            self.state_journaled += key.len() + value.len();
             self.emit(Event::StepState {
                 step: self.step.clone(),
                 key: key.clone(),
@@ -77,12 +94,13 @@ impl Host for StepHost {
             self.state.insert(key, value);
         }
         self.audit("state", "set", args, outcome(&result), started);
-        Ok(result)
+        Ok(result.map(drop))
     }
 
     async fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), PluginError>> {
         let started = Instant::now();
         if self.state.remove(&key).is_some() {
+            self.state_journaled += key.len();
             self.emit(Event::StepState {
                 step: self.step.clone(),
                 key: key.clone(),

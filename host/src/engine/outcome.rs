@@ -31,11 +31,21 @@ pub enum Returned {
     Done,
 }
 
+/// The longest failure message kept, as long as a log message: a plugin's error text
+/// is printed, journaled and audited, so a 64 MiB one would cost all three 64 MiB.
+pub const MAX_FAILURE_MESSAGE: usize = crate::capabilities::log::MAX_MESSAGE;
+
 impl Failure {
+    /// A failure whose message is cut to [`MAX_FAILURE_MESSAGE`] bytes (and says so).
     pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
         Self {
             kind: kind.into(),
-            message: message.into(),
+            message: if message.len() > MAX_FAILURE_MESSAGE {
+                crate::state::audit::clip(&message, MAX_FAILURE_MESSAGE)
+            } else {
+                message
+            },
         }
     }
 

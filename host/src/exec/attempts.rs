@@ -69,7 +69,7 @@ impl StepJob {
                 attempt,
                 params: self.params.clone(),
             };
-            let (result, host) = match &self.action {
+            let (result, mut host) = match &self.action {
                 Action::Run => {
                     outcome::call(
                         &self.engine,
@@ -95,7 +95,7 @@ impl StepJob {
                     .await
                 }
             };
-            state = host.state;
+            state = std::mem::take(&mut host.state);
             match result {
                 Err(f) if f.is_retryable() && attempt < self.retry.attempts => {
                     let delay = self.retry.delay(attempt);

@@ -87,4 +87,11 @@ impl Recorder {
             audit.write(record);
         }
     }
+
+    /// Writes the counts of `step`'s calls that were counted rather than audited.
+    pub fn flush_audit(&self, step: &str) {
+        if let Some(audit) = &self.audit {
+            audit.flush_step(&self.run, step);
+        }
+    }
 }

@@ -130,3 +130,43 @@ fn a_huge_error_is_cut_where_it_is_printed_journaled_and_audited() {
         }
     }
 }
+
+/// The host's peak resident memory, in bytes, for `runner args` in `s`, and its exit.
+fn peak_memory(s: &Scratch, args: &[&str]) -> (i32, u64) {
+    let child = s
+        .runner(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid, and wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    (libc::WEXITSTATUS(status), usage.ru_maxrss as u64 * 1024)
+}
+
+/// Ten million zeros in 20 MB of output (under a raised 32 MiB output limit) cost the
+/// host a gigabyte when parsed; the value count is refused first.
+#[test]
+fn an_output_of_millions_of_tiny_values_is_refused_at_a_bounded_cost() {
+    let s = Scratch::new();
+    s.write(
+        "wf.toml",
+        &format!(
+            "name = \"amp\"\n[[steps]]\nid = \"big\"\nplugin = \"{}\"\nwith = {{ output_items = 10000000 }}\nlimits = {{ output = \"32MiB\", memory = \"256MiB\" }}\n",
+            fixture("flood")
+        ),
+    );
+    let (exit, peak) = peak_memory(&s, &["exec", "wf.toml"]);
+    assert_eq!(exit, 1, "the step fails");
+    let run = s.runs().last().unwrap().clone();
+    let failed = journal(&run)
+        .into_iter()
+        .find(|e| e["event"] == "step_finished")
+        .unwrap();
+    assert_eq!(failed["error"]["kind"], "limit", "{failed}");
+    // The guest's own 20 MB string, the host's copy of it, and the runtime.
+    assert!(peak < 300 << 20, "peak resident memory {} MiB", peak >> 20);
+}

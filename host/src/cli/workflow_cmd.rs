@@ -230,7 +230,10 @@ fn print_summary(result: &RunResult) {
     for (step, outputs) in &result.outputs {
         if let Some(map) = outputs.as_object() {
             for (k, v) in map.iter().filter(|(k, _)| k.as_str() != "change") {
-                println!("  {step}.{k} = {v}");
+                // Cut as log fields are: the whole value is in `--output json` and
+                // `runner logs`.
+                let shown = crate::state::audit::clip(&v.to_string(), 200);
+                println!("  {step}.{k} = {shown}");
             }
         }
     }

@@ -194,6 +194,37 @@ fn panic_message(state: &StepState) -> Option<String> {
     Some(crate::state::audit::clip(&msg, 1024))
 }
 
+/// Most JSON values (and object keys) an output may hold. Parsed, each costs the host
+/// 32 to 100 bytes however short its text (`0,` is two bytes), so a list of ten million
+/// zeros in 20 MB of output would cost a gigabyte: the count, not only the byte size,
+/// is bounded. Outputs are ids and names for later steps, far below this.
+pub const MAX_OUTPUT_NODES: usize = 100_000;
+
+/// An upper bound on the values and keys in JSON text, without parsing it: one more
+/// than the separators (`,` `:`) and openings (`[` `{`) outside strings.
+fn json_nodes(json: &[u8]) -> usize {
+    let mut nodes = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in json {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match b {
+                b'"' => in_string = true,
+                b',' | b':' | b'[' | b'{' => nodes += 1,
+                _ => {}
+            }
+        }
+    }
+    nodes
+}
+
 fn parse_outputs(
     json: &str,
     limits: &StepLimits,
@@ -205,6 +236,15 @@ fn parse_outputs(
                 "output of {} exceeds the output limit of {}",
                 bytes(json.len() as u64),
                 bytes(limits.output)
+            ),
+        ));
+    }
+    let nodes = json_nodes(json.as_bytes());
+    if nodes > MAX_OUTPUT_NODES {
+        return Err(Failure::new(
+            "limit",
+            format!(
+                "output holds about {nodes} JSON values; at most {MAX_OUTPUT_NODES} are accepted"
             ),
         ));
     }
@@ -245,5 +285,39 @@ pub fn duration(d: Duration) -> String {
         (0, m, s) => format!("{m}m{s}s"),
         (h, 0, 0) => format!("{h}h"),
         (h, m, s) => format!("{h}h{m}m{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_nodes_bounds_values_and_keys_ignoring_string_contents() {
+        assert_eq!(json_nodes(br#"{"a":1}"#), 3);
+        assert_eq!(json_nodes(b"[0,0,0]"), 4);
+        assert_eq!(json_nodes(br#"{"a":"x,y:[{"}"#), 3);
+        assert_eq!(json_nodes(br#"{"a":"\",[{:"}"#), 3);
+        assert_eq!(json_nodes(br#"{"a":[{"b":1},{"c":2}]}"#), 9);
+    }
+
+    #[test]
+    fn an_output_of_many_tiny_values_is_refused_before_it_is_parsed() {
+        let limits = StepLimits {
+            output: 64 << 20,
+            ..Default::default()
+        };
+        let list = format!("{{\"l\":[0{}]}}", ",0".repeat(MAX_OUTPUT_NODES));
+        let err = parse_outputs(&list, &limits).unwrap_err();
+        assert_eq!(err.kind, "limit");
+        assert!(err.message.contains("JSON values"), "{}", err.message);
+        let fine = format!("{{\"l\":[0{}]}}", ",0".repeat(1000));
+        assert_eq!(
+            parse_outputs(&fine, &limits).unwrap()["l"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1001
+        );
     }
 }

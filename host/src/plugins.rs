@@ -88,18 +88,30 @@ pub fn load(
 }
 
 /// Limits for `describe`: it should answer at once.
-const DESCRIBE_LIMITS: StepLimits = StepLimits {
+pub const DESCRIBE_LIMITS: StepLimits = StepLimits {
     memory: 64 << 20,
     fuel: None,
     output: 1 << 20,
     timeout: Duration::from_secs(5),
 };
 
+/// `describe` of a step runs within [`DESCRIBE_LIMITS`] and the step's own: its
+/// deadline, memory cap and fuel when they are tighter.
+pub fn describe_limits(step: &StepLimits) -> StepLimits {
+    StepLimits {
+        memory: DESCRIBE_LIMITS.memory.min(step.memory),
+        fuel: step.fuel,
+        output: DESCRIBE_LIMITS.output,
+        timeout: DESCRIBE_LIMITS.timeout.min(step.timeout),
+    }
+}
+
 /// Asks a loaded plugin to describe itself for these parameters.
 pub async fn describe(
     engine: &WasmEngine,
     plugin: &LoadedPlugin,
     params: &String,
+    limits: &StepLimits,
 ) -> Result<PluginInfo, PluginProblem> {
     let host = StepHost::new(
         "describe".into(),
@@ -107,15 +119,9 @@ pub async fn describe(
         Default::default(),
         Default::default(),
     );
-    match outcome::call(
-        engine,
-        plugin,
-        host,
-        &DESCRIBE_LIMITS,
-        Call::Describe(params),
-    )
-    .await
-    .0
+    match outcome::call(engine, plugin, host, limits, Call::Describe(params))
+        .await
+        .0
     {
         Ok(Returned::Description(d)) => Ok(PluginInfo {
             outputs: Some(d.outputs.into_iter().collect::<BTreeSet<_>>()),
@@ -140,15 +146,17 @@ impl PluginCatalog for Catalog<'_> {
         builtins().iter().map(|(n, _, _)| n.to_string()).collect()
     }
 
-    fn inspect(
-        &self,
-        plugin: &PluginRef,
-        with: &serde_json::Value,
-    ) -> Result<PluginInfo, PluginProblem> {
-        let (_, loaded) = load(self.engine, plugin)?;
-        let params = with.to_string();
+    fn inspect(&self, step: &runner_workflow::Step) -> Result<PluginInfo, PluginProblem> {
+        let (_, loaded) = load(self.engine, &step.plugin)?;
+        let params = step.with.to_string();
+        let limits = describe_limits(&StepLimits::new(&step.limits, step.timeout));
         tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(describe(self.engine, &loaded, &params))
+            tokio::runtime::Handle::current().block_on(describe(
+                self.engine,
+                &loaded,
+                &params,
+                &limits,
+            ))
         })
     }
 }

@@ -170,3 +170,33 @@ fn an_output_of_millions_of_tiny_values_is_refused_at_a_bounded_cost() {
     // The guest's own 20 MB string, the host's copy of it, and the runtime.
     assert!(peak < 300 << 20, "peak resident memory {} MiB", peak >> 20);
 }
+
+/// `describe` (run at validation) obeys the step's own deadline when it is shorter
+/// than describe's fixed 5 s.
+#[test]
+fn describe_obeys_the_steps_deadline() {
+    let s = Scratch::new();
+    let workflow = |spins: bool| {
+        format!(
+            "name = \"d\"\n[[steps]]\nid = \"spins\"\nplugin = \"{}\"\nwith = {{ describe_spins = {spins} }}\ntimeout = \"1s\"\n",
+            fixture("flood")
+        )
+    };
+    // Once without spinning: the component is compiled into the cache first.
+    s.write("wf.toml", &workflow(false));
+    assert_eq!(code(&s.run(&["validate", "wf.toml"])), 0);
+    s.write("wf.toml", &workflow(true));
+    let started = std::time::Instant::now();
+    let out = s.run(&["validate", "wf.toml"]);
+    let took = started.elapsed();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("describe failed: timed out: exceeded its deadline of 1s"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        took < std::time::Duration::from_secs(4),
+        "validation took {took:?}"
+    );
+}

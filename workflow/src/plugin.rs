@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use crate::diagnostic::{Collector, Report, SourceText};
 use crate::suggest::Suggester;
 use crate::template::Reference;
+use crate::workflow::Step;
 use crate::workflow::Workflow;
 
 /// The plugin a step runs.
@@ -45,12 +46,9 @@ impl fmt::Display for PluginRef {
 pub trait PluginCatalog {
     /// Names of the built-in plugins, for "unknown built-in" hints.
     fn builtins(&self) -> Vec<String>;
-    /// Resolve and inspect a step's plugin. `with` is the step's raw (uninterpolated) `with` table.
-    fn inspect(
-        &self,
-        plugin: &PluginRef,
-        with: &serde_json::Value,
-    ) -> Result<PluginInfo, PluginProblem>;
+    /// Resolve and inspect a step's plugin (`step.plugin`), given the step's raw
+    /// (uninterpolated) `with` table and within the step's own limits and deadline.
+    fn inspect(&self, step: &Step) -> Result<PluginInfo, PluginProblem>;
 }
 
 /// What a plugin declares about itself.
@@ -93,7 +91,7 @@ pub(crate) fn check(workflow: &Workflow, catalog: &dyn PluginCatalog) -> Result<
         }
         let plugin = &site.plugin_text;
         let id = &step.id;
-        let problem = match catalog.inspect(&step.plugin, &step.with) {
+        let problem = match catalog.inspect(step) {
             Ok(PluginInfo {
                 outputs: Some(outputs),
             }) => {

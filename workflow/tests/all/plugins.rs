@@ -17,7 +17,8 @@ impl PluginCatalog for Recorder {
         vec!["echo".into()]
     }
 
-    fn inspect(&self, plugin: &PluginRef, with: &Value) -> Result<PluginInfo, PluginProblem> {
+    fn inspect(&self, step: &Step) -> Result<PluginInfo, PluginProblem> {
+        let (plugin, with) = (&step.plugin, &step.with);
         self.0.borrow_mut().push((plugin.clone(), with.clone()));
         Ok(PluginInfo::default())
     }

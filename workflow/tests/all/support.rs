@@ -20,7 +20,8 @@ impl PluginCatalog for FakeCatalog {
         vec!["echo".into(), "assert".into(), "sleep".into()]
     }
 
-    fn inspect(&self, plugin: &PluginRef, with: &Value) -> Result<PluginInfo, PluginProblem> {
+    fn inspect(&self, step: &Step) -> Result<PluginInfo, PluginProblem> {
+        let (plugin, with) = (&step.plugin, &step.with);
         match plugin {
             PluginRef::Builtin(name) => match name.as_str() {
                 "echo" if with.get("reject").is_some() => {

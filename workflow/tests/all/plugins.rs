@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-use runner_workflow::{PluginCatalog, PluginInfo, PluginProblem, PluginRef, Workflow};
+use runner_workflow::{PluginCatalog, PluginInfo, PluginProblem, PluginRef, Step, Workflow};
 use serde_json::{Value, json};
 
 use crate::support::FakeCatalog;

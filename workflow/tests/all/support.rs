@@ -3,8 +3,9 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use runner_workflow::{PluginCatalog, PluginInfo, PluginProblem, PluginRef, Report, Workflow};
-use serde_json::Value;
+use runner_workflow::{
+    PluginCatalog, PluginInfo, PluginProblem, PluginRef, Report, Step, Workflow,
+};
 
 /// The digest the fake catalog reports for every plugin file.
 pub const FILE_DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";

@@ -132,6 +132,7 @@ fn a_huge_error_is_cut_where_it_is_printed_journaled_and_audited() {
 }
 
 /// The host's peak resident memory, in bytes, for `runner args` in `s`, and its exit.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also returns its rusage
 fn peak_memory(s: &Scratch, args: &[&str]) -> (i32, u64) {
     let child = s
         .runner(args)

@@ -68,9 +68,7 @@ pub struct AuditLog {
 
 /// `denied: no grant ...` -> `denied`; `ok (absent)` -> `ok`.
 fn outcome_kind(outcome: &str) -> &str {
-    let end = outcome
-        .find(|c: char| c == ':' || c == ' ')
-        .unwrap_or(outcome.len());
+    let end = outcome.find([':', ' ']).unwrap_or(outcome.len());
     &outcome[..end]
 }
 

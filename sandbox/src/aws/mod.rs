@@ -309,7 +309,11 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
     if req.uri().path() == "/_sandbox/health" && req.method() == Method::GET {
         let counts = aws.snapshot().counts();
         let requests = aws.requests.load(std::sync::atomic::Ordering::SeqCst);
-        let body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts, "requests": requests});
+        let mut body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts, "requests": requests});
+        if let Some(f) = aws.faults.get() {
+            // Live, unlike faults.json (written every 200 ms): for tests and scripts.
+            body["faults"] = serde_json::to_value(f.counts()).unwrap_or_default();
+        }
         return json_response(200, body.to_string());
     }
     aws.requests

@@ -7,6 +7,7 @@ mod cloud;
 mod dataplane;
 mod destroy;
 mod exec_basics;
+mod faults;
 mod hostile;
 mod locking;
 mod moto;

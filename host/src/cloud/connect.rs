@@ -179,9 +179,7 @@ fn cluster_client(
         Duration::from_secs(2),
     ));
     let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| {
-            ConnectError::Unavailable(format!("cluster `{name}`: {}", errors::chain(&e)))
-        })?
+        .map_err(|e| ConnectError::Unavailable(format!("cluster `{name}`: {}", errors::chain(&e))))?
         // Retry needs a service it can clone: the buffer's handle is one.
         .with_layer(&tower::buffer::BufferLayer::new(1024))
         .with_layer(&retry)

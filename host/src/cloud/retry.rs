@@ -132,12 +132,21 @@ mod tests {
 
     #[tokio::test]
     async fn what_is_retried() {
-        assert!(transient_status(&Method::GET, StatusCode::TOO_MANY_REQUESTS));
-        assert!(transient_status(&Method::GET, StatusCode::INTERNAL_SERVER_ERROR));
+        assert!(transient_status(
+            &Method::GET,
+            StatusCode::TOO_MANY_REQUESTS
+        ));
+        assert!(transient_status(
+            &Method::GET,
+            StatusCode::INTERNAL_SERVER_ERROR
+        ));
         assert!(transient_status(&Method::PATCH, StatusCode::CONFLICT));
         assert!(!transient_status(&Method::PUT, StatusCode::CONFLICT));
         assert!(!transient_status(&Method::GET, StatusCode::NOT_FOUND));
-        assert!(!transient_status(&Method::PATCH, StatusCode::UNPROCESSABLE_ENTITY));
+        assert!(!transient_status(
+            &Method::PATCH,
+            StatusCode::UNPROCESSABLE_ENTITY
+        ));
 
         let mut p = KubeRetry::new(Duration::from_millis(10), Duration::from_millis(40));
         let mut req = Request::new(Body::empty());

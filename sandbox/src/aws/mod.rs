@@ -316,6 +316,19 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         }
         return json_response(200, body.to_string());
     }
+    if let Some(paused) = match req.uri().path() {
+        "/_sandbox/faults/pause" => Some(true),
+        "/_sandbox/faults/resume" => Some(false),
+        _ => None,
+    } && req.method() == Method::POST
+    {
+        let Some(f) = aws.faults.get() else {
+            let body = serde_json::json!({"message": "this sandbox runs without --faults"});
+            return json_response(404, body.to_string());
+        };
+        f.pause(paused);
+        return json_response(200, serde_json::to_string(&f.counts()).unwrap_or_default());
+    }
     aws.requests
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let conn = Conn::of(&req);

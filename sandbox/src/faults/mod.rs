@@ -10,7 +10,10 @@
 //! service and operation and how many calls that operation has had, so the same seed
 //! and the same call sequence give the same faults, whatever else runs concurrently.
 //! What was injected is counted per operation and kind in `faults.json` in the state
-//! directory (see [`Counts`]).
+//! directory (see [`Counts`]), and live in the AWS endpoint's `GET /_sandbox/health`.
+//! `POST /_sandbox/faults/pause` and `/_sandbox/faults/resume` on the AWS endpoint stop
+//! and restart injection (every service), to look at the result with clients that do
+//! not retry, such as kubectl.
 
 pub mod conn;
 pub mod spec;
@@ -91,6 +94,9 @@ pub struct Counts {
     pub by_kind: BTreeMap<String, u64>,
     /// By `service.operation`, then kind.
     pub by_operation: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Whether injection is paused right now.
+    #[serde(default)]
+    pub paused: bool,
 }
 
 /// The fault injector shared by the AWS endpoint and every cluster's API server.
@@ -102,6 +108,8 @@ pub struct Faults {
     calls: Mutex<HashMap<String, u64>>,
     counts: Mutex<Counts>,
     dirty: AtomicBool,
+    /// While set, no call is rolled for (`POST /_sandbox/faults/pause`).
+    paused: AtomicBool,
 }
 
 impl std::fmt::Debug for Faults {
@@ -128,11 +136,21 @@ impl Faults {
                 ..Counts::default()
             }),
             dirty: AtomicBool::new(true),
+            paused: AtomicBool::new(false),
         })
+    }
+
+    /// Stops (or resumes) injecting: while paused, calls are served cleanly and not
+    /// counted, e.g. while a person or a test looks at the result with kubectl.
+    pub fn pause(&self, paused: bool) {
+        self.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Rolls for one call to `service` `op`: the fault to inject, if any, counted.
     pub fn decide(&self, service: Service, op: &str) -> Option<Fault> {
+        if self.paused.load(Ordering::SeqCst) {
+            return None;
+        }
         let key = format!("{service}.{op}");
         let n = {
             let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
@@ -172,10 +190,13 @@ impl Faults {
 
     /// What was injected so far.
     pub fn counts(&self) -> Counts {
-        self.counts
+        let mut c = self
+            .counts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone()
+            .clone();
+        c.paused = self.paused.load(Ordering::SeqCst);
+        c
     }
 
     /// Writes `faults.json` if anything changed since the last write.

@@ -229,10 +229,14 @@ pub enum SpecError {
     #[error("--faults: the spec is empty; give at least one item such as `throttle=0.1`")]
     Empty,
     /// An item is not `[SCOPE:]KIND=RATE` or a setting.
-    #[error("--faults `{item}`: expected [SCOPE:]KIND=RATE (e.g. `ga:throttle=0.1`), latency-ms=MS or retry-after=SECONDS")]
+    #[error(
+        "--faults `{item}`: expected [SCOPE:]KIND=RATE (e.g. `ga:throttle=0.1`), latency-ms=MS or retry-after=SECONDS"
+    )]
     Syntax { item: String },
     /// The scope names a service the sandbox does not have.
-    #[error("--faults `{field}`: unknown service `{service}` (known: *, aws, ga, route53, elbv2, sts, kube)")]
+    #[error(
+        "--faults `{field}`: unknown service `{service}` (known: *, aws, ga, route53, elbv2, sts, kube)"
+    )]
     UnknownService { field: String, service: String },
     /// The scope names an operation the service does not serve.
     #[error("--faults `{field}`: {service} has no operation `{operation}` (it serves {known})")]
@@ -243,7 +247,9 @@ pub enum SpecError {
         known: String,
     },
     /// The kind is not one of the fault kinds.
-    #[error("--faults `{field}`: unknown fault kind `{kind}` (known: throttle, 5xx, reset-before, reset-after, latency, conflict, gone, drop-watch)")]
+    #[error(
+        "--faults `{field}`: unknown fault kind `{kind}` (known: throttle, 5xx, reset-before, reset-after, latency, conflict, gone, drop-watch)"
+    )]
     UnknownKind { field: String, kind: String },
     /// The kind can never happen in the scope (a conflict on Route 53).
     #[error("--faults `{field}`: a `{kind}` fault happens only on {applies}, never in this scope")]
@@ -262,7 +268,9 @@ pub enum SpecError {
     #[error("--faults `{field}` is given twice")]
     Duplicate { field: String },
     /// The exclusive rates of one operation add up to more than 1.
-    #[error("--faults: the rates that apply to {service}.{operation} add up to {sum} ({parts}); one call gets at most one fault, so they must add up to at most 1")]
+    #[error(
+        "--faults: the rates that apply to {service}.{operation} add up to {sum} ({parts}); one call gets at most one fault, so they must add up to at most 1"
+    )]
     SumAboveOne {
         service: Service,
         operation: &'static str,
@@ -443,7 +451,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(s.rate(Service::Kube, "get", Kind::Throttle), 0.1);
-        assert_eq!(s.rate(Service::Ga, "CreateAccelerator", Kind::Throttle), 0.2);
+        assert_eq!(
+            s.rate(Service::Ga, "CreateAccelerator", Kind::Throttle),
+            0.2
+        );
         assert_eq!(
             s.rate(Service::Route53, "ChangeResourceRecordSets", Kind::Throttle),
             0.3
@@ -451,14 +462,20 @@ mod tests {
         assert_eq!(s.rate(Service::Route53, "GetChange", Kind::Throttle), 0.0);
         assert_eq!(s.rate(Service::Kube, "patch", Kind::Conflict), 0.5);
         assert_eq!(s.rate(Service::Kube, "get", Kind::Conflict), 0.0);
-        assert_eq!(s.rate(Service::Ga, "ListAccelerators", Kind::ServerError), 0.0);
+        assert_eq!(
+            s.rate(Service::Ga, "ListAccelerators", Kind::ServerError),
+            0.0
+        );
         assert_eq!((s.latency_ms, s.retry_after_s), (7, 0));
         // Kinds that only exist on some calls apply only there, whatever the scope.
         let s = FaultSpec::parse("gone=0.2,drop-watch=0.2,conflict=0.3,5xx=0.1").unwrap();
         assert_eq!(s.rate(Service::Kube, "watch", Kind::Gone), 0.2);
         assert_eq!(s.rate(Service::Kube, "list", Kind::Gone), 0.0);
         assert_eq!(s.rate(Service::Kube, "update", Kind::Conflict), 0.3);
-        assert_eq!(s.rate(Service::Sts, "GetCallerIdentity", Kind::ServerError), 0.1);
+        assert_eq!(
+            s.rate(Service::Sts, "GetCallerIdentity", Kind::ServerError),
+            0.1
+        );
     }
 
     #[test]
@@ -492,7 +509,10 @@ mod tests {
             err("throttle=lots"),
             "--faults `throttle`: `lots` is not a number"
         );
-        assert!(err("ga:explode=0.1").starts_with("--faults `ga:explode`: unknown fault kind `explode`"));
+        assert!(
+            err("ga:explode=0.1")
+                .starts_with("--faults `ga:explode`: unknown fault kind `explode`")
+        );
         assert_eq!(
             err("route53:conflict=0.1"),
             "--faults `route53:conflict`: a `conflict` fault happens only on kube.update and kube.patch, never in this scope"
@@ -500,9 +520,18 @@ mod tests {
         assert!(err("kube.get:gone=0.1").contains("only on kube.watch"));
         assert!(err("bad").starts_with("--faults `bad`: expected [SCOPE:]KIND=RATE"));
         assert!(err("throttle=").starts_with("--faults `throttle=`: expected"));
-        assert_eq!(err("throttle=0.1,throttle=0.2"), "--faults `throttle` is given twice");
-        assert_eq!(err(" , # nothing"), FaultSpec::parse("").unwrap_err().to_string());
-        assert_eq!(err("latency-ms=soon"), "--faults `latency-ms`: `soon` is not a number");
+        assert_eq!(
+            err("throttle=0.1,throttle=0.2"),
+            "--faults `throttle` is given twice"
+        );
+        assert_eq!(
+            err(" , # nothing"),
+            FaultSpec::parse("").unwrap_err().to_string()
+        );
+        assert_eq!(
+            err("latency-ms=soon"),
+            "--faults `latency-ms`: `soon` is not a number"
+        );
         assert_eq!(
             err("kube.patch:conflict=0.6,throttle=0.5"),
             "--faults: the rates that apply to kube.patch add up to 1.1 (throttle 0.5 + conflict 0.6); one call gets at most one fault, so they must add up to at most 1"

@@ -251,7 +251,10 @@ async fn dispatch(
         .collect();
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let get = req.method() == Method::GET;
-    let resource_path = matches!(segs.as_slice(), ["api", "v1", _, ..] | ["apis", _, _, _, ..]);
+    let resource_path = matches!(
+        segs.as_slice(),
+        ["api", "v1", _, ..] | ["apis", _, _, _, ..]
+    );
     if !resource_path
         && let Some(f) = cluster.fault("discovery")
         && let Some(answer) = fault_answer(&f, None, conn.as_ref()).await
@@ -1263,7 +1266,10 @@ fn watch(
                     c.cut();
                 }
                 st.done = true;
-                return Some((Err(std::io::Error::other("watch dropped (fault injection)")), st));
+                return Some((
+                    Err(std::io::Error::other("watch dropped (fault injection)")),
+                    st,
+                ));
             }
             let drop_at = st.drop_at.as_ref().map(|(at, _)| *at);
             let deadline = st.deadline;

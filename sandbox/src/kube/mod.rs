@@ -158,9 +158,7 @@ impl Cluster {
 
     /// Rolls for one API call with verb `op`.
     fn fault(&self, op: &str) -> Option<crate::faults::Fault> {
-        self.faults
-            .get()?
-            .decide(crate::faults::Service::Kube, op)
+        self.faults.get()?.decide(crate::faults::Service::Kube, op)
     }
 
     /// Every change from now on (for the data plane: endpoints, pods, ingresses). A

@@ -164,26 +164,18 @@ async fn sandbox(
     Ok(cloud)
 }
 
-/// A cluster's client, with the host's retries ([`super::retry`]) in place of kube-rs's
-/// narrower default: the first backoff is short in the sandbox (loopback, where only
-/// injected faults fail) and longer against a real cluster.
+/// A cluster's client, with the host's retries ([`super::retry`]): the first backoff is
+/// short in the sandbox (loopback, where only injected faults fail) and longer against a
+/// real cluster.
 fn cluster_client(
     name: &str,
-    mut config: kube::Config,
+    config: kube::Config,
     region: &str,
     first_backoff: Duration,
 ) -> Result<ClusterClient, ConnectError> {
-    config.default_retry = false;
-    let retry = tower::retry::RetryLayer::new(super::retry::KubeRetry::new(
-        first_backoff,
-        Duration::from_secs(2),
-    ));
-    let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|e| ConnectError::Unavailable(format!("cluster `{name}`: {}", errors::chain(&e))))?
-        // Retry needs a service it can clone: the buffer's handle is one.
-        .with_layer(&tower::buffer::BufferLayer::new(1024))
-        .with_layer(&retry)
-        .build();
+    let client = super::retry::client(config, first_backoff).map_err(|e| {
+        ConnectError::Unavailable(format!("cluster `{name}`: {}", errors::chain(&e)))
+    })?;
     Ok(ClusterClient {
         client,
         region: region.to_string(),

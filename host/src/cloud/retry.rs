@@ -54,6 +54,22 @@ fn jitter() -> f64 {
     std::collections::hash_map::RandomState::new().hash_one(0u8) as f64 / u64::MAX as f64
 }
 
+/// A kube client for `config` whose requests are retried by [`KubeRetry`] (in place of
+/// kube-rs's default retries, which cover only 429, 503 and 504).
+pub fn client(
+    mut config: kube::Config,
+    first_backoff: Duration,
+) -> Result<kube::Client, kube::Error> {
+    config.default_retry = false;
+    let retry =
+        tower::retry::RetryLayer::new(KubeRetry::new(first_backoff, Duration::from_secs(2)));
+    Ok(kube::client::ClientBuilder::try_from(config)?
+        // Retry needs a service it can clone: the buffer's handle is one.
+        .with_layer(&tower::buffer::BufferLayer::new(1024))
+        .with_layer(&retry)
+        .build())
+}
+
 /// Whether a response status is worth sending the same request again for.
 pub fn transient_status(method: &Method, status: StatusCode) -> bool {
     match status.as_u16() {

@@ -298,6 +298,12 @@ async fn up(dir: &Path, detach: bool, flags: Flags) -> Result<ExitCode> {
     if let Some(pid) = running_pid(dir) {
         let ep = saved_endpoints(dir)?;
         eprintln!("The sandbox is already running (pid {pid}).");
+        if flags.faults.is_some() {
+            eprintln!(
+                "note: --faults applies to a new start; stop this one first (`{}`)",
+                same_command("down")
+            );
+        }
         print!("{}", describe(&ep, dir));
         return Ok(ExitCode::SUCCESS);
     }

@@ -22,6 +22,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
+use crate::faults::conn::reset;
 use crate::faults::{self, Conn, Faults};
 use crate::persist;
 
@@ -385,24 +386,16 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
     };
     match &fault {
         Some((f, _)) if f.kind == faults::Kind::Latency => tokio::time::sleep(f.latency).await,
-        Some((f, _)) if f.kind == faults::Kind::ResetBefore => return cut(conn.as_ref()),
+        Some((f, _)) if f.kind == faults::Kind::ResetBefore => return reset(conn.as_ref()),
         Some((_, Some(e))) => return render_error(proto, error_service, e),
         _ => {}
     }
     let response = serve_call(&aws, proto, &parts, &body, &scope);
     match fault {
         // Applied (or refused: the client cannot tell), but never answered.
-        Some((f, _)) if f.kind == faults::Kind::ResetAfter => cut(conn.as_ref()),
+        Some((f, _)) if f.kind == faults::Kind::ResetAfter => reset(conn.as_ref()),
         _ => response,
     }
-}
-
-/// Resets the request's connection: whatever response is returned is never written.
-fn cut(conn: Option<&Conn>) -> Response {
-    if let Some(c) = conn {
-        c.cut();
-    }
-    Response::new(Body::empty())
 }
 
 /// The service and operation of an authenticated request, as `--faults` names them.

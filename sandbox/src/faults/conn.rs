@@ -54,6 +54,15 @@ impl Conn {
     }
 }
 
+/// Resets the connection of a request (when it has one) and returns a response that
+/// will never be written: what a handler returns for a reset fault.
+pub fn reset(conn: Option<&Conn>) -> axum::response::Response {
+    if let Some(c) = conn {
+        c.cut();
+    }
+    axum::response::Response::new(axum::body::Body::empty())
+}
+
 impl Listener for FaultListener {
     type Io = CuttableStream;
     type Addr = SocketAddr;

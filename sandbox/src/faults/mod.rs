@@ -46,8 +46,9 @@ impl FaultConfig {
     /// The spec is validated here, so a bad one is refused before anything starts.
     pub fn from_arg(arg: &str, seed: u64) -> Result<FaultConfig, SpecError> {
         let spec = match arg.strip_prefix('@') {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| SpecError::Syntax {
-                item: format!("@{path}: cannot read the file: {e}"),
+            Some(path) => std::fs::read_to_string(path).map_err(|e| SpecError::File {
+                path: path.into(),
+                error: e.to_string(),
             })?,
             None => arg.to_string(),
         };

@@ -264,6 +264,9 @@ pub enum SpecError {
     /// A rate below 0 or above 1.
     #[error("--faults `{field}`: rate {value} is outside 0-1")]
     RateOutOfRange { field: String, value: String },
+    /// `@FILE` could not be read.
+    #[error("--faults @{path}: cannot read the file: {error}")]
+    File { path: String, error: String },
     /// The same item twice.
     #[error("--faults `{field}` is given twice")]
     Duplicate { field: String },

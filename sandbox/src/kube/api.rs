@@ -21,6 +21,7 @@ use super::selector::{self, Requirement};
 use super::status::ApiError;
 use super::store::{Change, EventType, meta_str};
 use super::{Cluster, patch, table};
+use crate::faults::conn::reset;
 use crate::faults::{Conn, Fault, Kind};
 
 /// Bodies larger than this get 413, as the real API server's limit (3 MiB).
@@ -598,17 +599,18 @@ async fn resource_request(
         }
     }
     let mutating = req.method() != Method::GET;
-    let response = resource_call(cluster, t, req, drop_watch).await?;
-    if mutating {
-        cluster
+    let mut result = resource_call(cluster, t, req, drop_watch).await;
+    if mutating && result.is_ok() {
+        result = cluster
             .flush()
-            .map_err(|e| ApiError::internal(format!("storing the change failed: {e:#}")))?;
+            .map_err(|e| ApiError::internal(format!("storing the change failed: {e:#}")))
+            .and(result);
     }
     if fault.is_some_and(|f| f.kind == Kind::ResetAfter) {
-        // Applied and stored, but the client never hears of it.
-        return Ok(cut(conn.as_ref()));
+        // Served (applied and stored, or refused), but the client never hears of it.
+        return Ok(reset(conn.as_ref()));
     }
-    Ok(response)
+    result
 }
 
 /// The API verb of a resource request, as RBAC and `--faults` name it.
@@ -626,13 +628,6 @@ fn verb(method: &Method, t: &Target, watching: bool) -> &'static str {
     }
 }
 
-fn cut(conn: Option<&Conn>) -> Response {
-    if let Some(c) = conn {
-        c.cut();
-    }
-    Response::new(Body::empty())
-}
-
 /// How a fault answers before the request is served, as kube-apiserver would: `None`
 /// when the request goes on (latency slept, reset-after and drop-watch come later).
 async fn fault_answer(
@@ -645,7 +640,7 @@ async fn fault_answer(
             tokio::time::sleep(f.latency).await;
             None
         }
-        Kind::ResetBefore => Some(Ok(cut(conn))),
+        Kind::ResetBefore => Some(Ok(reset(conn))),
         // API Priority and Fairness's rejection: 429, Retry-After and a Status.
         Kind::Throttle => {
             let e = ApiError::too_many_requests(f.retry_after_s);

@@ -395,6 +395,13 @@ fn when_retries_run_out_the_step_names_the_operation_and_one_listener_exists() {
         .as_u64()
         .unwrap();
     assert_eq!(attempts, 10, "the SDK's attempts: {c:#}");
+    let status = s.run(&["sandbox", "status"]);
+    assert!(
+        stdout(&status).contains("faults: 10 injected in ")
+            && stdout(&status).contains("reset-after 10"),
+        "{}",
+        stdout(&status)
+    );
     // Ten attempts, one token: one listener, on the one accelerator.
     let accs = accelerators(&env);
     assert_eq!(accs.len(), 1, "{accs:#?}");

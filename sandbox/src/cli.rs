@@ -2,7 +2,8 @@
 //! foreground or in the background, and hand its endpoints to other tools
 //! (`eval "$(runner sandbox env)"`), kind/k3d style.
 //!
-//! Exit codes: 0 success; 1 error; 3 `status` found the sandbox stopped.
+//! Exit codes: 0 success; 2 invalid input (a `--faults` spec that does not parse); 3
+//! an error, or `status` found the sandbox stopped.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,6 +14,7 @@ use clap::Subcommand;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::{SandboxConfig, parse_cluster};
+use crate::faults::{Counts, FAULTS_FILE, FaultConfig};
 use crate::{
     AWS_STATE_FILE, CONFIG_FILE, ENDPOINTS_FILE, Endpoints, KUBECONFIG_FILE, PORTS_FILE, Sandbox,
     persist,
@@ -24,6 +26,8 @@ pub const DETACHED_ENV: &str = "RUNNER_SANDBOX_DETACHED";
 pub const LOG_FILE: &str = "sandbox.log";
 /// Exit code of `status` when the sandbox is not running.
 pub const EXIT_STOPPED: u8 = 3;
+/// Exit code of `up` given invalid input (a bad `--faults` spec), as runner's own.
+pub const EXIT_INVALID: u8 = 2;
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum SandboxCommand {
@@ -45,6 +49,18 @@ pub enum SandboxCommand {
         /// starts. Default: the first cluster's region.
         #[arg(long, value_name = "REGION")]
         home_region: Option<String>,
+        /// Inject faults into the AWS and Kubernetes APIs, e.g.
+        /// `throttle=0.05,5xx=0.03,reset-after=0.02,kube.patch:conflict=0.1`, or `@FILE`.
+        /// Items are [SCOPE:]KIND=RATE with SCOPE `*`, `aws`, a service (ga, route53,
+        /// elbv2, sts, kube) or SERVICE.OPERATION; KIND throttle, 5xx, reset-before,
+        /// reset-after, latency, conflict, gone, drop-watch; plus latency-ms=MS and
+        /// retry-after=SECONDS. Counts go to <state dir>/sandbox/faults.json. For this
+        /// start only: `up` without it runs clean.
+        #[arg(long, value_name = "SPEC")]
+        faults: Option<String>,
+        /// The seed of --faults: the same seed and the same calls give the same faults.
+        #[arg(long, value_name = "N", requires = "faults", default_value_t = 0)]
+        seed: u64,
     },
     /// Stop a sandbox started with `up` (SIGTERM, then wait for it to save and exit).
     Down,
@@ -67,7 +83,25 @@ pub async fn run(cmd: SandboxCommand, sandbox_dir: PathBuf) -> Result<ExitCode> 
             clusters,
             delay_ms,
             home_region,
-        } => up(&sandbox_dir, detach, &clusters, delay_ms, home_region).await,
+            faults,
+            seed,
+        } => {
+            // Checked before anything is created or started.
+            let faults = match faults.map(|f| FaultConfig::from_arg(&f, seed)).transpose() {
+                Ok(f) => f,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(EXIT_INVALID));
+                }
+            };
+            let flags = Flags {
+                clusters,
+                delay_ms,
+                home_region,
+                faults,
+            };
+            up(&sandbox_dir, detach, flags).await
+        }
         SandboxCommand::Down => down(&sandbox_dir).await,
         SandboxCommand::Status => status(&sandbox_dir).await,
         SandboxCommand::Env => {
@@ -177,28 +211,51 @@ fn describe(ep: &Endpoints, dir: &Path) -> String {
     out
 }
 
-/// The configuration to start with: the saved one (or the default) plus flags.
-fn effective_config(
-    dir: &Path,
-    clusters: &[String],
+/// The flags of `up` that shape the configuration.
+#[derive(Debug, Default)]
+struct Flags {
+    /// NAME=REGION; empty: the saved (or default) clusters.
+    clusters: Vec<String>,
     delay_ms: Option<u64>,
     home_region: Option<String>,
-) -> Result<SandboxConfig> {
+    /// Not saved for later starts: a sandbox started without `--faults` runs clean.
+    faults: Option<FaultConfig>,
+}
+
+/// The configuration to start with: the saved one (or the default) plus flags.
+fn effective_config(dir: &Path, flags: Flags) -> Result<SandboxConfig> {
     let mut cfg = SandboxConfig::load_or_new(dir.to_path_buf())?;
-    if !clusters.is_empty() {
-        cfg.clusters = clusters
+    if !flags.clusters.is_empty() {
+        cfg.clusters = flags
+            .clusters
             .iter()
             .map(|c| parse_cluster(c))
             .collect::<Result<_>>()?;
     }
-    if let Some(ms) = delay_ms {
+    if let Some(ms) = flags.delay_ms {
         cfg.transition_delay = Duration::from_millis(ms);
     }
-    if let Some(region) = home_region {
+    if let Some(region) = flags.home_region {
         cfg.home_region = Some(region.trim().to_string());
     }
+    cfg.faults = flags.faults;
     crate::config::validate(&cfg)?;
     Ok(cfg)
+}
+
+/// `faults: ...` for what a faulted sandbox injected so far (from `faults.json`).
+fn faults_line(dir: &Path) -> Option<String> {
+    let c: Counts = persist::load(&dir.join(FAULTS_FILE)).ok()??;
+    let kinds: Vec<String> = c.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    Some(format!(
+        "faults: {} injected in {} calls (seed {}{}{}; {})\n",
+        c.injected,
+        c.calls,
+        c.seed,
+        if kinds.is_empty() { "" } else { ": " },
+        kinds.join(", "),
+        c.spec.split_whitespace().collect::<Vec<_>>().join(" ")
+    ))
 }
 
 /// The pid of a running sandbox on this directory, if any.
@@ -236,21 +293,21 @@ async fn answers(aws_url: &str) -> bool {
     )
 }
 
-async fn up(
-    dir: &Path,
-    detach: bool,
-    clusters: &[String],
-    delay_ms: Option<u64>,
-    home_region: Option<String>,
-) -> Result<ExitCode> {
+async fn up(dir: &Path, detach: bool, flags: Flags) -> Result<ExitCode> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if let Some(pid) = running_pid(dir) {
         let ep = saved_endpoints(dir)?;
         eprintln!("The sandbox is already running (pid {pid}).");
+        if flags.faults.is_some() {
+            eprintln!(
+                "note: --faults applies to a new start; stop this one first (`{}`)",
+                same_command("down")
+            );
+        }
         print!("{}", describe(&ep, dir));
         return Ok(ExitCode::SUCCESS);
     }
-    let cfg = effective_config(dir, clusters, delay_ms, home_region)?;
+    let cfg = effective_config(dir, flags)?;
     if detach {
         return up_detached(dir).await;
     }
@@ -267,6 +324,7 @@ async fn serve_foreground(cfg: SandboxConfig, dir: &Path) -> Result<ExitCode> {
         same_command("down")
     );
     print!("{}", describe(handle.endpoints(), dir));
+    print!("{}", faults_line(dir).unwrap_or_default());
     println!("Use it from a shell: eval \"$({})\"", same_command("env"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -292,6 +350,7 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
         dir.join(LOG_FILE).display()
     );
     print!("{}", describe(&ep, dir));
+    print!("{}", faults_line(dir).unwrap_or_default());
     println!(
         "Use it from a shell: eval \"$({})\"; stop it with `{}`.",
         same_command("env"),
@@ -394,7 +453,13 @@ pub async fn attach_or_start(
         );
     }
     // Checked here so a bad cluster list is reported by this process, not in a log.
-    effective_config(dir, clusters, None, None)?;
+    effective_config(
+        dir,
+        Flags {
+            clusters: clusters.to_vec(),
+            ..Flags::default()
+        },
+    )?;
     let mut args = global_args.to_vec();
     args.extend(["sandbox".to_string(), "up".to_string()]);
     for c in clusters {
@@ -473,6 +538,7 @@ async fn status(dir: &Path) -> Result<ExitCode> {
     for line in crate::dataplane::accelerator::status_lines(dir) {
         println!("{line}");
     }
+    print!("{}", faults_line(dir).unwrap_or_default());
     Ok(if running {
         ExitCode::SUCCESS
     } else {

@@ -31,6 +31,10 @@ pub struct SandboxConfig {
     /// location's). None: the first cluster's region.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_region: Option<String>,
+    /// Faults to inject into every API call (`--faults SPEC --seed N`); None: none.
+    /// Given per start: `up` without `--faults` runs clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::faults::FaultConfig>,
 }
 
 impl SandboxConfig {
@@ -53,6 +57,7 @@ impl SandboxConfig {
             secret_access_key: random_secret(),
             transition_delay: Duration::from_millis(300),
             home_region: None,
+            faults: None,
         }
     }
 
@@ -160,6 +165,9 @@ pub fn validate(cfg: &SandboxConfig) -> anyhow::Result<()> {
             cfg.clusters.iter().any(|c| &c.region == home) || is_region_shape(home),
             "home region '{home}' is neither a cluster's region nor an AWS region name (e.g. us-east-1)"
         );
+    }
+    if let Some(f) = &cfg.faults {
+        crate::faults::FaultSpec::parse(&f.spec)?;
     }
     anyhow::ensure!(
         !cfg.access_key_id.is_empty() && !cfg.secret_access_key.is_empty(),

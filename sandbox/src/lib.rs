@@ -9,14 +9,15 @@
 //! (ports chosen at first start, reused so endpoints never change), `endpoints.json`
 //! (what the running sandbox serves), `aws.json` (the AWS account), `kube-<cluster>.json`
 //! (each cluster's objects), `kubeconfig`, the data plane's `net.json` (its loopback
-//! /24), `dns.json` (the DNS port) and `pods.json` (each pod's address), and for `up`
-//! `sandbox.pid` / `sandbox.log`.
+//! /24), `dns.json` (the DNS port) and `pods.json` (each pod's address), `faults.json`
+//! (what `--faults` injected, see [`faults`]), and for `up` `sandbox.pid` / `sandbox.log`.
 
 pub mod aws;
 pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod dataplane;
+pub mod faults;
 pub mod kube;
 pub mod persist;
 pub mod provider;
@@ -92,6 +93,8 @@ pub struct SandboxHandle {
     cluster_tasks: Vec<JoinHandle<()>>,
     dataplane_tasks: Vec<JoinHandle<()>>,
     clusters: Vec<Arc<kube::Cluster>>,
+    /// The fault injector (`--faults`) and the task that writes its counts.
+    faults: Option<(Arc<faults::Faults>, JoinHandle<()>)>,
 }
 
 async fn bind(port: Option<u16>, what: &str, state_dir: &Path) -> Result<TcpListener> {
@@ -142,13 +145,17 @@ impl Sandbox {
             state_path: dir.join(AWS_STATE_FILE),
             net: Some(net),
         })?;
+        let faults = start_faults(&config)?;
+        if let Some((f, _)) = &faults {
+            aws.inject_faults(f.clone());
+        }
         let (stop, mut stopped) = watch::channel(false);
         let router = aws.router();
         let aws_task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(aws_listener, router)
+            if let Err(e) = faults::conn::serve(aws_listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
             {
@@ -164,6 +171,9 @@ impl Sandbox {
             let url = format!("http://{}", listener.local_addr()?);
             let cluster = kube::Cluster::open(spec, &config, lbs.clone())
                 .with_context(|| format!("opening cluster {}", spec.name))?;
+            if let Some((f, _)) = &faults {
+                cluster.inject_faults(f.clone());
+            }
             let served = cluster.clone();
             let name = spec.name.clone();
             cluster_tasks.push(tokio::spawn(async move {
@@ -220,8 +230,37 @@ impl Sandbox {
             cluster_tasks,
             dataplane_tasks,
             clusters,
+            faults,
         })
     }
+}
+
+/// The fault injector `config` asks for, with a task writing its counts to
+/// `faults.json` every 200 ms. Without faults, an old `faults.json` is removed so
+/// that it never describes a sandbox that injects nothing.
+fn start_faults(config: &SandboxConfig) -> Result<Option<(Arc<faults::Faults>, JoinHandle<()>)>> {
+    let path = config.state_dir.join(faults::FAULTS_FILE);
+    let Some(fc) = &config.faults else {
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => return Ok(None),
+        }
+    };
+    let f = Arc::new(faults::Faults::new(fc, Some(path))?);
+    f.flush()?;
+    tracing::warn!(spec = %fc.spec, seed = fc.seed, "injecting faults");
+    let writer = f.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if let Err(e) = writer.flush() {
+                tracing::warn!("writing the fault counts failed: {e:#}");
+            }
+        }
+    });
+    Ok(Some((f, task)))
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -251,6 +290,11 @@ impl SandboxHandle {
         &self.clusters
     }
 
+    /// What the fault injector did so far (None without `--faults`).
+    pub fn fault_counts(&self) -> Option<faults::Counts> {
+        self.faults.as_ref().map(|(f, _)| f.counts())
+    }
+
     /// Stops serving (in-flight AWS requests finish, bounded by 5 s), stops the
     /// clusters and saves every piece of state.
     pub async fn shutdown(self) -> Result<()> {
@@ -274,6 +318,10 @@ impl SandboxHandle {
         self.aws.save()?;
         for c in &self.clusters {
             c.flush()?;
+        }
+        if let Some((f, task)) = self.faults {
+            task.abort();
+            f.flush()?;
         }
         Ok(())
     }

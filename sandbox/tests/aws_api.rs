@@ -16,6 +16,8 @@ mod dataplane_ga;
 mod dns;
 #[path = "aws_api/end_to_end.rs"]
 mod end_to_end;
+#[path = "aws_api/faults.rs"]
+mod faults;
 #[path = "aws_api/malformed.rs"]
 mod malformed;
 #[path = "aws_api/parity.rs"]

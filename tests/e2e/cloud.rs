@@ -52,7 +52,7 @@ pub fn aws(env: &std::collections::HashMap<String, String>, args: &[&str]) -> Va
 }
 
 /// A plain HTTP GET on loopback, returning the body.
-fn http_get(url: &str) -> String {
+pub(crate) fn http_get(url: &str) -> String {
     let rest = url.strip_prefix("http://").unwrap();
     let (addr, path) = rest.split_once('/').map_or((rest, "/"), |(a, p)| (a, p));
     let path = if path.starts_with('/') {

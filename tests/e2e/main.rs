@@ -7,6 +7,7 @@ mod cloud;
 mod dataplane;
 mod destroy;
 mod exec_basics;
+mod faults;
 mod host_bounds;
 mod hostile;
 mod locking;

@@ -13,13 +13,13 @@ use serde_json::Value;
 use crate::cloud::{aws, sandbox_up};
 use crate::support::*;
 
-fn workflows_dir() -> PathBuf {
+pub(crate) fn workflows_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../workflows")
 }
 
 /// The shipped workflow and its app manifest, copied into the scratch directory with
 /// `edit` applied to the workflow text.
-fn reference_copy(s: &Scratch, edit: impl Fn(String) -> String) -> String {
+pub(crate) fn reference_copy(s: &Scratch, edit: impl Fn(String) -> String) -> String {
     let text = std::fs::read_to_string(workflows_dir().join("active-failover.toml")).unwrap();
     let app = std::fs::read_to_string(workflows_dir().join("sample-app.yaml")).unwrap();
     s.write("sample-app.yaml", &app);
@@ -45,7 +45,7 @@ fn kubectl(env: &HashMap<String, String>, context: &str, args: &[&str]) -> (bool
     )
 }
 
-fn accelerators(env: &HashMap<String, String>) -> Vec<Value> {
+pub(crate) fn accelerators(env: &HashMap<String, String>) -> Vec<Value> {
     aws(
         env,
         &[
@@ -107,7 +107,7 @@ fn alias_records(env: &HashMap<String, String>, zone: &str, name: &str) -> Vec<V
 }
 
 /// Everything the job makes, checked with the stock clients: returns the accelerator.
-fn assert_deployed(env: &HashMap<String, String>) -> Value {
+pub(crate) fn assert_deployed(env: &HashMap<String, String>) -> Value {
     for context in ["sandbox-primary", "sandbox-secondary"] {
         let (ok, out) = kubectl(
             env,
@@ -225,7 +225,7 @@ fn assert_deployed(env: &HashMap<String, String>) -> Value {
 }
 
 /// Nothing the job made remains (the hosted zone, a prerequisite, does).
-fn assert_destroyed(env: &HashMap<String, String>) {
+pub(crate) fn assert_destroyed(env: &HashMap<String, String>) {
     assert!(accelerators(env).is_empty(), "{:#?}", accelerators(env));
     for region in ["us-east-1", "us-east-2"] {
         assert!(

@@ -294,7 +294,7 @@ impl Host for StepHost {
                     .change_batch(batch)
                     .send()
                     .await
-                    .map_err(|e| sdk("ChangeResourceRecordSets", e))?;
+                    .map_err(|e| missing_record(sdk("ChangeResourceRecordSets", e)))?;
                 out.change_info().map(change_info).ok_or_else(|| {
                     PluginError::Internal("ChangeResourceRecordSets returned no change".into())
                 })
@@ -323,5 +323,15 @@ impl Host for StepHost {
                     .ok_or_else(|| PluginError::NotFound(format!("change {id} not found")))
             })
             .await)
+    }
+}
+
+/// Route 53 refuses a DELETE of a record that is not there as `InvalidChangeBatch` ("Tried
+/// to delete resource record set ... but it was not found"): that is `not-found`, so a
+/// delete whose first answer was lost (and the SDK sent again) reads as already done.
+fn missing_record(e: PluginError) -> PluginError {
+    match e {
+        PluginError::Conflict(m) if m.contains("but it was not found") => PluginError::NotFound(m),
+        e => e,
     }
 }

@@ -278,9 +278,15 @@ pub fn main() -> ExitCode {
 
 /// Diagnostics of runner itself (not of plugins) go to stderr, filtered by RUST_LOG.
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::builder()
-        .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
-        .from_env_lossy();
+    // kube-rs logs every failed attempt at ERROR; the host retries those (cloud::retry,
+    // which logs at debug) and reports the final failure as the step's error.
+    let filter = if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::EnvFilter::builder()
+            .with_default_directive(tracing::level_filters::LevelFilter::WARN.into())
+            .from_env_lossy()
+    } else {
+        tracing_subscriber::EnvFilter::new("warn,kube_client::client::builder=off")
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

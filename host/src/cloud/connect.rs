@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -67,6 +68,13 @@ pub async fn connect(
     Ok(cloud)
 }
 
+/// The first retry backoff against the sandbox. It is on loopback: a failed call there
+/// is an injected fault (`sandbox up --faults`), not an overloaded service, and a
+/// second's wait per fault (the SDK default) would only make fault runs slow. Retries
+/// are as many as against a real cloud's transient errors deserve (10 attempts), with the
+/// standard mode's jittered exponential backoff.
+const SANDBOX_FIRST_BACKOFF: Duration = Duration::from_millis(25);
+
 async fn sandbox(
     wf: &Workflow,
     state_dir: &Path,
@@ -124,7 +132,7 @@ async fn sandbox(
             })?;
         clusters.insert(
             name.clone(),
-            cluster_client(name, config, &declared.region)?,
+            cluster_client(name, config, &declared.region, SANDBOX_FIRST_BACKOFF)?,
         );
     }
     let credentials = aws_sdk_sts::config::Credentials::new(
@@ -141,7 +149,12 @@ async fn sandbox(
         .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
             credentials,
         ))
-        .retry_config(aws_config::retry::RetryConfig::standard())
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_max_attempts(super::retry::MAX_ATTEMPTS)
+                .with_initial_backoff(SANDBOX_FIRST_BACKOFF)
+                .with_max_backoff(Duration::from_secs(2)),
+        )
         .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
             aws_smithy_async::rt::sleep::TokioSleep::new(),
         ))
@@ -151,12 +164,16 @@ async fn sandbox(
     Ok(cloud)
 }
 
+/// A cluster's client, with the host's retries ([`super::retry`]): the first backoff is
+/// short in the sandbox (loopback, where only injected faults fail) and longer against a
+/// real cluster.
 fn cluster_client(
     name: &str,
     config: kube::Config,
     region: &str,
+    first_backoff: Duration,
 ) -> Result<ClusterClient, ConnectError> {
-    let client = kube::Client::try_from(config).map_err(|e| {
+    let client = super::retry::client(config, first_backoff).map_err(|e| {
         ConnectError::Unavailable(format!("cluster `{name}`: {}", errors::chain(&e)))
     })?;
     Ok(ClusterClient {
@@ -200,7 +217,10 @@ async fn aws(wf: &Workflow) -> Result<Cloud, ConnectError> {
                 errors::chain(&e)
             ))
         })?;
-        clusters.insert(name.clone(), cluster_client(name, config, &c.region)?);
+        clusters.insert(
+            name.clone(),
+            cluster_client(name, config, &c.region, Duration::from_millis(200))?,
+        );
     }
     Ok(Cloud::new(CloudKind::Aws, sdk, None, clusters))
 }

@@ -7,6 +7,7 @@ pub mod connect;
 pub mod errors;
 pub mod kinds;
 pub mod prereqs;
+pub mod retry;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

@@ -225,7 +225,8 @@ impl Params<'_> {
     }
 }
 
-const OPERATIONS: &[&str] = &[
+/// The operations the sandbox serves (what `--faults` may name).
+pub const OPERATIONS: &[&str] = &[
     "CreateLoadBalancer",
     "DeleteLoadBalancer",
     "DescribeLoadBalancers",

@@ -278,7 +278,8 @@ pub fn handle(aws: &Aws, region: &str, target: &str, body: &[u8]) -> ApiResult<V
     })
 }
 
-const OPERATIONS: &[&str] = &[
+/// The operations the sandbox serves (what `--faults` may name).
+pub const OPERATIONS: &[&str] = &[
     "CreateAccelerator",
     "DescribeAccelerator",
     "ListAccelerators",

@@ -8,11 +8,11 @@ pub mod ga;
 mod ids;
 pub mod route53;
 mod sigv4;
-mod sts;
+pub mod sts;
 mod xml;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use anyhow::Result;
 use axum::Router;
@@ -22,6 +22,8 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
+use crate::faults::conn::reset;
+use crate::faults::{self, Conn, Faults};
 use crate::persist;
 
 /// Requests larger than this are refused with the protocol's own error (HTTP 413).
@@ -91,6 +93,8 @@ pub struct Aws {
     /// Requests served (health checks aside), for tests that prove a call never
     /// reached the server: reported by `GET /_sandbox/health`.
     requests: std::sync::atomic::AtomicU64,
+    /// The fault injector, when the sandbox runs with `--faults`.
+    faults: OnceLock<Arc<Faults>>,
 }
 
 /// The state and a counter bumped by every mutation.
@@ -159,7 +163,13 @@ impl Aws {
             state: Mutex::new(Versioned { state, version: 0 }),
             saved: Mutex::new(0),
             requests: std::sync::atomic::AtomicU64::new(0),
+            faults: OnceLock::new(),
         }))
+    }
+
+    /// Makes this account's calls subject to `faults` (once, before serving).
+    pub fn inject_faults(&self, faults: Arc<Faults>) {
+        let _ = self.faults.set(faults);
     }
 
     pub fn settings(&self) -> &AwsSettings {
@@ -300,11 +310,29 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
     if req.uri().path() == "/_sandbox/health" && req.method() == Method::GET {
         let counts = aws.snapshot().counts();
         let requests = aws.requests.load(std::sync::atomic::Ordering::SeqCst);
-        let body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts, "requests": requests});
+        let mut body = serde_json::json!({"status": "running", "services": ["globalaccelerator", "route53", "elasticloadbalancing", "sts"], "resources": counts, "requests": requests});
+        if let Some(f) = aws.faults.get() {
+            // Live, unlike faults.json (written every 200 ms): for tests and scripts.
+            body["faults"] = serde_json::to_value(f.counts()).unwrap_or_default();
+        }
         return json_response(200, body.to_string());
+    }
+    if let Some(paused) = match req.uri().path() {
+        "/_sandbox/faults/pause" => Some(true),
+        "/_sandbox/faults/resume" => Some(false),
+        _ => None,
+    } && req.method() == Method::POST
+    {
+        let Some(f) = aws.faults.get() else {
+            let body = serde_json::json!({"message": "this sandbox runs without --faults"});
+            return json_response(404, body.to_string());
+        };
+        f.pause(paused);
+        return json_response(200, serde_json::to_string(&f.counts()).unwrap_or_default());
     }
     aws.requests
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let conn = Conn::of(&req);
     let proto = classify(&req);
     let declared_too_large = crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY);
     let (parts, body) = req.into_parts();
@@ -343,6 +371,113 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
             return render_error(proto, service, &auth_error(proto, e));
         }
     };
+    // Faults are rolled once the caller is known and before anything is applied, for
+    // the operations the sandbox serves (a malformed call is answered as usual).
+    let fault = match (aws.faults.get(), operation(proto, &parts, &body, &scope)) {
+        (Some(faults), Some((service, op))) => faults
+            .decide(service, op)
+            .map(|f| (f, fault_error(service, op, &f))),
+        _ => None,
+    };
+    let error_service = match proto {
+        Protocol::Json => "",
+        Protocol::RestXml => "route53",
+        Protocol::Query => query_service(&parts, &body, Some(&scope.service)),
+    };
+    match &fault {
+        Some((f, _)) if f.kind == faults::Kind::Latency => tokio::time::sleep(f.latency).await,
+        Some((f, _)) if f.kind == faults::Kind::ResetBefore => return reset(conn.as_ref()),
+        Some((_, Some(e))) => return render_error(proto, error_service, e),
+        _ => {}
+    }
+    let response = serve_call(&aws, proto, &parts, &body, &scope);
+    match fault {
+        // Applied (or refused: the client cannot tell), but never answered.
+        Some((f, _)) if f.kind == faults::Kind::ResetAfter => reset(conn.as_ref()),
+        _ => response,
+    }
+}
+
+/// The service and operation of an authenticated request, as `--faults` names them.
+fn operation(
+    proto: Protocol,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    scope: &sigv4::Scope,
+) -> Option<(faults::Service, &'static str)> {
+    let known = |service: faults::Service, op: &str| {
+        service
+            .operations()
+            .iter()
+            .find(|o| **o == op)
+            .map(|o| (service, *o))
+    };
+    match proto {
+        Protocol::Json => {
+            let target = parts.headers.get("x-amz-target")?.to_str().ok()?;
+            known(faults::Service::Ga, target.strip_prefix(ga::TARGET_PREFIX)?)
+        }
+        Protocol::RestXml => route53::operation(&parts.method, parts.uri.path())
+            .map(|op| (faults::Service::Route53, op)),
+        Protocol::Query => {
+            let service = match query_service(parts, body, Some(&scope.service)) {
+                "elasticloadbalancing" => faults::Service::Elbv2,
+                "sts" => faults::Service::Sts,
+                _ => return None,
+            };
+            let action = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+                .chain(form_urlencoded::parse(body))
+                .find(|(k, _)| k == "Action")?
+                .1;
+            known(service, &action)
+        }
+    }
+}
+
+/// The error a throttle or 5xx fault answers with, in the service's own terms (None for
+/// the other kinds). Throttling is HTTP 400 in all four services: GA's awsJson
+/// `ThrottlingException`; Route 53's `PriorRequestNotComplete` for a change batch sent
+/// while another is processed, else `Throttling`; ELBv2's and STS's awsQuery `Throttling`.
+fn fault_error(service: faults::Service, op: &str, f: &faults::Fault) -> Option<ApiError> {
+    use faults::{Kind, Service};
+    Some(match (f.kind, service) {
+        (Kind::Throttle, Service::Ga) => ApiError::bad("ThrottlingException", "Rate exceeded"),
+        (Kind::Throttle, Service::Route53) if op == "ChangeResourceRecordSets" => ApiError::bad(
+            "PriorRequestNotComplete",
+            "The request was rejected because Route 53 was still processing a prior request.",
+        ),
+        (Kind::Throttle, _) => ApiError::bad("Throttling", "Rate exceeded"),
+        (Kind::ServerError, _) if f.unavailable() => ApiError::new(
+            503,
+            if service == Service::Ga {
+                "ServiceUnavailableException"
+            } else {
+                "ServiceUnavailable"
+            },
+            "Service is unavailable. Please try again later.",
+        ),
+        (Kind::ServerError, Service::Ga) => ApiError::new(
+            500,
+            "InternalServiceErrorException",
+            "There was an internal error for AWS Global Accelerator.",
+        ),
+        (Kind::ServerError, _) => ApiError::new(
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        _ => return None,
+    })
+}
+
+/// Serves one authenticated call.
+fn serve_call(
+    aws: &Aws,
+    proto: Protocol,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    scope: &sigv4::Scope,
+) -> Response {
     match proto {
         Protocol::Json => {
             let target = parts
@@ -350,7 +485,7 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
                 .get("x-amz-target")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
-            match ga::handle(&aws, &scope.region, target, &body) {
+            match ga::handle(aws, &scope.region, target, body) {
                 Ok(v) => json_response(200, v.to_string()),
                 Err(e) => render_error(proto, "", &e),
             }
@@ -358,7 +493,7 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         Protocol::RestXml => {
             let path = parts.uri.path().to_string();
             let query = parts.uri.query().unwrap_or("");
-            match route53::handle(&aws, &scope.region, &parts.method, &path, query, &body) {
+            match route53::handle(aws, &scope.region, &parts.method, &path, query, body) {
                 Ok(r) => r,
                 Err(e) => render_error(proto, "route53", &e),
             }
@@ -368,11 +503,11 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
                 form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
                     .into_owned()
                     .collect();
-            params.extend(form_urlencoded::parse(&body).into_owned());
-            let service = query_service(&parts, &body, Some(&scope.service));
+            params.extend(form_urlencoded::parse(body).into_owned());
+            let service = query_service(parts, body, Some(&scope.service));
             let result = match service {
-                "elasticloadbalancing" => elbv2::handle(&aws, &scope.region, &params),
-                "sts" => sts::handle(&aws, &scope.region, &params),
+                "elasticloadbalancing" => elbv2::handle(aws, &scope.region, &params),
+                "sts" => sts::handle(aws, &scope.region, &params),
                 _ => Err(ApiError::bad(
                     "InvalidAction",
                     format!(

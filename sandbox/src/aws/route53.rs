@@ -189,6 +189,43 @@ impl RecordSet {
     }
 }
 
+/// The Route 53 operations the sandbox serves (what `--faults` may name).
+pub const OPERATIONS: &[&str] = &[
+    "CreateHostedZone",
+    "ListHostedZones",
+    "ListHostedZonesByName",
+    "GetHostedZoneCount",
+    "GetHostedZone",
+    "UpdateHostedZoneComment",
+    "DeleteHostedZone",
+    "ChangeResourceRecordSets",
+    "ListResourceRecordSets",
+    "ListTagsForResource",
+    "ChangeTagsForResource",
+    "GetChange",
+];
+
+/// The operation a request is for, by method and path (as [`handle`] routes it).
+pub fn operation(method: &Method, path: &str) -> Option<&'static str> {
+    let rest = path.strip_prefix("/2013-04-01/")?;
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    Some(match (method.clone(), segs.as_slice()) {
+        (Method::POST, ["hostedzone"]) => "CreateHostedZone",
+        (Method::GET, ["hostedzone"]) => "ListHostedZones",
+        (Method::GET, ["hostedzonesbyname"]) => "ListHostedZonesByName",
+        (Method::GET, ["hostedzonecount"]) => "GetHostedZoneCount",
+        (Method::GET, ["hostedzone", _]) => "GetHostedZone",
+        (Method::POST, ["hostedzone", _]) => "UpdateHostedZoneComment",
+        (Method::DELETE, ["hostedzone", _]) => "DeleteHostedZone",
+        (Method::POST, ["hostedzone", _, "rrset"]) => "ChangeResourceRecordSets",
+        (Method::GET, ["hostedzone", _, "rrset"]) => "ListResourceRecordSets",
+        (Method::GET, ["tags", "hostedzone", _]) => "ListTagsForResource",
+        (Method::POST, ["tags", "hostedzone", _]) => "ChangeTagsForResource",
+        (Method::GET, ["change", _]) => "GetChange",
+        _ => return None,
+    })
+}
+
 /// Serves one Route 53 call; `path` is the raw request path.
 pub fn handle(
     aws: &Aws,

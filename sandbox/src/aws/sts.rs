@@ -7,6 +7,8 @@ use super::{ApiError, ApiResult, Aws, ids};
 
 pub const VERSION: &str = "2011-06-15";
 pub const NAMESPACE: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+/// The operations the sandbox serves (what `--faults` may name).
+pub const OPERATIONS: &[&str] = &["GetCallerIdentity"];
 
 pub fn handle(aws: &Aws, _region: &str, params: &[(String, String)]) -> ApiResult<String> {
     let p = Params(params);

@@ -21,6 +21,8 @@ use super::selector::{self, Requirement};
 use super::status::ApiError;
 use super::store::{Change, EventType, meta_str};
 use super::{Cluster, patch, table};
+use crate::faults::conn::reset;
+use crate::faults::{Conn, Fault, Kind};
 
 /// Bodies larger than this get 413, as the real API server's limit (3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -53,8 +55,9 @@ async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
     cluster
         .requests
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let conn = Conn::of(&req);
     // A bug must cost one request a 500, never the server.
-    let result = std::panic::AssertUnwindSafe(dispatch(&cluster, req))
+    let result = std::panic::AssertUnwindSafe(dispatch(&cluster, req, conn))
         .catch_unwind()
         .await;
     let result =
@@ -236,7 +239,11 @@ fn percent_decode(seg: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiError> {
+async fn dispatch(
+    cluster: &Arc<Cluster>,
+    req: Request,
+    conn: Option<Conn>,
+) -> Result<Response, ApiError> {
     let path = req.uri().path().to_string();
     let decoded: Vec<String> = path
         .split('/')
@@ -245,6 +252,16 @@ async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiE
         .collect();
     let segs: Vec<&str> = decoded.iter().map(String::as_str).collect();
     let get = req.method() == Method::GET;
+    let resource_path = matches!(
+        segs.as_slice(),
+        ["api", "v1", _, ..] | ["apis", _, _, _, ..]
+    );
+    if !resource_path
+        && let Some(f) = cluster.fault("discovery")
+        && let Some(answer) = fault_answer(&f, None, conn.as_ref()).await
+    {
+        return answer;
+    }
     match segs.as_slice() {
         ["version"] if get => Ok(json_response(StatusCode::OK, &version())),
         ["healthz" | "readyz" | "livez", ..] if get => Ok((StatusCode::OK, "ok").into_response()),
@@ -302,12 +319,12 @@ async fn dispatch(cluster: &Arc<Cluster>, req: Request) -> Result<Response, ApiE
         }
         ["api", "v1", rest @ ..] => {
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            resource_request(cluster, "", "v1", &rest, req).await
+            resource_request(cluster, "", "v1", &rest, req, conn).await
         }
         ["apis", g, v, rest @ ..] => {
             let (g, v) = (g.to_string(), v.to_string());
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            resource_request(cluster, &g, &v, &rest, req).await
+            resource_request(cluster, &g, &v, &rest, req, conn).await
         }
         _ if !get => Err(ApiError::method_not_allowed()),
         _ => Err(ApiError::path_not_found()),
@@ -560,31 +577,106 @@ fn present(t: &Target, mut obj: Value) -> Value {
 /// A request on a resource path. A change is on disk before it is acknowledged, so a
 /// killed sandbox loses nothing a client was told succeeded (controllers' own writes
 /// are saved by the periodic flush, and redone by the controllers after a restart).
+/// With `--faults`, the call is rolled for once its verb is known.
 async fn resource_request(
     cluster: &Arc<Cluster>,
     group: &str,
     version: &str,
     rest: &[String],
     req: Request,
+    conn: Option<Conn>,
 ) -> Result<Response, ApiError> {
-    let mutating = req.method() != Method::GET;
-    let response = resource_call(cluster, group, version, rest, req).await?;
-    if mutating {
-        cluster
-            .flush()
-            .map_err(|e| ApiError::internal(format!("storing the change failed: {e:#}")))?;
+    let t = parse_target(cluster, group, version, rest)?;
+    let watching = params(&req, Some(&t.rt))?.watch;
+    let fault = cluster.fault(verb(req.method(), &t, watching));
+    let mut drop_watch = None;
+    if let Some(f) = &fault {
+        if let Some(answer) = fault_answer(f, Some(&t), conn.as_ref()).await {
+            return answer;
+        }
+        if f.kind == Kind::DropWatch {
+            drop_watch = Some((Instant::now() + f.drop_after(), conn.clone()));
+        }
     }
-    Ok(response)
+    let mutating = req.method() != Method::GET;
+    let mut result = resource_call(cluster, t, req, drop_watch).await;
+    if mutating && result.is_ok() {
+        result = cluster
+            .flush()
+            .map_err(|e| ApiError::internal(format!("storing the change failed: {e:#}")))
+            .and(result);
+    }
+    if fault.is_some_and(|f| f.kind == Kind::ResetAfter) {
+        // Served (applied and stored, or refused), but the client never hears of it.
+        return Ok(reset(conn.as_ref()));
+    }
+    result
+}
+
+/// The API verb of a resource request, as RBAC and `--faults` name it.
+fn verb(method: &Method, t: &Target, watching: bool) -> &'static str {
+    match (method.clone(), t.name.is_some()) {
+        (Method::GET, true) => "get",
+        (Method::GET, false) if watching => "watch",
+        (Method::GET, false) => "list",
+        (Method::POST, _) => "create",
+        (Method::PUT, _) => "update",
+        (Method::PATCH, _) => "patch",
+        (Method::DELETE, true) => "delete",
+        (Method::DELETE, false) => "deletecollection",
+        _ => "other",
+    }
+}
+
+/// How a fault answers before the request is served, as kube-apiserver would: `None`
+/// when the request goes on (latency slept, reset-after and drop-watch come later).
+async fn fault_answer(
+    f: &Fault,
+    t: Option<&Target>,
+    conn: Option<&Conn>,
+) -> Option<Result<Response, ApiError>> {
+    match f.kind {
+        Kind::Latency => {
+            tokio::time::sleep(f.latency).await;
+            None
+        }
+        Kind::ResetBefore => Some(Ok(reset(conn))),
+        // API Priority and Fairness's rejection: 429, Retry-After and a Status.
+        Kind::Throttle => {
+            let e = ApiError::too_many_requests(f.retry_after_s);
+            let mut r = error_response(&e);
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, f.retry_after_s.into());
+            Some(Ok(r))
+        }
+        Kind::ServerError if f.unavailable() => Some(Err(ApiError::unavailable())),
+        Kind::ServerError => Some(Err(ApiError::internal(
+            "Internal error occurred: the server could not complete the request",
+        ))),
+        Kind::Conflict => {
+            let t = t?;
+            Some(Err(ApiError::conflict(&t.rt, t.name.as_deref()?)))
+        }
+        // What a watch from a compacted resourceVersion gets: 200, one ERROR event.
+        Kind::Gone => {
+            let e = ApiError::gone("too old resource version: the watch cache was compacted");
+            Some(Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                event_line("ERROR", &e.to_status()),
+            )
+                .into_response()))
+        }
+        Kind::ResetAfter | Kind::DropWatch => None,
+    }
 }
 
 async fn resource_call(
     cluster: &Arc<Cluster>,
-    group: &str,
-    version: &str,
-    rest: &[String],
+    t: Target,
     req: Request,
+    drop_watch: Option<(Instant, Option<Conn>)>,
 ) -> Result<Response, ApiError> {
-    let t = parse_target(cluster, group, version, rest)?;
     let mut p = params(&req, Some(&t.rt))?;
     p.metadata_only = !wants_table(req.headers()) && wants_metadata(req.headers());
     let table = wants_table(req.headers());
@@ -606,7 +698,7 @@ async fn resource_call(
         return Err(ApiError::method_not_allowed());
     }
     match (method, t.name.clone()) {
-        (Method::GET, None) if p.watch => watch(cluster, &t, &p, table),
+        (Method::GET, None) if p.watch => watch(cluster, &t, &p, table, drop_watch),
         (Method::GET, None) => {
             let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
             let mut items: Vec<Value> = items
@@ -977,6 +1069,8 @@ struct WatchState {
     /// resourceVersion, so a resumed watch starts from there.
     bookmark: Option<Value>,
     serving: tokio::sync::watch::Receiver<bool>,
+    /// `--faults` drop-watch: when to cut the stream (and its connection).
+    drop_at: Option<(Instant, Option<Conn>)>,
 }
 
 fn event_line(kind: &str, object: &Value) -> Bytes {
@@ -1067,6 +1161,7 @@ fn watch(
     t: &Target,
     p: &Params,
     table: bool,
+    drop_at: Option<(Instant, Option<Conn>)>,
 ) -> Result<Response, ApiError> {
     let rv: Option<u64> = match p.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
@@ -1094,6 +1189,7 @@ fn watch(
             done: false,
             seen: HashSet::new(),
             serving: cluster.serving.subscribe(),
+            drop_at,
             bookmark: p.bookmarks.then(
                 || json!({"kind": t.rt.kind, "apiVersion": t.rt.group_version(&t.version), "metadata": {}}),
             ),
@@ -1152,11 +1248,25 @@ fn watch(
     let stream = futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(line) = st.queue.pop_front() {
-                return Some((Ok::<Bytes, std::convert::Infallible>(line), st));
+                return Some((Ok::<Bytes, std::io::Error>(line), st));
             }
             if st.done {
                 return None;
             }
+            if let Some((at, conn)) = &st.drop_at
+                && Instant::now() >= *at
+            {
+                // Cut mid-stream: no final chunk, the client sees the connection drop.
+                if let Some(c) = conn {
+                    c.cut();
+                }
+                st.done = true;
+                return Some((
+                    Err(std::io::Error::other("watch dropped (fault injection)")),
+                    st,
+                ));
+            }
+            let drop_at = st.drop_at.as_ref().map(|(at, _)| *at);
             let deadline = st.deadline;
             let rx = &mut st.rx;
             let received = async move {
@@ -1169,6 +1279,7 @@ fn watch(
             let next = tokio::select! {
                 // The server stopped: end the stream (the client reconnects elsewhere).
                 _ = serving.wait_for(|s| !*s) => return None,
+                _ = tokio::time::sleep_until(drop_at.unwrap_or_else(Instant::now)), if drop_at.is_some() => continue,
                 r = received => r,
             };
             let Some(next) = next else {
@@ -1243,7 +1354,7 @@ mod tests {
             .body(Body::from(body))
             .unwrap();
         // Not through `handle`: a panic must fail this test, not become a 500.
-        match dispatch(c, req).await {
+        match dispatch(c, req, None).await {
             Ok(r) => r.status().as_u16(),
             Err(e) => e.code,
         }

@@ -90,7 +90,23 @@ pub struct Cluster {
     /// Requests served, for tests that prove a call never reached the server
     /// (`GET /_sandbox/requests`, which is not counted).
     pub(crate) requests: std::sync::atomic::AtomicU64,
+    /// The fault injector, when the sandbox runs with `--faults`.
+    faults: std::sync::OnceLock<Arc<crate::faults::Faults>>,
 }
+
+/// The API verbs (and `discovery`: `/api`, `/apis`, `/openapi`, `/version`) that
+/// `--faults` may name for `kube`.
+pub const OPERATIONS: &[&str] = &[
+    "get",
+    "list",
+    "watch",
+    "create",
+    "update",
+    "patch",
+    "delete",
+    "deletecollection",
+    "discovery",
+];
 
 impl Cluster {
     /// Loads the persisted objects of this cluster from cfg.state_dir (or starts empty).
@@ -120,6 +136,7 @@ impl Cluster {
             timers: Mutex::new(HashMap::new()),
             albs: Mutex::new(HashMap::new()),
             requests: std::sync::atomic::AtomicU64::new(0),
+            faults: std::sync::OnceLock::new(),
         });
         cluster.bootstrap();
         cluster.flush()?;
@@ -132,6 +149,16 @@ impl Cluster {
 
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// Makes this cluster's API calls subject to `faults` (once, before serving).
+    pub fn inject_faults(&self, faults: Arc<crate::faults::Faults>) {
+        let _ = self.faults.set(faults);
+    }
+
+    /// Rolls for one API call with verb `op`.
+    fn fault(&self, op: &str) -> Option<crate::faults::Fault> {
+        self.faults.get()?.decide(crate::faults::Service::Kube, op)
     }
 
     /// Every change from now on (for the data plane: endpoints, pods, ingresses). A
@@ -198,7 +225,7 @@ pub async fn serve(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) -> 
         }
     };
     tokio::select! {
-        r = axum::serve(listener, app) => r.context("serving the Kubernetes API")?,
+        r = crate::faults::conn::serve(listener, app) => r.context("serving the Kubernetes API")?,
         _ = controllers::run(cluster.clone()) => {},
         _ = saver => {},
     }

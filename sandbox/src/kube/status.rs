@@ -137,6 +137,26 @@ impl ApiError {
         ApiError::new(410, "Expired", message)
     }
 
+    /// What API Priority and Fairness answers when it sheds a request (with a
+    /// `Retry-After` header of the same seconds).
+    pub fn too_many_requests(retry_after_s: u64) -> ApiError {
+        let mut e = ApiError::new(
+            429,
+            "TooManyRequests",
+            "Too many requests, please try again later.",
+        );
+        e.details = Some(json!({"retryAfterSeconds": retry_after_s}));
+        e
+    }
+
+    pub fn unavailable() -> ApiError {
+        ApiError::new(
+            503,
+            "ServiceUnavailable",
+            "the server is currently unable to handle the request",
+        )
+    }
+
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "Forbidden", message)
     }

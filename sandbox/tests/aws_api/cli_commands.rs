@@ -118,6 +118,8 @@ async fn sandbox_up_child() {
         clusters: vec!["east=us-east-1".into()],
         delay_ms: Some(20),
         home_region: None,
+        faults: None,
+        seed: 0,
     };
     assert_eq!(cli::run(up, dir.into()).await.unwrap(), ExitCode::SUCCESS);
 }
@@ -239,6 +241,8 @@ async fn cli_up_detach_returns_once_it_answers_and_down_stops_it() {
         clusters: vec![],
         delay_ms: None,
         home_region: None,
+        faults: None,
+        seed: 0,
     };
     assert_eq!(
         cli::run(again, path.clone()).await.unwrap(),

@@ -351,4 +351,60 @@ mod tests {
         );
         assert!(Goal::new(WaitFor::Jsonpath(("{.items[*]}".into(), None))).is_err());
     }
+
+    /// Watches that end in 410 Gone or are cut mid-stream, and gets that fail, are
+    /// followed through until the change the wait is for arrives.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wait_rides_out_expired_and_dropped_watches() {
+        use k8s_openapi::api::core::v1::ConfigMap;
+        use kube::api::{ApiResource, Patch, PatchParams, PostParams};
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = runner_sandbox::SandboxConfig::new(dir.path().into());
+        cfg.clusters.truncate(1);
+        cfg.transition_delay = Duration::from_millis(20);
+        let spec = "kube.watch:gone=0.3,kube.watch:drop-watch=0.7,kube.get:5xx=0.3,kube.get:reset-before=0.2,kube.patch:conflict=0.5";
+        cfg.faults = Some(runner_sandbox::faults::FaultConfig::from_arg(spec, 7).unwrap());
+        let sb = runner_sandbox::Sandbox::start(cfg).await.unwrap();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&sb.endpoints().kubeconfig).unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        let client = crate::cloud::retry::client(config, Duration::from_millis(5)).unwrap();
+        let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+        let cm: ConfigMap =
+            serde_json::from_value(json!({"metadata": {"name": "w"}, "data": {"k": "v"}})).unwrap();
+        cms.create(&PostParams::default(), &cm).await.unwrap();
+        let later = cms.clone();
+        let change = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            // Conflicts half the time: the retry layer sends it again.
+            later
+                .patch(
+                    "w",
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"data": {"k": "w"}})),
+                )
+                .await
+                .unwrap();
+        });
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client, "default", &ApiResource::erase::<ConfigMap>(&()));
+        let goal = Goal::new(WaitFor::Jsonpath(("{.data.k}".into(), Some("w".into())))).unwrap();
+        let mut last = None;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let got = follow(&api, "w", "ConfigMap default/w", &goal, &mut last, deadline)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got["data"]["k"], "w");
+        change.await.unwrap();
+        let counts = sb.fault_counts().unwrap();
+        let watch = &counts.by_operation["kube.watch"];
+        assert!(
+            watch.get("gone").is_some() && watch.get("drop-watch").is_some(),
+            "{counts:#?}"
+        );
+        sb.shutdown().await.unwrap();
+    }
 }

@@ -108,6 +108,7 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
             }
         }
     }
+    causes.extend(super::decoding::size_causes(rt, obj));
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
             validate_workload(obj, &mut causes)

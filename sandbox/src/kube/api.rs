@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::objects::{DeleteOptions, Part, WriteOptions, record_apply, set_path};
+use super::query;
 use super::resources::ResourceType;
 use super::selector::{self, Requirement};
 use super::status::ApiError;
@@ -74,6 +75,9 @@ async fn handle(State(cluster): State<Arc<Cluster>>, req: Request) -> Response {
     }
 }
 
+/// kube-apiserver's bound on a JSON patch (`maxJSONPatchOperations`): past it, 413.
+const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
+
 /// The query parameters we understand.
 #[derive(Default)]
 struct Params {
@@ -117,17 +121,19 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
                     }
                 }
             }
-            "watch" => p.watch = v == "true" || v == "1",
-            "resourceVersion" => p.resource_version = Some(v),
-            "timeoutSeconds" => p.timeout = v.parse().ok(),
-            "sendInitialEvents" => p.send_initial = v == "true",
-            "allowWatchBookmarks" => p.bookmarks = v == "true",
-            "dryRun" => p.dry_run = v == "All",
+            "watch" => p.watch = query::boolean(&v)?,
+            "resourceVersion" => p.resource_version = Some(query::resource_version(v)?),
+            // Negative is no timeout, as a Go duration of it would be.
+            "timeoutSeconds" => p.timeout = u64::try_from(query::int64(&v)?).ok(),
+            "sendInitialEvents" => p.send_initial = query::boolean(&v)?,
+            "allowWatchBookmarks" => p.bookmarks = query::boolean(&v)?,
+            "dryRun" => p.dry_run = query::dry_run(req.method(), &v)?,
             "fieldManager" => p.field_manager = Some(v),
-            "fieldValidation" => p.strict = v == "Strict",
-            "limit" => p.limit = v.parse().ok(),
+            "fieldValidation" => p.strict = query::field_validation(req.method(), &v)?,
+            // kube-apiserver treats a limit of 0 or less as no limit.
+            "limit" => p.limit = usize::try_from(query::int64(&v)?).ok(),
             "continue" => p.continue_token = Some(v),
-            "propagationPolicy" => p.propagation = Some(v),
+            "propagationPolicy" => p.propagation = Some(query::propagation(&v)?),
             _ => {}
         }
     }
@@ -876,7 +882,7 @@ fn delete_options(body: &[u8], p: &Params) -> Result<DeleteOptions, ApiError> {
     if !body.iter().all(u8::is_ascii_whitespace) {
         let v = parse_json(body)?;
         if let Some(pp) = v.get("propagationPolicy").and_then(Value::as_str) {
-            policy = Some(pp.to_string());
+            policy = Some(query::propagation(pp)?);
         }
         if v.get("orphanDependents") == Some(&json!(true)) {
             policy = Some("Orphan".into());
@@ -889,11 +895,10 @@ fn delete_options(body: &[u8], p: &Params) -> Result<DeleteOptions, ApiError> {
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(String::from);
-        if v.get("dryRun")
-            .and_then(Value::as_array)
-            .is_some_and(|a| a.contains(&json!("All")))
-        {
-            d.dry_run = true;
+        if let Some(values) = v.get("dryRun").and_then(Value::as_array) {
+            for value in values {
+                d.dry_run |= query::dry_run(&Method::DELETE, value.as_str().unwrap_or(""))?;
+            }
         }
     }
     d.orphan = policy.as_deref() == Some("Orphan");
@@ -963,6 +968,12 @@ fn patch_request(
             "application/merge-patch+json" => patch::merge(doc, &patch_body),
             "application/strategic-merge-patch+json" => patch::strategic(doc, &patch_body),
             "application/json-patch+json" => {
+                let ops = patch_body.as_array().map_or(0, Vec::len);
+                if ops > MAX_JSON_PATCH_OPERATIONS {
+                    return Err(ApiError::too_large_message(format!(
+                        "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {ops}"
+                    )));
+                }
                 let mut copy = doc.clone();
                 patch::json_patch(&mut copy, &patch_body).map_err(|e| {
                     ApiError::invalid(
@@ -1181,7 +1192,10 @@ fn watch(
             ns: t.ns.clone(),
             label: p.label.clone(),
             field: p.field.clone(),
-            deadline: p.timeout.map(|s| Instant::now() + Duration::from_secs(s)),
+            // A timeout past what an Instant can hold is no deadline, not a panic.
+            deadline: p
+                .timeout
+                .and_then(|s| Instant::now().checked_add(Duration::from_secs(s))),
             last_rv: store.rv,
             table: table.then(|| t.rt.clone()),
             metadata_only: p.metadata_only,
@@ -1360,18 +1374,211 @@ mod tests {
         }
     }
 
-    /// Objects with any one field replaced by a value of the wrong type are refused
-    /// with a 4xx or stored; nothing panics, neither the API nor the controllers.
-    #[tokio::test]
-    async fn wrongly_typed_fields_never_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut cfg = SandboxConfig::new(dir.path().to_path_buf());
+    /// A cluster of its own in `dir`, without ALBs.
+    fn cluster(dir: &std::path::Path) -> Arc<Cluster> {
+        let mut cfg = SandboxConfig::new(dir.to_path_buf());
         cfg.transition_delay = Duration::ZERO;
         let spec = ClusterSpec {
             name: "fuzz".into(),
             region: "us-east-1".into(),
         };
-        let c = Cluster::open(&spec, &cfg, Arc::new(NoLbs)).unwrap();
+        Cluster::open(&spec, &cfg, Arc::new(NoLbs)).unwrap()
+    }
+
+    const CM: &str = "/api/v1/namespaces/default/configmaps";
+
+    async fn exists(c: &Arc<Cluster>, path: &str) -> bool {
+        call(c, Method::GET, path, "", String::new()).await == 200
+    }
+
+    /// Malformed query parameters are refused as the apiserver's parameter codec (400)
+    /// and options validation (422) refuse them, and a refused dry run stores nothing.
+    #[tokio::test]
+    async fn malformed_query_parameters_are_refused_and_store_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let body = json!({"metadata": {"name": "q"}, "data": {"a": "b"}}).to_string();
+        for (query, code) in [
+            ("dryRun=Foo", 422),
+            ("dryRun=all", 422),
+            ("fieldValidation=strict", 422),
+            ("fieldValidation=Nope", 422),
+        ] {
+            let got = call(
+                &c,
+                Method::POST,
+                &format!("{CM}?{query}"),
+                "application/json",
+                body.clone(),
+            )
+            .await;
+            assert_eq!(got, code, "{query}");
+            assert!(
+                !exists(&c, &format!("{CM}/q")).await,
+                "{query} stored the object"
+            );
+        }
+        for query in [
+            "limit=abc",
+            "limit=1.5",
+            "timeoutSeconds=soon",
+            "watch=yes",
+            "resourceVersion=abc",
+            "allowWatchBookmarks=maybe",
+            "labelSelector=a%20in%20(",
+        ] {
+            let got = call(&c, Method::GET, &format!("{CM}?{query}"), "", String::new()).await;
+            assert_eq!(got, 400, "{query}");
+        }
+        let got = call(
+            &c,
+            Method::DELETE,
+            &format!("{CM}/x?propagationPolicy=Later"),
+            "",
+            String::new(),
+        )
+        .await;
+        assert_eq!(got, 422);
+        assert_eq!(
+            call(
+                &c,
+                Method::POST,
+                &format!("{CM}?dryRun=All"),
+                "application/json",
+                body
+            )
+            .await,
+            201
+        );
+        assert!(
+            !exists(&c, &format!("{CM}/q")).await,
+            "a dry run stores nothing"
+        );
+    }
+
+    /// A watch asking for a timeout no clock can hold is served, not a worker panic.
+    #[tokio::test]
+    async fn a_watch_with_a_huge_timeout_does_not_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        for t in ["9223372036854775807", "-1"] {
+            let got = call(
+                &c,
+                Method::GET,
+                &format!("{CM}?watch=true&timeoutSeconds={t}"),
+                "",
+                String::new(),
+            )
+            .await;
+            assert_eq!(got, 200, "timeoutSeconds={t}");
+        }
+        // Past int64, the parameter codec refuses it.
+        let got = call(
+            &c,
+            Method::GET,
+            &format!("{CM}?watch=true&timeoutSeconds=18446744073709551616"),
+            "",
+            String::new(),
+        )
+        .await;
+        assert_eq!(got, 400);
+    }
+
+    #[tokio::test]
+    async fn a_json_patch_of_more_than_ten_thousand_operations_is_413() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let body = json!({"metadata": {"name": "p"}, "data": {"a": "b"}}).to_string();
+        assert_eq!(
+            call(&c, Method::POST, CM, "application/json", body).await,
+            201
+        );
+        let ops = |n: usize| {
+            serde_json::to_string(&vec![
+                json!({"op": "replace", "path": "/data/a", "value": "c"});
+                n
+            ])
+            .unwrap()
+        };
+        let path = format!("{CM}/p");
+        assert_eq!(
+            call(
+                &c,
+                Method::PATCH,
+                &path,
+                "application/json-patch+json",
+                ops(10_001)
+            )
+            .await,
+            413
+        );
+        assert_eq!(
+            call(
+                &c,
+                Method::PATCH,
+                &path,
+                "application/json-patch+json",
+                ops(10_000)
+            )
+            .await,
+            200
+        );
+    }
+
+    /// `map[string]string` fields that are not are a 400 from typed decoding; data and
+    /// annotations past their limits a 422; nothing of either is stored.
+    #[tokio::test]
+    async fn wrongly_typed_maps_and_oversized_data_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let big = "x".repeat((1 << 20) + 1);
+        for (obj, code) in [
+            (json!({"metadata": {"name": "t"}, "data": 5}), 400),
+            (json!({"metadata": {"name": "t"}, "data": ["a"]}), 400),
+            (
+                json!({"metadata": {"name": "t"}, "data": {"a": {"b": "c"}}}),
+                400,
+            ),
+            (json!({"metadata": {"name": "t"}, "data": {"a": 1}}), 400),
+            (json!({"metadata": {"name": "t", "labels": 7}}), 400),
+            (
+                json!({"metadata": {"name": "t", "annotations": {"a": true}}}),
+                400,
+            ),
+            (json!({"metadata": {"name": "t"}, "data": {"a": big}}), 422),
+            (
+                json!({"metadata": {"name": "t", "annotations": {"a": "y".repeat(256 << 10)}}}),
+                422,
+            ),
+        ] {
+            let got = call(&c, Method::POST, CM, "application/json", obj.to_string()).await;
+            assert_eq!(
+                got,
+                code,
+                "{}",
+                &obj.to_string()[..obj.to_string().len().min(80)]
+            );
+            assert!(!exists(&c, &format!("{CM}/t")).await);
+        }
+        let secret =
+            json!({"metadata": {"name": "s"}, "stringData": {"k": "z".repeat((1 << 20) + 1)}});
+        let got = call(
+            &c,
+            Method::POST,
+            "/api/v1/namespaces/default/secrets",
+            "application/json",
+            secret.to_string(),
+        )
+        .await;
+        assert_eq!(got, 422);
+    }
+
+    /// Objects with any one field replaced by a value of the wrong type are refused
+    /// with a 4xx or stored; nothing panics, neither the API nor the controllers.
+    #[tokio::test]
+    async fn wrongly_typed_fields_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
         let template = json!({"metadata": {"labels": {"app": "a"}, "annotations": {"x": "y"}},
             "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "name": "http"}],
                 "env": [{"name": "A", "value": "1"}]}]}});

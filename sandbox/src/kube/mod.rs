@@ -36,9 +36,11 @@
 mod admission;
 mod api;
 mod controllers;
+mod decoding;
 mod objects;
 mod patch;
 mod protobuf;
+mod query;
 mod resources;
 mod selector;
 mod status;

@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::admission;
 use super::resources::{self, ResourceType};
 use super::status::ApiError;
 use super::store::{EventType, Store, meta_str};
 use super::{Cluster, time};
+use super::{admission, decoding};
 
 /// Options shared by writes.
 #[derive(Debug, Clone, Default)]
@@ -187,6 +187,9 @@ impl Cluster {
         if rt.status && rt.plural != "pods" {
             obj.as_object_mut().expect("object").remove("status");
         }
+        if let Some(e) = decoding::typed_decoding_error(rt, &obj) {
+            return Err(ApiError::bad_request(e));
+        }
         if opts.strict
             && let Some(e) = admission::strict_decoding_error(rt, &obj)
         {
@@ -341,6 +344,9 @@ impl Cluster {
         obj["metadata"]["name"] = json!(name);
         if rt.namespaced {
             obj["metadata"]["namespace"] = json!(meta_str(old, "namespace"));
+        }
+        if let Some(e) = decoding::typed_decoding_error(rt, &obj) {
+            return Err(ApiError::bad_request(e));
         }
         if opts.strict
             && let Some(e) = admission::strict_decoding_error(rt, &obj)

@@ -103,6 +103,21 @@ impl ApiError {
         e
     }
 
+    /// A request option the server refuses, as kube-apiserver's handlers report it:
+    /// 422 `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ...`.
+    pub fn invalid_options(kind: &str, field: &str, message: String) -> ApiError {
+        let mut e = ApiError::new(
+            422,
+            "Invalid",
+            format!("{kind}.meta.k8s.io \"\" is invalid: {field}: {message}"),
+        );
+        e.details = Some(json!({
+            "name": "", "group": "meta.k8s.io", "kind": kind,
+            "causes": [{"reason": "FieldValueNotSupported", "message": message, "field": field}],
+        }));
+        e
+    }
+
     pub fn internal(message: impl Into<String>) -> ApiError {
         ApiError::new(500, "InternalError", message)
     }
@@ -113,6 +128,10 @@ impl ApiError {
             "MethodNotAllowed",
             "the server does not allow this method on the requested resource",
         )
+    }
+
+    pub fn too_large_message(message: impl Into<String>) -> ApiError {
+        ApiError::new(413, "RequestEntityTooLarge", message)
     }
 
     pub fn too_large() -> ApiError {

@@ -243,9 +243,14 @@ fn effective_config(dir: &Path, flags: Flags) -> Result<SandboxConfig> {
     Ok(cfg)
 }
 
-/// `faults: ...` for what a faulted sandbox injected so far (from `faults.json`).
-fn faults_line(dir: &Path) -> Option<String> {
-    let c: Counts = persist::load(&dir.join(FAULTS_FILE)).ok()??;
+/// `faults: ...` for what a faulted sandbox injected so far: `live` (a running
+/// sandbox's health report) when given, else `faults.json` (written every 200 ms, and
+/// at the end).
+fn faults_line(dir: &Path, live: Option<&serde_json::Value>) -> Option<String> {
+    let c: Counts = match live.map(|h| serde_json::from_value(h["faults"].clone())) {
+        Some(Ok(c)) => c,
+        _ => persist::load(&dir.join(FAULTS_FILE)).ok()??,
+    };
     let kinds: Vec<String> = c.by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
     Some(format!(
         "faults: {} injected in {} calls (seed {}{}{}; {})\n",
@@ -254,7 +259,9 @@ fn faults_line(dir: &Path) -> Option<String> {
         c.seed,
         if kinds.is_empty() { "" } else { ": " },
         kinds.join(", "),
-        c.spec.split_whitespace().collect::<Vec<_>>().join(" ")
+        crate::faults::spec::items(&c.spec)
+            .collect::<Vec<_>>()
+            .join(",")
     ))
 }
 
@@ -272,9 +279,13 @@ fn running_pid(dir: &Path) -> Option<i32> {
 
 /// Whether the AWS endpoint answers its health check.
 async fn answers(aws_url: &str) -> bool {
-    let Some(addr) = aws_url.strip_prefix("http://") else {
-        return false;
-    };
+    health(aws_url).await.is_some()
+}
+
+/// The AWS endpoint's health report (resources, requests, live fault counts), when it
+/// answers within 2 s.
+async fn health(aws_url: &str) -> Option<serde_json::Value> {
+    let addr = aws_url.strip_prefix("http://")?;
     let probe = async {
         let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
         s.write_all(
@@ -285,12 +296,17 @@ async fn answers(aws_url: &str) -> bool {
         .ok()?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await.ok()?;
-        Some(buf.starts_with(b"HTTP/1.1 200"))
+        if !buf.starts_with(b"HTTP/1.1 200") {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&buf);
+        let (_, body) = text.split_once("\r\n\r\n")?;
+        Some(serde_json::from_str(body).unwrap_or_default())
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(2), probe).await,
-        Ok(Some(true))
-    )
+    tokio::time::timeout(Duration::from_secs(2), probe)
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn up(dir: &Path, detach: bool, flags: Flags) -> Result<ExitCode> {
@@ -324,7 +340,7 @@ async fn serve_foreground(cfg: SandboxConfig, dir: &Path) -> Result<ExitCode> {
         same_command("down")
     );
     print!("{}", describe(handle.endpoints(), dir));
-    print!("{}", faults_line(dir).unwrap_or_default());
+    print!("{}", faults_line(dir, None).unwrap_or_default());
     println!("Use it from a shell: eval \"$({})\"", same_command("env"));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -350,7 +366,7 @@ async fn up_detached(dir: &Path) -> Result<ExitCode> {
         dir.join(LOG_FILE).display()
     );
     print!("{}", describe(&ep, dir));
-    print!("{}", faults_line(dir).unwrap_or_default());
+    print!("{}", faults_line(dir, None).unwrap_or_default());
     println!(
         "Use it from a shell: eval \"$({})\"; stop it with `{}`.",
         same_command("env"),
@@ -509,10 +525,11 @@ fn exited(pid: i32) -> bool {
 async fn status(dir: &Path) -> Result<ExitCode> {
     let ep: Option<Endpoints> = persist::load(&dir.join(ENDPOINTS_FILE))?;
     let pid = running_pid(dir);
-    let running = match (&pid, &ep) {
-        (Some(_), Some(ep)) => answers(&ep.aws).await,
-        _ => false,
+    let report = match (&pid, &ep) {
+        (Some(_), Some(ep)) => health(&ep.aws).await,
+        _ => None,
     };
+    let running = report.is_some();
     match (running, pid) {
         (true, Some(pid)) => println!("Sandbox: running (pid {pid})"),
         (false, Some(pid)) => println!("Sandbox: starting or not answering (pid {pid})"),
@@ -538,7 +555,7 @@ async fn status(dir: &Path) -> Result<ExitCode> {
     for line in crate::dataplane::accelerator::status_lines(dir) {
         println!("{line}");
     }
-    print!("{}", faults_line(dir).unwrap_or_default());
+    print!("{}", faults_line(dir, report.as_ref()).unwrap_or_default());
     Ok(if running {
         ExitCode::SUCCESS
     } else {

@@ -301,13 +301,7 @@ impl FaultSpec {
             retry_after_s: 1,
         };
         let mut seen = std::collections::HashSet::new();
-        let items = text
-            .lines()
-            .map(|l| l.split_once('#').map_or(l, |(before, _)| before))
-            .flat_map(|l| l.split([',', ';']))
-            .map(str::trim)
-            .filter(|i| !i.is_empty());
-        for item in items {
+        for item in items(text) {
             let (field, value) = item
                 .split_once('=')
                 .map(|(f, v)| (f.trim(), v.trim()))
@@ -369,6 +363,16 @@ impl FaultSpec {
         }
         Ok(())
     }
+}
+
+/// The items of a spec's text: split at commas, semicolons and new lines, without
+/// `#` comments and blanks.
+pub fn items(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(|l| l.split_once('#').map_or(l, |(before, _)| before))
+        .flat_map(|l| l.split([',', ';']))
+        .map(str::trim)
+        .filter(|i| !i.is_empty())
 }
 
 fn whole(field: &str, value: &str) -> Result<u64, SpecError> {

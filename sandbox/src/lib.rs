@@ -17,6 +17,8 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod dataplane;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kube;
 pub mod persist;
 pub mod provider;

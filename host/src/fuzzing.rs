@@ -13,9 +13,12 @@ use serde_json::Value;
 use crate::capabilities::kubernetes::jsonpath;
 use crate::state::journal::Journal;
 
+/// A fuzz target's body: any bytes in, never a panic.
+pub type Body = fn(&[u8]);
+
 /// This crate's fuzz targets: the name of the target (its file in `fuzz/fuzz_targets/`
 /// and its corpus in `fuzz/corpus/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[("jsonpath", jsonpath), ("journal", journal)];
+pub const TARGETS: &[(&str, Body)] = &[("jsonpath", jsonpath), ("journal", journal)];
 
 /// The JSONPath subset of `wait`: a path, a NUL byte, then the JSON object it is
 /// evaluated against.

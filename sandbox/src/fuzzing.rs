@@ -19,9 +19,12 @@ use crate::dataplane::dns::wire::{self, Answer, RData, Rcode, Record};
 use crate::dataplane::http1::{self, Conn, Framing, Head};
 use crate::kube::{patch, protobuf};
 
+/// A fuzz target's body: any bytes in, never a panic.
+pub type Body = fn(&[u8]);
+
 /// This crate's fuzz targets: the name of the target (its file in `fuzz/fuzz_targets/`
 /// and its corpus in `fuzz/corpus/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("sigv4", sigv4),
     ("http1", http1),
     ("dns_wire", dns_wire),
@@ -149,7 +152,8 @@ pub fn http1(data: &[u8]) {
         return;
     };
     conn.consume(len);
-    let rest = conn.pending().to_vec();
+    // The body: what was read past the head, then what was not read yet.
+    let rest = [conn.pending(), conn.stream.data].concat();
     let limit = 1 << 16;
     // As is, then re-chunked: both from the same bytes.
     let plain = copy(
@@ -330,7 +334,7 @@ mod tests {
     use super::TARGETS;
 
     /// Runs `body` on every file of target `name`'s corpus; the number of files.
-    fn replay(name: &str, body: fn(&[u8])) -> usize {
+    fn replay(name: &str, body: super::Body) -> usize {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fuzz/corpus")
             .join(name);

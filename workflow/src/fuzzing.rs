@@ -13,9 +13,12 @@ use crate::condition::Condition;
 use crate::template::{self, Context, Files, Piece};
 use crate::{PluginCatalog, PluginInfo, PluginProblem, PluginRef, Workflow};
 
+/// A fuzz target's body: any bytes in, never a panic.
+pub type Body = fn(&[u8]);
+
 /// This crate's fuzz targets: the name of the target (its file in `fuzz/fuzz_targets/`
 /// and its corpus in `fuzz/corpus/`) and its body.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Body)] = &[
     ("workflow_load", workflow_load),
     ("template", template),
     ("condition", condition),
@@ -162,7 +165,7 @@ mod tests {
     use super::TARGETS;
 
     /// Runs `body` on every file of target `name`'s corpus; the number of files.
-    fn replay(name: &str, body: fn(&[u8])) -> usize {
+    fn replay(name: &str, body: super::Body) -> usize {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fuzz/corpus")
             .join(name);

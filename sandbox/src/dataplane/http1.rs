@@ -305,10 +305,11 @@ pub async fn copy_body<S: AsyncRead + Unpin, D: AsyncWrite + Unpin>(
                 while !src.read_line().await?.is_empty() {}
                 break;
             }
-            total += size;
-            if total > limit {
-                return Err(too_large());
-            }
+            // Checked: chunk sizes are the sender's, and two of them can pass u64::MAX.
+            total = total
+                .checked_add(size)
+                .filter(|t| *t <= limit)
+                .ok_or_else(too_large)?;
             copy_exact(src, dst, size, chunked, out).await?;
             if !src.read_line().await?.is_empty() {
                 return Err(io::Error::new(io::ErrorKind::InvalidData, "bad chunk end"));
@@ -456,5 +457,11 @@ mod tests {
         );
         assert!(through(b"abc", Framing::Length(5), false).await.is_err());
         assert!(through(b"zz\r\n", Framing::Chunked, false).await.is_err());
+        // Found by the http1 fuzz target: chunk sizes whose sum passes u64::MAX are
+        // too large, not an arithmetic overflow.
+        let err = through(b"1\r\na\r\nffffffffffffffff\r\n", Framing::Chunked, false)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "body too large");
     }
 }

@@ -11,6 +11,8 @@ pub mod cloud;
 pub mod engine;
 pub mod events;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod plugins;
 pub mod policy;
 pub mod state;

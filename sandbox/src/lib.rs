@@ -18,6 +18,8 @@ pub mod cli;
 pub mod config;
 pub mod dataplane;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod kube;
 pub mod persist;
 pub mod provider;

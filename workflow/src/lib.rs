@@ -63,6 +63,8 @@ mod cloud;
 mod condition;
 mod dag;
 mod diagnostic;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grants;
 mod overrides;
 mod plugin;

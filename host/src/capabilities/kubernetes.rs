@@ -2,7 +2,7 @@
 //! the boundary as JSON. Every call is checked against `grants.kubernetes` for kind,
 //! namespace and verb before a request leaves the host.
 
-mod jsonpath;
+pub(crate) mod jsonpath;
 mod manifest;
 mod wait;
 

@@ -75,6 +75,12 @@ impl Journal {
             path: path.into(),
             source,
         })?;
+        Self::parse(path, &bytes)
+    }
+
+    /// Reads the bytes of the journal at `path` (named in errors); what `read` does once
+    /// the file is in memory.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Contents, JournalError> {
         let mut events = Vec::new();
         let mut offset = 0usize;
         let mut line_no = 0usize;

@@ -7,7 +7,7 @@ pub mod elbv2;
 pub mod ga;
 mod ids;
 pub mod route53;
-mod sigv4;
+pub(crate) mod sigv4;
 pub mod sts;
 mod xml;
 

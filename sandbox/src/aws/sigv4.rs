@@ -105,17 +105,13 @@ pub fn verify(
         return Err(AuthError::BadSignature);
     }
 
-    let canonical = canonical_request(req, signed_headers);
-    let scope = format!("{date}/{region}/{service}/aws4_request");
-    let string_to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
+    let expected = sign(
+        req,
+        signed_headers,
+        &amz_date,
+        [date, region, service],
+        secret,
     );
-    let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    for part in [region, service, "aws4_request"] {
-        k = hmac(&k, part.as_bytes());
-    }
-    let expected = hex::encode(hmac(&k, string_to_sign.as_bytes()));
     if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
         return Err(AuthError::BadSignature);
     }
@@ -146,6 +142,28 @@ pub fn verify(
         region: region.to_string(),
         service: service.to_string(),
     })
+}
+
+/// The signature of `req` over `signed_headers` at `amz_date` with credential scope
+/// `[date, region, service]`, in hex.
+pub(crate) fn sign(
+    req: &SignedRequest<'_>,
+    signed_headers: &str,
+    amz_date: &str,
+    [date, region, service]: [&str; 3],
+    secret: &str,
+) -> String {
+    let canonical = canonical_request(req, signed_headers);
+    let scope = format!("{date}/{region}/{service}/aws4_request");
+    let string_to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in [region, service, "aws4_request"] {
+        k = hmac(&k, part.as_bytes());
+    }
+    hex::encode(hmac(&k, string_to_sign.as_bytes()))
 }
 
 /// `20260101T000000Z` as epoch seconds.

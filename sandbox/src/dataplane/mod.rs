@@ -13,7 +13,7 @@ pub mod accelerator;
 pub mod alb;
 mod alb_proxy;
 pub mod dns;
-mod http1;
+pub(crate) mod http1;
 pub mod netblock;
 pub mod pods;
 

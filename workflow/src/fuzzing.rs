@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use crate::condition::Condition;
 use crate::template::{self, Context, Files, Piece};
@@ -78,8 +78,8 @@ impl PluginCatalog for EveryBuiltin {
         vec!["echo".into()]
     }
 
-    fn inspect(&self, plugin: &PluginRef, _with: &Value) -> Result<PluginInfo, PluginProblem> {
-        match plugin {
+    fn inspect(&self, step: &crate::Step) -> Result<PluginInfo, PluginProblem> {
+        match &step.plugin {
             PluginRef::Builtin(_) => Ok(PluginInfo {
                 outputs: Some(BTreeSet::from(["message".to_owned()])),
             }),

@@ -89,24 +89,7 @@ mod tests {
 
     #[test]
     fn every_fuzz_corpus_replays_without_a_panic() {
-        for (name, body) in TARGETS {
-            let dir = fuzz_dir().join("corpus").join(name);
-            let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-                .unwrap_or_else(|e| {
-                    panic!("fuzz target {name} has no corpus {}: {e}", dir.display())
-                })
-                .map(|e| e.unwrap().path())
-                .collect();
-            files.sort();
-            assert!(!files.is_empty(), "fuzz target {name} has an empty corpus");
-            for file in &files {
-                let data = std::fs::read(file).unwrap();
-                if let Err(panic) = std::panic::catch_unwind(|| body(&data)) {
-                    eprintln!("fuzz target {name}: input {} panicked", file.display());
-                    std::panic::resume_unwind(panic);
-                }
-            }
-        }
+        runner_workflow::fuzzing::replay_corpora(TARGETS);
     }
 
     /// Every target in `fuzz/fuzz_targets/` is one of the three crates' `TARGETS` (so

@@ -329,36 +329,8 @@ pub fn patch(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::{Path, PathBuf};
-
-    use super::TARGETS;
-
-    /// Runs `body` on every file of target `name`'s corpus; the number of files.
-    fn replay(name: &str, body: super::Body) -> usize {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../fuzz/corpus")
-            .join(name);
-        let entries = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("fuzz target {name} has no corpus {}: {e}", dir.display()));
-        let mut files: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in &files {
-            let data = std::fs::read(file).unwrap();
-            if let Err(panic) = std::panic::catch_unwind(|| body(&data)) {
-                eprintln!("fuzz target {name}: input {} panicked", file.display());
-                std::panic::resume_unwind(panic);
-            }
-        }
-        files.len()
-    }
-
     #[test]
     fn every_fuzz_corpus_replays_without_a_panic() {
-        for (name, body) in TARGETS {
-            assert!(
-                replay(name, *body) > 0,
-                "fuzz target {name} has an empty corpus"
-            );
-        }
+        runner_workflow::fuzzing::replay_corpora(super::TARGETS);
     }
 }

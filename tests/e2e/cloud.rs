@@ -24,18 +24,9 @@ pub fn sandbox_up(s: &Scratch) -> std::collections::HashMap<String, String> {
 /// The stock aws CLI against the sandbox (or `env`'s endpoint), as JSON; never the
 /// user's own profiles or credentials.
 pub fn aws(env: &std::collections::HashMap<String, String>, args: &[&str]) -> Value {
-    let out = Command::new("aws")
+    let out = isolated_aws_client("aws", env)
         .args(args)
         .args(["--output", "json"])
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_SESSION_TOKEN")
-        .envs(env)
         .output()
         .expect("the aws CLI (pip install awscli) is required");
     assert!(

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cloud::http_get;
-use crate::reference_job::{accelerators, assert_deployed, assert_destroyed, reference_copy};
+use crate::reference_job::{accelerators, converges_then_destroys, reference_copy};
 use crate::support::*;
 
 /// Every call of every service faulted: 26 % of AWS calls fail (throttling, 5xx, a reset
@@ -90,16 +90,8 @@ print(json.dumps(out, default=str))
 "#;
 
 fn aws_state(env: &HashMap<String, String>) -> Value {
-    let out = Command::new("python3")
+    let out = isolated_aws_client("python3", env)
         .args(["-c", AWS_STATE])
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("AWS_PROFILE")
-        .envs(env)
         .output()
         .expect("python3 with boto3 is required");
     assert!(
@@ -431,18 +423,7 @@ fn when_retries_run_out_the_step_names_the_operation_and_one_listener_exists() {
         "faults are not kept for a later `up`"
     );
     assert!(!s.state_dir().join("sandbox/faults.json").exists());
-    let out = s.run(&["exec", &wf]);
-    assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
-    assert_deployed(&env);
-    let destroy = s.run(&["destroy", &wf]);
-    assert_eq!(
-        code(&destroy),
-        0,
-        "{}\n{}",
-        stdout(&destroy),
-        stderr(&destroy)
-    );
-    assert_destroyed(&env);
+    converges_then_destroys(&s, &wf, &env);
 }
 
 #[test]

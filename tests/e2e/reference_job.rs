@@ -367,10 +367,16 @@ fn kill_9_mid_exec_then_exec_converges_without_duplicates() {
     let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
     let _ = wait_with_limit(child, Duration::from_secs(10));
 
-    let out = s.run(&["exec", &wf]);
+    converges_then_destroys(&s, &wf, &env);
+}
+
+/// `exec` finishes the job with exactly what a clean run makes, and `destroy` then
+/// leaves nothing (both checked with stock clients).
+pub(crate) fn converges_then_destroys(s: &Scratch, wf: &str, env: &HashMap<String, String>) {
+    let out = s.run(&["exec", wf]);
     assert_eq!(code(&out), 0, "{}\n{}", stdout(&out), stderr(&out));
-    assert_deployed(&env);
-    let destroy = s.run(&["destroy", &wf]);
+    assert_deployed(env);
+    let destroy = s.run(&["destroy", wf]);
     assert_eq!(
         code(&destroy),
         0,
@@ -378,7 +384,7 @@ fn kill_9_mid_exec_then_exec_converges_without_duplicates() {
         stdout(&destroy),
         stderr(&destroy)
     );
-    assert_destroyed(&env);
+    assert_destroyed(env);
 }
 
 #[test]

@@ -153,3 +153,22 @@ pub fn exports(text: &str) -> std::collections::HashMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.trim_matches('\'').to_string()))
         .collect()
 }
+
+/// A stock AWS client (the `aws` CLI, python3 with boto3) that sees the sandbox's
+/// endpoint and keys from `env` and nothing of the user's own profiles or credentials.
+pub fn isolated_aws_client(
+    program: &str,
+    env: &std::collections::HashMap<String, String>,
+) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_SESSION_TOKEN")
+        .envs(env);
+    cmd
+}

@@ -16,6 +16,75 @@ mod kube {
     use super::harness::{Sandbox, fixture};
     use serde_json::{Value, json};
 
+    /// Polls `check` every 50 ms for up to 10 s.
+    fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while !check() {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(10),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// A namespace that another finalizer holds is emptied, then stays Terminating
+    /// (refusing new content with 403) until that finalizer is removed, as on a real
+    /// cluster: it is not deleted at once.
+    #[test]
+    fn a_namespace_held_by_a_finalizer_stays_terminating_until_released() {
+        let sb = Sandbox::start();
+        let (code, _) = sb.curl(
+            "POST",
+            "/api/v1/namespaces",
+            "application/json",
+            r#"{"metadata":{"name":"held","finalizers":["example.com/keep"]}}"#,
+        );
+        assert_eq!(code, 201);
+        sb.ok(&[
+            "-n",
+            "held",
+            "create",
+            "configmap",
+            "c",
+            "--from-literal=a=b",
+        ]);
+        sb.ok(&["delete", "namespace", "held", "--wait=false"]);
+        eventually("the namespace's content to go", || {
+            sb.curl("GET", "/api/v1/namespaces/held/configmaps/c", "", "")
+                .0
+                == 404
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (code, ns) = sb.curl("GET", "/api/v1/namespaces/held", "", "");
+        assert_eq!(code, 200, "{ns}");
+        assert_eq!(ns["status"]["phase"], "Terminating", "{ns}");
+        let (code, status) = sb.curl(
+            "POST",
+            "/api/v1/namespaces/held/configmaps",
+            "application/json",
+            r#"{"metadata":{"name":"late"}}"#,
+        );
+        assert_eq!(code, 403, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("because it is being terminated"),
+            "{status}"
+        );
+        let (code, _) = sb.curl(
+            "PATCH",
+            "/api/v1/namespaces/held",
+            "application/merge-patch+json",
+            r#"{"metadata":{"finalizers":null}}"#,
+        );
+        assert_eq!(code, 200);
+        eventually("the released namespace to go", || {
+            sb.curl("GET", "/api/v1/namespaces/held", "", "").0 == 404
+        });
+    }
+
     #[test]
     fn tutorial_flow_with_stock_kubectl() {
         let sb = Sandbox::start();

@@ -300,11 +300,28 @@ fn namespaces(c: &Cluster) {
                 }
             }
         }
-        if remaining == 0 {
-            let mut store = c.lock();
-            if let Some((_, change)) = store.remove("/namespaces", "", name) {
+        if remaining > 0 {
+            continue;
+        }
+        // Empty: the namespace controller's own finalizer (`spec.finalizers`) is done.
+        // The namespace goes only when no other finalizer (`metadata.finalizers`, set
+        // by anyone) holds it; until then it stays Terminating and refuses content.
+        let held = ns
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty());
+        let mut store = c.lock();
+        if held {
+            if ns.pointer("/spec/finalizers").is_some() {
+                let mut finalized = ns.clone();
+                if let Some(spec) = finalized.get_mut("spec").and_then(Value::as_object_mut) {
+                    spec.remove("finalizers");
+                }
+                let (_, change) = store.put("/namespaces", finalized, EventType::Modified);
                 c.published(change);
             }
+        } else if let Some((_, change)) = store.remove("/namespaces", "", name) {
+            c.published(change);
         }
     }
 }

@@ -81,6 +81,11 @@ pub fn verify(
     let credential = credential.ok_or_else(|| missing("Credential"))?;
     let signed_headers = signed_headers.ok_or_else(|| missing("SignedHeaders"))?;
     let signature = signature.ok_or_else(|| missing("Signature"))?;
+    if !signed_headers.split(';').any(|h| h == "host") {
+        return Err(AuthError::Malformed(
+            "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
+        ));
+    }
     let parts: Vec<&str> = credential.split('/').collect();
     let [key, date, region, service, terminator] = parts[..] else {
         return Err(AuthError::Malformed(format!(
@@ -225,8 +230,10 @@ fn canonical_request(req: &SignedRequest<'_>, signed_headers: &str) -> String {
         headers.push_str(&header_value(req.headers, name).unwrap_or_default());
         headers.push('\n');
     }
-    let payload = header_value(req.headers, "x-amz-content-sha256")
-        .unwrap_or_else(|| hex::encode(Sha256::digest(req.body)));
+    // The hash of the body as it arrived, never the `x-amz-content-sha256` header's
+    // claim: these services sign every payload (no UNSIGNED-PAYLOAD), so a captured
+    // request replayed with another body no longer matches its signature.
+    let payload = hex::encode(Sha256::digest(req.body));
     format!(
         "{}\n{uri}\n{query}\n{headers}\n{signed_headers}\n{payload}",
         req.method
@@ -274,6 +281,83 @@ mod tests {
         assert_eq!(
             hex::encode(mac),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    /// A request signed over `body` and its claimed hash, by the test key.
+    fn signed(body: &[u8], claimed_sha256: &str, signed_headers: &str) -> (HeaderMap, u64) {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "sandbox".parse().unwrap());
+        headers.insert("x-amz-date", "20150830T123600Z".parse().unwrap());
+        headers.insert("x-amz-content-sha256", claimed_sha256.parse().unwrap());
+        let req = SignedRequest {
+            method: "POST",
+            raw_path: "/",
+            raw_query: None,
+            headers: &headers,
+            body,
+        };
+        let signature = sign(
+            &req,
+            signed_headers,
+            "20150830T123600Z",
+            ["20150830", "us-east-1", "sts"],
+            "secret",
+        );
+        headers.insert(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential=AK/20150830/us-east-1/sts/aws4_request, \
+                 SignedHeaders={signed_headers}, Signature={signature}"
+            )
+            .parse()
+            .unwrap(),
+        );
+        (headers, parse_amz_date("20150830T123600Z").unwrap())
+    }
+
+    fn check(headers: &HeaderMap, body: &[u8], now: u64) -> Result<Scope, AuthError> {
+        let req = SignedRequest {
+            method: "POST",
+            raw_path: "/",
+            raw_query: None,
+            headers,
+            body,
+        };
+        verify(&req, "AK", "secret", now)
+    }
+
+    /// The payload hash is computed from the body, not taken from the header: a
+    /// captured request replayed with another body fails its signature (and so does
+    /// one a client signed as UNSIGNED-PAYLOAD, whose canonical request differs).
+    #[test]
+    fn the_payload_hash_is_the_bodys_not_the_headers_claim() {
+        let body = b"Action=GetCallerIdentity";
+        let hash = hex::encode(Sha256::digest(body));
+        let headed = "host;x-amz-content-sha256;x-amz-date";
+        let (headers, now) = signed(body, &hash, headed);
+        assert!(check(&headers, body, now).is_ok());
+        assert_eq!(
+            check(&headers, b"Action=Other", now),
+            Err(AuthError::BadSignature)
+        );
+        // The header's claim plays no part: a wrong one changes nothing.
+        let (claimed, now) = signed(body, "UNSIGNED-PAYLOAD", headed);
+        assert!(check(&claimed, body, now).is_ok());
+        assert_eq!(check(&claimed, b"", now), Err(AuthError::BadSignature));
+    }
+
+    #[test]
+    fn host_must_be_signed() {
+        let body = b"";
+        let hash = hex::encode(Sha256::digest(body));
+        let (headers, now) = signed(body, &hash, "x-amz-content-sha256;x-amz-date");
+        let Err(AuthError::Malformed(m)) = check(&headers, body, now) else {
+            panic!("a request without a signed host was accepted");
+        };
+        assert!(
+            m.contains("'Host' or ':authority' must be a 'SignedHeader'"),
+            "{m}"
         );
     }
 

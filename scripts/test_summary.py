@@ -97,34 +97,27 @@ def main():
         parser.error("give one --ran log for each --built list")
 
     problems = []
-    totals = [0, 0, 0]
     rows = []
     for built_path, ran_path in zip(args.built, args.ran):
         want = expected(built_path) if os.path.exists(built_path) else {}
         got = ran(ran_path) if os.path.exists(ran_path) else {}
         if not want:
             problems.append(f"{built_path}: the build produced no test binary")
-        for key, label in want.items():
-            if key not in got:
+        # What was built, by its label, then what ran unexpected (counted too, so
+        # nothing that ran is hidden), by its key.
+        results = [(label, got.get(key)) for key, label in want.items()]
+        results += [(key, got[key]) for key in got.keys() - want.keys()]
+        for label, result in results:
+            if result is None:
                 rows.append((label, "-", "-", "-", "DID NOT RUN"))
                 problems.append(f"{label}: built but reported no result")
                 continue
-            passed, failed, ignored, _ = got[key]
-            totals[0] += passed
-            totals[1] += failed
-            totals[2] += ignored
+            passed, failed, ignored, _ = result
             rows.append((label, passed, failed, ignored, "ok" if failed == 0 else "FAILED"))
             if failed:
                 problems.append(f"{label}: {failed} failed")
-        for key in got.keys() - want.keys():
-            # Ran but not expected: counted, so nothing that ran is hidden.
-            passed, failed, ignored, _ = got[key]
-            totals[0] += passed
-            totals[1] += failed
-            totals[2] += ignored
-            rows.append((key, passed, failed, ignored, "ok" if failed == 0 else "FAILED"))
-            if failed:
-                problems.append(f"{key}: {failed} failed")
+    counted = [r for r in rows if r[4] != "DID NOT RUN"]
+    totals = [sum(r[i] for r in counted) for i in (1, 2, 3)]
 
     rows.sort(key=lambda r: r[0])
     width = max((len(r[0]) for r in rows), default=10)

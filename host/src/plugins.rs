@@ -88,7 +88,7 @@ pub fn load(
 }
 
 /// Limits for `describe`: it should answer at once.
-pub const DESCRIBE_LIMITS: StepLimits = StepLimits {
+const DESCRIBE_LIMITS: StepLimits = StepLimits {
     memory: 64 << 20,
     fuel: None,
     output: 1 << 20,

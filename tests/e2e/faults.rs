@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cloud::http_get;
-use crate::reference_job::{accelerators, converges_then_destroys, reference_copy};
+use crate::reference_job::{PLUGIN_STEPS, accelerators, converges_then_destroys, reference_copy};
 use crate::support::*;
 
 /// Every call of every service faulted: 26 % of AWS calls fail (throttling, 5xx, a reset
@@ -255,17 +255,6 @@ struct Lane {
     /// The sandbox's final counts (the checks run with faults paused).
     counts: Value,
 }
-
-/// The steps of the reference job that act on a cloud.
-const PLUGIN_STEPS: &[&str] = &[
-    "lbc-primary",
-    "lbc-secondary",
-    "app-primary",
-    "app-secondary",
-    "accelerator",
-    "dns",
-    "policy",
-];
 
 /// `cycles` × (exec, check, exec again, destroy, check) on one faulty sandbox.
 fn lane(seed: u64, cycles: usize) -> Lane {

@@ -251,7 +251,8 @@ pub(crate) fn assert_destroyed(env: &HashMap<String, String>) {
     }
 }
 
-const PLUGIN_STEPS: &[&str] = &[
+/// The steps of the reference job that act on a cloud.
+pub(crate) const PLUGIN_STEPS: &[&str] = &[
     "lbc-primary",
     "lbc-secondary",
     "app-primary",

@@ -364,7 +364,11 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         &aws.settings.access_key_id,
         &aws.settings.secret_access_key,
         ids::now_ms() / 1000,
-    ) {
+    )
+    .and_then(|scope| match endpoint(proto, &parts, &body, &scope) {
+        Some((service, regions)) => sigv4::check_scope(&scope, service, regions).map(|()| scope),
+        None => Ok(scope),
+    }) {
         Ok(scope) => scope,
         Err(e) => {
             let service = query_service(&parts, &body, None);
@@ -396,6 +400,46 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         Some((f, _)) if f.kind == faults::Kind::ResetAfter => reset(conn.as_ref()),
         _ => response,
     }
+}
+
+/// The signing name and regions of the endpoint a request addressed, as AWS would
+/// know it from the host name; the sandbox serves every service on one address, so it
+/// reads the protocol and the awsQuery API version instead. None for a request no
+/// service here understands (answered as such later).
+fn endpoint(
+    proto: Protocol,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    scope: &sigv4::Scope,
+) -> Option<(&'static str, sigv4::Regions)> {
+    use sigv4::Regions;
+    match proto {
+        Protocol::Json => {
+            let target = parts.headers.get("x-amz-target")?.to_str().ok()?;
+            target
+                .starts_with(ga::TARGET_PREFIX)
+                .then_some(("globalaccelerator", Regions::Only(GA_REGION)))
+        }
+        Protocol::RestXml => Some(("route53", Regions::Only(ROUTE53_REGION))),
+        Protocol::Query => match query_service(parts, body, None) {
+            "" => match query_service(parts, body, Some(&scope.service)) {
+                "" => None,
+                _ => Some((signing_name(&scope.service)?, Regions::Any)),
+            },
+            named => Some((signing_name(named)?, Regions::Any)),
+        },
+    }
+}
+
+/// Global Accelerator's API endpoint exists in this region only.
+const GA_REGION: &str = "us-west-2";
+/// Route 53 is global; its requests are signed for this region.
+const ROUTE53_REGION: &str = "us-east-1";
+
+fn signing_name(service: &str) -> Option<&'static str> {
+    ["elasticloadbalancing", "sts"]
+        .into_iter()
+        .find(|s| *s == service)
 }
 
 /// The service and operation of an authenticated request, as `--faults` names them.
@@ -556,7 +600,7 @@ fn auth_error(proto: Protocol, e: sigv4::AuthError) -> ApiError {
         Malformed(m) => ("IncompleteSignature", m),
         UnknownKey if json => ("UnrecognizedClientException", "The security token included in the request is invalid.".into()),
         UnknownKey => ("InvalidClientTokenId", "The security token included in the request is invalid.".into()),
-        Expired(m) => (if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" }, m),
+        Expired(m) | WrongScope(m) => (if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" }, m),
         BadSignature => (
             if json { "InvalidSignatureException" } else { "SignatureDoesNotMatch" },
             "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.".into(),

@@ -36,6 +36,41 @@ pub enum AuthError {
     BadSignature,
     /// Signed more than 15 minutes away from now (a replay, or a wrong clock).
     Expired(String),
+    /// A credential scope for another service or region than the endpoint's: AWS
+    /// refuses it before looking at the signature.
+    WrongScope(String),
+}
+
+/// Where a service's endpoint lives, so which regions its credential scope may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Regions {
+    /// One endpoint in one region (Global Accelerator's control plane in us-west-2,
+    /// Route 53 signed for us-east-1).
+    Only(&'static str),
+    /// An endpoint per region: the sandbox answers for all of them on one address, and
+    /// the scope's region says which one the client meant.
+    Any,
+}
+
+/// Refuses a verified scope that names another service or region than the endpoint
+/// the request addressed (`service` is its signing name), in AWS's words.
+pub fn check_scope(scope: &Scope, service: &str, regions: Regions) -> Result<(), AuthError> {
+    if scope.service != service {
+        return Err(AuthError::WrongScope(format!(
+            "Credential should be scoped to correct service: '{service}'. "
+        )));
+    }
+    let valid = match regions {
+        Regions::Only(r) => scope.region == r,
+        Regions::Any => crate::config::is_region_shape(&scope.region),
+    };
+    if !valid {
+        return Err(AuthError::WrongScope(format!(
+            "Credential should be scoped to a valid region, not '{}'. ",
+            scope.region
+        )));
+    }
+    Ok(())
 }
 
 /// How far a request's `X-Amz-Date` may be from the sandbox's clock, as on AWS.
@@ -345,6 +380,49 @@ mod tests {
         let (claimed, now) = signed(body, "UNSIGNED-PAYLOAD", headed);
         assert!(check(&claimed, body, now).is_ok());
         assert_eq!(check(&claimed, b"", now), Err(AuthError::BadSignature));
+    }
+
+    #[test]
+    fn a_scope_for_another_service_or_region_is_refused() {
+        let scope = |service: &str, region: &str| Scope {
+            access_key_id: "AKID".into(),
+            region: region.into(),
+            service: service.into(),
+        };
+        let ga = Regions::Only("us-west-2");
+        assert_eq!(
+            check_scope(
+                &scope("globalaccelerator", "us-west-2"),
+                "globalaccelerator",
+                ga
+            ),
+            Ok(())
+        );
+        let wrong = |r: Result<(), AuthError>| match r {
+            Err(AuthError::WrongScope(m)) => m,
+            other => panic!("expected WrongScope, got {other:?}"),
+        };
+        assert_eq!(
+            wrong(check_scope(
+                &scope("route53", "us-west-2"),
+                "globalaccelerator",
+                ga
+            )),
+            "Credential should be scoped to correct service: 'globalaccelerator'. "
+        );
+        assert_eq!(
+            wrong(check_scope(
+                &scope("globalaccelerator", "us-east-1"),
+                "globalaccelerator",
+                ga
+            )),
+            "Credential should be scoped to a valid region, not 'us-east-1'. "
+        );
+        assert_eq!(
+            check_scope(&scope("sts", "eu-west-3"), "sts", Regions::Any),
+            Ok(())
+        );
+        wrong(check_scope(&scope("sts", "mars"), "sts", Regions::Any));
     }
 
     #[test]

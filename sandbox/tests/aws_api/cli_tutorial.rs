@@ -75,6 +75,8 @@ async fn aws_cli_runs_the_tutorial() {
             "create-accelerator",
             "--name",
             "multi-region",
+            "--region",
+            "us-west-2",
             "--query",
             "Accelerator.AcceleratorArn",
             "--output",
@@ -170,6 +172,8 @@ async fn aws_cli_runs_the_tutorial() {
         "describe-accelerator",
         "--accelerator-arn",
         &ga_arn,
+        "--region",
+        "us-west-2",
         "--query",
         "Accelerator.DnsName",
         "--output",
@@ -282,10 +286,14 @@ async fn aws_cli_runs_the_tutorial() {
         "delete-accelerator",
         "--accelerator-arn",
         &ga_arn,
+        "--region",
+        "us-west-2",
     ];
     let busy_args = [
         "globalaccelerator",
         "delete-listener",
+        "--region",
+        "us-west-2",
         "--listener-arn",
         &listener_arn,
     ];
@@ -314,6 +322,8 @@ async fn aws_cli_runs_the_tutorial() {
         &[
             "globalaccelerator",
             "delete-endpoint-group",
+            "--region",
+            "us-west-2",
             "--endpoint-group-arn",
             &groups[1],
         ],
@@ -324,6 +334,8 @@ async fn aws_cli_runs_the_tutorial() {
         &[
             "globalaccelerator",
             "delete-endpoint-group",
+            "--region",
+            "us-west-2",
             "--endpoint-group-arn",
             &groups[0],
         ],
@@ -334,6 +346,8 @@ async fn aws_cli_runs_the_tutorial() {
         &[
             "globalaccelerator",
             "delete-listener",
+            "--region",
+            "us-west-2",
             "--listener-arn",
             &listener_arn,
         ],
@@ -344,6 +358,8 @@ async fn aws_cli_runs_the_tutorial() {
         &[
             "globalaccelerator",
             "update-accelerator",
+            "--region",
+            "us-west-2",
             "--accelerator-arn",
             &ga_arn,
             "--no-enabled",
@@ -357,6 +373,8 @@ async fn aws_cli_runs_the_tutorial() {
             &[
                 "globalaccelerator",
                 "describe-accelerator",
+                "--region",
+                "us-west-2",
                 "--accelerator-arn",
                 &ga_arn,
                 "--query",
@@ -380,6 +398,8 @@ async fn aws_cli_runs_the_tutorial() {
         &[
             "globalaccelerator",
             "delete-accelerator",
+            "--region",
+            "us-west-2",
             "--accelerator-arn",
             &ga_arn,
         ],

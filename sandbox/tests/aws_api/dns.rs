@@ -101,6 +101,8 @@ async fn dig_resolves_records_aliases_and_accelerator_names() {
         "create-accelerator",
         "--name",
         "multi-region",
+        "--region",
+        "us-west-2",
         "--query",
         "Accelerator",
         "--output",

@@ -354,8 +354,60 @@ async fn malformed_requests_get_protocol_errors() {
             "SignatureDoesNotMatch",
         ),
     ]);
+    // A scope for another region or service than the endpoint's, validly signed with it.
+    cases.extend([
+        (
+            "json scoped to another region",
+            Req {
+                region: "us-east-1",
+                ..Req::ga("ListAccelerators", "{}", &ep)
+            },
+            403,
+            "InvalidSignatureException",
+        ),
+        (
+            "json scoped to another service",
+            Req {
+                service: "route53",
+                ..Req::ga("ListAccelerators", "{}", &ep)
+            },
+            403,
+            "InvalidSignatureException",
+        ),
+        (
+            "xml scoped to another region",
+            Req {
+                region: "eu-west-1",
+                ..Req::route53("GET", "/2013-04-01/hostedzone", "", &ep)
+            },
+            403,
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "query elbv2 call scoped to sts",
+            Req::query(
+                "sts",
+                "us-east-1",
+                "Action=DescribeLoadBalancers&Version=2015-12-01",
+                &ep,
+            ),
+            403,
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "query scoped to no region",
+            Req::query(
+                "sts",
+                "moon",
+                "Action=GetCallerIdentity&Version=2011-06-15",
+                &ep,
+            ),
+            403,
+            "SignatureDoesNotMatch",
+        ),
+    ]);
     for (name, req, status, code) in cases {
-        let xml = req.service != "globalaccelerator";
+        let xml = !req.headers.iter().any(|(k, _)| *k == "x-amz-target");
         let reply = send(&ep, req).await;
         assert_eq!(reply.status, status, "{name}: {}", reply.body);
         assert_eq!(error_code(&reply.body), code, "{name}: {}", reply.body);

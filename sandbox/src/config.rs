@@ -35,6 +35,10 @@ pub struct SandboxConfig {
     /// Given per start: `up` without `--faults` runs clean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::faults::FaultConfig>,
+    /// Header and idle timeouts for the API listeners in place of the emulated
+    /// servers' own (see [`crate::serving::Limits`]): tests shorten them. Never saved.
+    #[serde(skip)]
+    pub api_timeouts: Option<crate::serving::Timeouts>,
 }
 
 impl SandboxConfig {
@@ -58,6 +62,7 @@ impl SandboxConfig {
             transition_delay: Duration::from_millis(300),
             home_region: None,
             faults: None,
+            api_timeouts: None,
         }
     }
 

@@ -23,6 +23,7 @@ pub mod fuzzing;
 pub mod kube;
 pub mod persist;
 pub mod provider;
+pub mod serving;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -153,16 +154,12 @@ impl Sandbox {
         }
         let (stop, mut stopped) = watch::channel(false);
         let router = aws.router();
+        let aws_limits = serving::Limits::aws().with_timeouts(config.api_timeouts);
         let aws_task = tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = faults::conn::serve(aws_listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "the AWS endpoint stopped");
-            }
+            serving::serve(aws_listener, router, aws_limits, shutdown).await;
         });
 
         let mut clusters = Vec::new();

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::faults::conn::reset;
 use crate::faults::{self, Conn, Faults};
 use crate::persist;
+use crate::serving::body::BodyError;
 
 /// Requests larger than this are refused with the protocol's own error (HTTP 413).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -337,18 +338,22 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
     let declared_too_large = crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY);
     let (parts, body) = req.into_parts();
     let read = if declared_too_large {
-        None
+        Err(BodyError::TooLarge(MAX_BODY))
     } else {
-        axum::body::to_bytes(body, MAX_BODY).await.ok()
+        crate::serving::body::read(body, MAX_BODY).await
     };
     let body = match read {
-        Some(b) => b,
-        None => {
+        Ok(b) => b,
+        Err(BodyError::TooLarge(_)) => {
             let e = ApiError::new(
                 413,
                 "RequestEntityTooLarge",
                 format!("Request body exceeds the limit of {MAX_BODY} bytes"),
             );
+            return render_error(proto, "", &e);
+        }
+        Err(e @ BodyError::Broken(_)) => {
+            let e = ApiError::bad("MalformedInput", e.to_string());
             return render_error(proto, "", &e);
         }
     };

@@ -1,5 +1,6 @@
 //! Connections a fault can cut. Every API listener (AWS and each cluster) is served
-//! through [`serve`], whose connections carry a [`Conn`] in each request's extensions.
+//! through [`crate::serving::serve`], whose connections carry a [`Conn`] in each
+//! request's extensions.
 //! A handler that decides to reset the connection calls [`Conn::cut`] and returns any
 //! response: the response is never written, and the socket is closed with an RST
 //! (SO_LINGER 0), which is what a client sees when a load balancer or a crashed server
@@ -7,24 +8,15 @@
 //! and a watch stream dropped mid-way.
 
 use std::io;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
-use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::extract::connect_info::{Connected, IntoMakeServiceWithConnectInfo};
 use axum::http::Request;
-use axum::middleware::AddExtension;
-use axum::serve::{IncomingStream, Listener, Serve};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-
-/// A TCP listener whose connections can be cut by the requests they carry.
-pub struct FaultListener(pub TcpListener);
+use tokio::net::TcpStream;
 
 /// A connection as the HTTP server sees it: the socket, until cut.
 pub struct CuttableStream {
@@ -63,52 +55,21 @@ pub fn reset(conn: Option<&Conn>) -> axum::response::Response {
     axum::response::Response::new(axum::body::Body::empty())
 }
 
-impl Listener for FaultListener {
-    type Io = CuttableStream;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (CuttableStream, SocketAddr) {
-        loop {
-            match self.0.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let cut = Arc::new(AtomicBool::new(false));
-                    return (CuttableStream { stream, cut }, addr);
-                }
-                // A client that gave up between SYN and accept: take the next one.
-                Err(e) if is_connection_error(&e) => {}
-                Err(e) => {
-                    // Out of file descriptors and the like: wait rather than spin.
-                    tracing::error!("accepting a connection failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.0.local_addr()
-    }
-}
-
-fn is_connection_error(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::ConnectionRefused
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::ConnectionReset
-    )
-}
-
-impl Connected<IncomingStream<'_, FaultListener>> for Conn {
-    fn connect_info(stream: IncomingStream<'_, FaultListener>) -> Self {
-        Conn {
-            cut: stream.io().cut.clone(),
-        }
-    }
-}
-
 impl CuttableStream {
+    pub fn new(stream: TcpStream) -> Self {
+        CuttableStream {
+            stream,
+            cut: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The handle requests on this connection carry.
+    pub fn conn(&self) -> Conn {
+        Conn {
+            cut: self.cut.clone(),
+        }
+    }
+
     fn failed(&self) -> Option<io::Error> {
         self.cut
             .load(Ordering::SeqCst)
@@ -163,20 +124,4 @@ impl AsyncWrite for CuttableStream {
         }
         Pin::new(&mut self.stream).poll_shutdown(cx)
     }
-}
-
-/// The server future [`serve`] returns.
-pub type Server = Serve<
-    FaultListener,
-    IntoMakeServiceWithConnectInfo<Router, Conn>,
-    AddExtension<Router, ConnectInfo<Conn>>,
->;
-
-/// Serves `router` on `listener` with cuttable connections (what every API listener of
-/// the sandbox uses, faults or not).
-pub fn serve(listener: TcpListener, router: Router) -> Server {
-    axum::serve(
-        FaultListener(listener),
-        router.into_make_service_with_connect_info::<Conn>(),
-    )
 }

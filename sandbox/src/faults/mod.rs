@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use conn::{Conn, FaultListener};
+pub use conn::Conn;
 pub use spec::{FaultSpec, Kind, Service, SpecError};
 
 /// Where a sandbox keeps what it injected.

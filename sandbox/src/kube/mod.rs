@@ -94,6 +94,8 @@ pub struct Cluster {
     pub(crate) requests: std::sync::atomic::AtomicU64,
     /// The fault injector, when the sandbox runs with `--faults`.
     faults: std::sync::OnceLock<Arc<crate::faults::Faults>>,
+    /// What its API listener allows a client (kube-apiserver's timeouts and limits).
+    limits: crate::serving::Limits,
 }
 
 /// The API verbs (and `discovery`: `/api`, `/apis`, `/openapi`, `/version`) that
@@ -138,6 +140,7 @@ impl Cluster {
             timers: Mutex::new(HashMap::new()),
             albs: Mutex::new(HashMap::new()),
             requests: std::sync::atomic::AtomicU64::new(0),
+            limits: crate::serving::Limits::kube().with_timeouts(cfg.api_timeouts),
             faults: std::sync::OnceLock::new(),
         });
         cluster.bootstrap();
@@ -227,7 +230,7 @@ pub async fn serve(cluster: Arc<Cluster>, listener: tokio::net::TcpListener) -> 
         }
     };
     tokio::select! {
-        r = crate::faults::conn::serve(listener, app) => r.context("serving the Kubernetes API")?,
+        () = crate::serving::serve(listener, app, cluster.limits.clone(), std::future::pending()) => {},
         _ = controllers::run(cluster.clone()) => {},
         _ = saver => {},
     }

@@ -18,6 +18,8 @@ mod dns;
 mod end_to_end;
 #[path = "aws_api/faults.rs"]
 mod faults;
+#[path = "aws_api/listeners.rs"]
+mod listeners;
 #[path = "aws_api/malformed.rs"]
 mod malformed;
 #[path = "aws_api/parity.rs"]

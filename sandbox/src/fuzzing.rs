@@ -27,6 +27,7 @@ pub type Body = fn(&[u8]);
 pub const TARGETS: &[(&str, Body)] = &[
     ("sigv4", sigv4),
     ("http1", http1),
+    ("http_guard", http_guard),
     ("dns_wire", dns_wire),
     ("protobuf", protobuf),
     ("patch", patch),
@@ -234,6 +235,114 @@ fn block_on<F: Future>(future: F) -> F::Output {
     {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("in-memory I/O waited"),
+    }
+}
+
+/// The API listeners' head guard over a client's byte stream, read the way the HTTP
+/// server reads it; the first byte sets how many bytes each socket read returns. What
+/// the server is handed must be the client's bytes, in order, up to a refused head,
+/// then only the stand-in request; and a refused head must be one `head::check`
+/// refuses.
+pub fn http_guard(data: &[u8]) {
+    use crate::serving::{Limits, guard::Guarded, head};
+    use std::sync::Arc;
+
+    let Some((&step, data)) = data.split_first() else {
+        return;
+    };
+    let step = usize::from(step % 64) + 1;
+    thread_local! {
+        static RUNTIME: tokio::runtime::Runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("a runtime for the guard's deadlines");
+    }
+    let limits = Limits::aws();
+    let handed = RUNTIME.with(|rt| {
+        let _entered = rt.enter();
+        let mut guard = Guarded::new(
+            Socket {
+                data,
+                step,
+                written: Vec::new(),
+            },
+            Arc::new(limits.clone()),
+        );
+        let mut handed = Vec::new();
+        let mut chunk = [0u8; 1000];
+        loop {
+            let mut buf = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut guard).poll_read(&mut Context::from_waker(Waker::noop()), &mut buf)
+            {
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => break,
+                Poll::Ready(Ok(())) => handed.extend_from_slice(buf.filled()),
+                // The stand-in was handed over: nothing more comes.
+                Poll::Pending => break,
+                Poll::Ready(Err(e)) => panic!("in-memory reads failed: {e}"),
+            }
+        }
+        handed
+    });
+    if data.starts_with(&handed) {
+        return;
+    }
+    // Where the client's bytes stop and the stand-in starts (the refused head may begin
+    // with the stand-in's own first bytes, by chance).
+    let kept = handed.iter().zip(data).take_while(|(a, b)| a == b).count();
+    let stand_in = b"GET / HTTP/1.1\r\nhost: sandbox\r\nconnection: close\r\n";
+    let at = (0..=kept)
+        .rev()
+        .find(|&at| handed[at..].starts_with(stand_in))
+        .unwrap_or_else(|| {
+            panic!(
+                "the guard handed over bytes the client never sent: {:?}",
+                String::from_utf8_lossy(&handed[kept..])
+            )
+        });
+    assert!(
+        head::check(&data[at..], &limits.head).is_err(),
+        "a head was refused that head::check accepts"
+    );
+}
+
+/// A client socket in memory: reads return at most `step` bytes, then end of stream;
+/// writes are kept.
+struct Socket<'a> {
+    data: &'a [u8],
+    step: usize,
+    written: Vec<u8>,
+}
+
+impl AsyncRead for Socket<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = self.step.min(self.data.len()).min(buf.remaining());
+        let (now, later) = self.data.split_at(n);
+        buf.put_slice(now);
+        self.data = later;
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Socket<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.written.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 

@@ -109,6 +109,17 @@ pub fn check(buf: &[u8], limits: &HeadLimits) -> Result<Option<Accepted>, Refusa
         0 | 1 => {}
         _ => return Err(Refusal::bad("too many Host headers")),
     }
+    if named("host").any(|h| !h.value.iter().all(|b| valid_host_byte(*b))) {
+        return Err(Refusal::bad("malformed Host header"));
+    }
+    if http11
+        && named("expect").any(|h| !h.value.trim_ascii().eq_ignore_ascii_case(b"100-continue"))
+    {
+        return Err(Refusal {
+            status: 417,
+            reason: "unsupported expectation",
+        });
+    }
     let lengths = named("content-length")
         .map(|h| content_length(h.value))
         .collect::<Result<Vec<u64>, Refusal>>()?;
@@ -191,6 +202,12 @@ fn transfer_coding(codings: &[String], http11: bool, has_length: bool) -> Result
     Ok(Body::Chunked)
 }
 
+/// What a Host header may hold (Go's `httpguts.ValidHostHeader`): a name or address
+/// literal, a port, percent-escapes and sub-delimiters; no spaces, slashes or controls.
+fn valid_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b)
+}
+
 fn has_token(value: &[u8], token: &str) -> bool {
     value
         .split(|b| *b == b',')
@@ -262,6 +279,9 @@ mod tests {
             (b"GET / HTTP/2.0\r\nHost: a\r\n\r\n", 400),
             (b"\x16\x03\x01\x00\x2a\x01\x00\x00\x26\r\n\r\n", 400),
             (b"GARBAGE\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n", 417),
         ];
         for (head, want) in cases {
             assert_eq!(status(head), *want, "{}", String::from_utf8_lossy(head));
@@ -294,6 +314,10 @@ mod tests {
     fn good_heads_are_framed() {
         assert_eq!(body(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"), Body::Length(0));
         assert_eq!(body(b"GET / HTTP/1.0\r\n\r\n"), Body::Length(0));
+        assert_eq!(
+            body(b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\nExpect: 100-Continue\r\n\r\n"),
+            Body::Length(0)
+        );
         assert_eq!(
             body(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 12\r\n\r\n"),
             Body::Length(12)

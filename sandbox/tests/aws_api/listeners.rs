@@ -92,6 +92,16 @@ async fn every_api_listener_refuses_framing_errors_and_closes() {
             b"GET /version HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
             400,
         ),
+        (
+            "a malformed Host",
+            b"GET /version HTTP/1.1\r\nHost: a b\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "an unknown expectation",
+            b"GET /version HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\n\r\n".to_vec(),
+            417,
+        ),
         ("bytes that are not HTTP", b"GARBAGE\r\n\r\n".to_vec(), 400),
         (
             "a TLS client hello",

@@ -1,7 +1,7 @@
 //! A connection as the HTTP server reads it: every request head is held back until it
 //! is complete and [checked](super::head::check), and must arrive within the header
 //! deadline (a client that trickles its head is cut there, unanswered, as Go's servers
-//! do). A refused head never reaches the server: in its place the server reads a
+//! do), then its body within the body deadline. A refused head never reaches the server: in its place the server reads a
 //! stand-in request, marked with this process's secret, that [`refusal_of`] recognises
 //! and the listener answers with the refusal and `Connection: close`. The server so
 //! answers the requests before it first, in order, and then closes. To know where the
@@ -66,7 +66,7 @@ pub struct Guarded<S> {
     /// Where to look next for the blank line that ends a head.
     scanned: usize,
     framing: Framing,
-    /// Armed at the first byte of a head, disarmed when it is complete.
+    /// Armed at the first byte of a head until it is complete, then for its body.
     deadline: Option<Pin<Box<Sleep>>>,
     /// Set once the server shuts a refused connection down.
     drain: Option<Drain>,
@@ -109,6 +109,7 @@ impl<S> Guarded<S> {
                         _ if left == 0 => Framing::ChunkEnd,
                         _ => Framing::ChunkData(left),
                     };
+                    self.body_done();
                 }
                 Framing::ChunkSize | Framing::ChunkEnd | Framing::Trailer => {
                     let rest = &self.buf[self.approved..];
@@ -122,6 +123,7 @@ impl<S> Guarded<S> {
                     let line = rest[..end].strip_suffix(b"\r").unwrap_or(&rest[..end]);
                     self.framing = after_line(self.framing, line);
                     self.approved += end + 1;
+                    self.body_done();
                 }
                 Framing::Head => {
                     if !self.advance_head()? {
@@ -167,16 +169,25 @@ impl<S> Guarded<S> {
                 Some(accepted) => {
                     self.approved += accepted.len;
                     self.scanned = self.approved;
-                    self.deadline = None;
                     self.framing = match accepted.body {
                         Body::Length(0) => Framing::Head,
                         Body::Length(n) => Framing::Length(n),
                         Body::Chunked => Framing::ChunkSize,
                         Body::Opaque => Framing::Opaque,
                     };
+                    // The body, if any, must arrive within its own deadline.
+                    self.deadline = matches!(self.framing, Framing::Length(_) | Framing::ChunkSize)
+                        .then(|| Box::pin(tokio::time::sleep(self.limits.body_timeout)));
                     Ok(true)
                 }
             },
+        }
+    }
+
+    /// At the end of a body, its deadline ends too.
+    fn body_done(&mut self) {
+        if self.framing == Framing::Head {
+            self.deadline = None;
         }
     }
 
@@ -316,10 +327,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
                     if let Some(d) = this.deadline.as_mut()
                         && d.as_mut().poll(cx).is_ready()
                     {
-                        tracing::debug!("a request head did not arrive within its deadline");
+                        tracing::debug!(
+                            "a request head or body did not arrive within its deadline"
+                        );
                         return Poll::Ready(Err(io::Error::new(
                             io::ErrorKind::TimedOut,
-                            "request head not received in time",
+                            "request not received in time",
                         )));
                     }
                     return Poll::Pending;

@@ -32,6 +32,8 @@ use head::{HeadLimits, Refusal};
 pub struct Limits {
     /// From a request head's first byte to its end.
     pub header_timeout: Duration,
+    /// From the end of a head to the end of its body.
+    pub body_timeout: Duration,
     /// How long a kept-alive connection may wait for its next request (or a new
     /// connection for its first) before it is closed.
     pub idle_timeout: Duration,
@@ -43,11 +45,13 @@ pub struct Limits {
 impl Limits {
     /// kube-apiserver's (k8s.io/apiserver `secure_serving.go`): `ReadHeaderTimeout`
     /// 32 s, `IdleTimeout` 90 s, `MaxHeaderBytes` 1 MiB (Go's net/http allows 4 KiB
-    /// more, then answers 431). Go has no limit of its own on lines or header counts;
-    /// 1,000 headers is ours, far above what any client sends.
+    /// more, then answers 431); a request body must arrive within `--request-timeout`
+    /// (1 minute). Go has no limit of its own on lines or header counts; 1,000 headers
+    /// is ours, far above what any client sends.
     pub fn kube() -> Self {
         Limits {
             header_timeout: Duration::from_secs(32),
+            body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(90),
             head: HeadLimits {
                 max_head: (1 << 20) + 4096,
@@ -63,10 +67,11 @@ impl Limits {
     /// endpoints; the sandbox uses those of the load balancer AWS documents, the ALB:
     /// 60 s idle timeout (its default), the request line and a single header at most
     /// 16 KiB, the whole head 64 KiB, answered 400 beyond; 100 headers (hyper's bound)
-    /// and a 60 s header deadline are ours.
+    /// and 60 s deadlines for a head and for a body are ours.
     pub fn aws() -> Self {
         Limits {
             header_timeout: Duration::from_secs(60),
+            body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             head: HeadLimits {
                 max_head: 64 << 10,
@@ -78,10 +83,11 @@ impl Limits {
         }
     }
 
-    /// These limits with both timeouts replaced (tests shorten them).
+    /// These limits with their timeouts replaced (tests shorten them).
     pub fn with_timeouts(mut self, t: Option<Timeouts>) -> Self {
         if let Some(t) = t {
             self.header_timeout = t.header;
+            self.body_timeout = t.body;
             self.idle_timeout = t.idle;
         }
         self
@@ -92,6 +98,7 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
     pub header: Duration,
+    pub body: Duration,
     pub idle: Duration,
 }
 
@@ -225,6 +232,7 @@ mod tests {
             max_connections,
             ..Limits::aws().with_timeouts(Some(Timeouts {
                 header: Duration::from_millis(500),
+                body: Duration::from_millis(500),
                 idle: Duration::from_secs(2),
             }))
         }

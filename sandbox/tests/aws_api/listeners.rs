@@ -1,7 +1,7 @@
 //! Every API listener of a running sandbox (the AWS endpoint and each cluster's
 //! Kubernetes API) on raw sockets: request framing RFC 9112 makes an error is refused
 //! with the emulated server's status and the connection closed, and a client that
-//! trickles its head is cut at the header deadline while other clients are served.
+//! trickles its head or its body is cut at the deadline while other clients are served.
 
 use std::time::{Duration, Instant};
 
@@ -19,6 +19,7 @@ async fn start(dir: &std::path::Path) -> SandboxHandle {
     let mut cfg = support::config(dir);
     cfg.api_timeouts = Some(Timeouts {
         header: HEADER_TIMEOUT,
+        body: HEADER_TIMEOUT,
         idle: IDLE_TIMEOUT,
     });
     tokio::time::timeout(Duration::from_secs(30), Sandbox::start(cfg))
@@ -155,20 +156,21 @@ async fn every_api_listener_refuses_framing_errors_and_closes() {
     sandbox.shutdown().await.unwrap();
 }
 
-/// Opens a connection and sends a request head one byte every 200 ms, never ending it;
-/// how long the server took to close it (None: it never did within 10 s).
-async fn trickle(addr: String) -> Option<Duration> {
+/// Opens a connection, sends `prefix` at once and then one byte every 200 ms, never
+/// ending the request; how long the server took to close it or to answer (None: it did
+/// neither within 10 s), and whether it answered.
+async fn trickle(addr: String, prefix: &'static [u8]) -> Option<(Duration, bool)> {
     let started = Instant::now();
     let mut s = TcpStream::connect(&addr).await.unwrap();
-    let head = b"GET /version HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-    for b in head.iter().chain(std::iter::repeat(&b'a')).take(50) {
-        if s.write_all(&[*b]).await.is_err() {
-            return Some(started.elapsed());
+    s.write_all(prefix).await.unwrap();
+    for _ in 0..50 {
+        if s.write_all(b"a").await.is_err() {
+            return Some((started.elapsed(), false));
         }
         let mut one = [0u8; 1];
         match tokio::time::timeout(Duration::from_millis(200), s.read(&mut one)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some(started.elapsed()),
-            Ok(Ok(_)) => panic!("{addr} answered a head that never ended"),
+            Ok(Ok(0)) | Ok(Err(_)) => return Some((started.elapsed(), false)),
+            Ok(Ok(_)) => return Some((started.elapsed(), true)),
             Err(_) => {}
         }
     }
@@ -176,15 +178,29 @@ async fn trickle(addr: String) -> Option<Duration> {
 }
 
 #[tokio::test]
-async fn trickled_heads_are_cut_at_the_deadline_while_others_are_served() {
+async fn trickled_requests_are_cut_at_the_deadline_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = start(dir.path()).await;
     let ep = sandbox.endpoints().clone();
     for addr in listeners(&ep) {
-        let slow: Vec<_> = (0..50)
-            .map(|_| tokio::spawn(trickle(addr.clone())))
+        // Fifty clients trickle a head, ten a body after a complete head.
+        let heads = (0..50).map(|_| {
+            (
+                true,
+                b"GET /version HTTP/1.1\r\nHost: x\r\nX-Slow: ".as_slice(),
+            )
+        });
+        let bodies = (0..10).map(|_| {
+            (
+                false,
+                b"POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".as_slice(),
+            )
+        });
+        let slow: Vec<_> = heads
+            .chain(bodies)
+            .map(|(head, prefix)| (head, tokio::spawn(trickle(addr.clone(), prefix))))
             .collect();
-        // While fifty clients trickle, a normal one is served.
+        // While they trickle, a normal client is served.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (status, _) = exchange(
             &addr,
@@ -197,14 +213,18 @@ async fn trickled_heads_are_cut_at_the_deadline_while_others_are_served() {
             200
         };
         assert_eq!(status, want, "{addr}");
-        for t in slow {
-            let cut = t
+        for (head, t) in slow {
+            let (cut, answered) = t
                 .await
                 .unwrap()
-                .unwrap_or_else(|| panic!("{addr} never cut a trickling client"));
+                .unwrap_or_else(|| panic!("{addr} never cut a trickling client (head: {head})"));
+            assert!(
+                !(head && answered),
+                "{addr} answered a head that never ended"
+            );
             assert!(
                 cut >= HEADER_TIMEOUT && cut < HEADER_TIMEOUT * 4,
-                "{addr}: cut after {cut:?}"
+                "{addr}: cut after {cut:?} (head: {head})"
             );
         }
         // A connection that sends nothing is closed at the idle timeout, unanswered.

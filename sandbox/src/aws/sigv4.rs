@@ -86,15 +86,27 @@ pub struct SignedRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Checks the request's SigV4 `Authorization` header against the one known key pair,
-/// and that it was signed within 15 minutes of `now_secs`.
-pub fn verify(
-    req: &SignedRequest<'_>,
-    access_key_id: &str,
-    secret: &str,
-    now_secs: u64,
-) -> Result<Scope, AuthError> {
-    let auth = req.headers.get("authorization").ok_or(AuthError::Missing)?;
+/// What a request presents as its signature: from the `Authorization` header, or from
+/// the query string of a presigned URL.
+struct Presented {
+    credential: String,
+    signed_headers: String,
+    signature: String,
+    amz_date: String,
+    /// A presigned URL's `X-Amz-Expires`, in seconds.
+    expires: Option<u64>,
+}
+
+/// The longest validity a presigned URL may ask for: a week, as AWS allows.
+const MAX_EXPIRES_SECS: u64 = 7 * 24 * 3600;
+
+fn presented(req: &SignedRequest<'_>) -> Result<Presented, AuthError> {
+    let missing = |what: &str| {
+        AuthError::Malformed(format!("Authorization header requires '{what}' parameter."))
+    };
+    let Some(auth) = req.headers.get("authorization") else {
+        return presigned(req.raw_query.unwrap_or(""));
+    };
     let auth = auth
         .to_str()
         .map_err(|_| AuthError::Malformed("Authorization header is not ASCII".into()))?;
@@ -110,12 +122,87 @@ pub fn verify(
             _ => {}
         }
     }
-    let missing = |what: &str| {
-        AuthError::Malformed(format!("Authorization header requires '{what}' parameter."))
+    let amz_date = header_value(req.headers, "x-amz-date").ok_or_else(|| {
+        AuthError::Malformed(
+            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+                .into(),
+        )
+    })?;
+    Ok(Presented {
+        credential: credential.ok_or_else(|| missing("Credential"))?.to_string(),
+        signed_headers: signed_headers
+            .ok_or_else(|| missing("SignedHeaders"))?
+            .to_string(),
+        signature: signature.ok_or_else(|| missing("Signature"))?.to_string(),
+        amz_date,
+        expires: None,
+    })
+}
+
+/// A presigned URL's signature (`X-Amz-Algorithm`, `-Credential`, `-Date`, `-Expires`,
+/// `-SignedHeaders`, `-Signature` in the query), as `aws eks get-token` and the SDKs'
+/// presigners write it. No `X-Amz-Algorithm` at all: no signature.
+fn presigned(query: &str) -> Result<Presented, AuthError> {
+    let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     };
-    let credential = credential.ok_or_else(|| missing("Credential"))?;
-    let signed_headers = signed_headers.ok_or_else(|| missing("SignedHeaders"))?;
-    let signature = signature.ok_or_else(|| missing("Signature"))?;
+    let Some(algorithm) = get("X-Amz-Algorithm") else {
+        return Err(AuthError::Missing);
+    };
+    if algorithm != "AWS4-HMAC-SHA256" {
+        return Err(AuthError::Malformed(
+            "X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256\"".into(),
+        ));
+    }
+    let required = |name: &str| {
+        get(name).ok_or_else(|| {
+            AuthError::Malformed(format!(
+                "AWS query-string parameters must include '{name}'. Re-examine the query-string parameters."
+            ))
+        })
+    };
+    let expires = required("X-Amz-Expires")?;
+    let expires: u64 = expires
+        .parse()
+        .ok()
+        .filter(|e| (1..=MAX_EXPIRES_SECS).contains(e))
+        .ok_or_else(|| {
+            AuthError::Malformed(format!(
+                "X-Amz-Expires must be a number of seconds from 1 to {MAX_EXPIRES_SECS}, not '{expires}'."
+            ))
+        })?;
+    Ok(Presented {
+        credential: required("X-Amz-Credential")?,
+        signed_headers: required("X-Amz-SignedHeaders")?,
+        signature: required("X-Amz-Signature")?,
+        amz_date: required("X-Amz-Date")?,
+        expires: Some(expires),
+    })
+}
+
+/// Checks the request's SigV4 signature (its `Authorization` header, or a presigned
+/// URL's query) against the one known key pair, and that it was signed within 15
+/// minutes of `now_secs` (a presigned URL: and has not expired).
+pub fn verify(
+    req: &SignedRequest<'_>,
+    access_key_id: &str,
+    secret: &str,
+    now_secs: u64,
+) -> Result<Scope, AuthError> {
+    let Presented {
+        credential,
+        signed_headers,
+        signature,
+        amz_date,
+        expires,
+    } = presented(req)?;
+    let (credential, signed_headers) = (credential.as_str(), signed_headers.as_str());
     if !signed_headers.split(';').any(|h| h == "host") {
         return Err(AuthError::Malformed(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.".into(),
@@ -135,12 +222,6 @@ pub fn verify(
     if key != access_key_id {
         return Err(AuthError::UnknownKey);
     }
-    let amz_date = header_value(req.headers, "x-amz-date").ok_or_else(|| {
-        AuthError::Malformed(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
-                .into(),
-        )
-    })?;
     if !amz_date.starts_with(date) {
         return Err(AuthError::BadSignature);
     }
@@ -156,7 +237,15 @@ pub fn verify(
         return Err(AuthError::BadSignature);
     }
     let signed_at = parse_amz_date(&amz_date).ok_or(AuthError::BadSignature)?;
-    if signed_at.abs_diff(now_secs) > MAX_SKEW_SECS {
+    // A presigned URL is good from its date (give or take the skew) until it expires.
+    let expired = match expires {
+        Some(e) => now_secs > signed_at.saturating_add(e) || signed_at > now_secs + MAX_SKEW_SECS,
+        None => signed_at.abs_diff(now_secs) > MAX_SKEW_SECS,
+    };
+    if expired && expires.is_some() && signed_at <= now_secs {
+        return Err(AuthError::Expired("Request has expired".into()));
+    }
+    if expired {
         let fmt = |t: u64| {
             super::ids::iso8601(t * 1000)
                 .replace(['-', ':'], "")
@@ -242,11 +331,14 @@ fn canonical_request(req: &SignedRequest<'_>, signed_headers: &str) -> String {
         req.raw_path
     };
     let uri = utf8_percent_encode(path, PATH).to_string();
+    // A presigned URL's signature is in its query, which it cannot sign.
+    let presigned = !req.headers.contains_key("authorization");
     let mut query: Vec<(String, String)> = req
         .raw_query
         .unwrap_or("")
         .split('&')
         .filter(|p| !p.is_empty())
+        .filter(|p| !(presigned && p.split('=').next() == Some("X-Amz-Signature")))
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             (encode(k), encode(v))

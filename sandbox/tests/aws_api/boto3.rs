@@ -32,3 +32,20 @@ async fn boto3_runs_the_tutorial_operations() {
     );
     sb.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presigned_urls_from_the_aws_cli_and_boto3_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let env = support::aws_env(sb.endpoints());
+    let script = support::scripts_dir().join("presigned_boto3.py");
+    let out = support::run("python3", &[script.to_str().unwrap()], &env, None).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "presigned_boto3.py failed:\n{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({"eks_token": "ok", "presigned": "ok"})
+    );
+    sb.shutdown().await.unwrap();
+}

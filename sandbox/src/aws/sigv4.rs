@@ -1,8 +1,8 @@
 //! SigV4 verification: the sandbox re-signs every request with its own secret and
 //! compares, so a client with the wrong secret is refused exactly as AWS refuses it.
-//! Implemented with `sha2` alone (HMAC is a dozen lines) to keep the build lean.
 
 use axum::http::HeaderMap;
+use hmac::{Hmac, KeyInit, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use sha2::{Digest, Sha256};
 
@@ -375,23 +375,10 @@ fn encode(s: &str) -> String {
 
 /// HMAC-SHA256 (RFC 2104).
 fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let ipad: Vec<u8> = block.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = block.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&ipad)
-        .chain_update(data)
-        .finalize();
-    Sha256::new()
-        .chain_update(&opad)
-        .chain_update(inner)
-        .finalize()
-        .into()
+    // Any key length is valid for HMAC: `new_from_slice` cannot fail here.
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(data);
+    mac.finalize().into_bytes().into()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -13,7 +13,6 @@
 //! (what `--faults` injected, see [`faults`]), and for `up` `sandbox.pid` / `sandbox.log`.
 
 pub mod aws;
-pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod dataplane;

@@ -256,33 +256,20 @@ impl StateDir {
 /// `20261124T010203.456Z-1a2b`: sorts in creation order (runs on one state directory
 /// are serialised by the lock and take more than a millisecond), unique with the suffix.
 fn new_run_id() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs();
-    let (y, mo, d) = runner_sandbox::calendar::civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    let suffix = (now.subsec_nanos() ^ std::process::id().rotate_left(16)) & 0xffff;
-    let ms = now.subsec_millis();
-    format!(
-        "{y:04}{mo:02}{d:02}T{:02}{:02}{:02}.{ms:03}Z-{suffix:04x}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let now = jiff::Timestamp::now();
+    let suffix =
+        (now.subsec_nanosecond().unsigned_abs() ^ std::process::id().rotate_left(16)) & 0xffff;
+    format!("{}-{suffix:04x}", now.strftime("%Y%m%dT%H%M%S%.3fZ"))
 }
 
 /// A time in ms since the epoch as `2026-11-24 01:02:03 UTC`.
 pub fn format_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (y, mo, d) = runner_sandbox::calendar::civil_from_days((secs / 86_400) as i64);
-    let rem = secs % 86_400;
-    format!(
-        "{y:04}-{mo:02}-{d:02} {:02}:{:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(jiff::Timestamp::MAX)
+        .strftime("%Y-%m-%d %H:%M:%S UTC")
+        .to_string()
 }
 
 #[cfg(test)]

@@ -64,16 +64,24 @@ pub fn decimal(digits: u32) -> u64 {
 
 /// `2026-11-24T01:02:03.456Z`
 pub fn iso8601(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = crate::calendar::civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms % 1000
-    )
+    timestamp_ms(ms)
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// `20261124T010203Z`, as SigV4 dates are written.
+pub fn amz_date(secs: u64) -> String {
+    timestamp_ms(secs.saturating_mul(1000))
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+/// A time in ms since the epoch; past the end of jiff's range (year 9999), its end.
+fn timestamp_ms(ms: u64) -> jiff::Timestamp {
+    i64::try_from(ms)
+        .ok()
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .unwrap_or(jiff::Timestamp::MAX)
 }
 
 /// Epoch seconds as awsJson timestamps carry them.

@@ -246,11 +246,7 @@ pub fn verify(
         return Err(AuthError::Expired("Request has expired".into()));
     }
     if expired {
-        let fmt = |t: u64| {
-            super::ids::iso8601(t * 1000)
-                .replace(['-', ':'], "")
-                .replace(".000", "")
-        };
+        let fmt = super::ids::amz_date;
         let message = if signed_at < now_secs {
             format!(
                 "Signature expired: {amz_date} is now earlier than {} ({} - 15 min.)",
@@ -297,17 +293,11 @@ pub(crate) fn sign(
 
 /// `20260101T000000Z` as epoch seconds.
 fn parse_amz_date(s: &str) -> Option<u64> {
-    if s.len() != 16 || !s.is_ascii() || &s[8..9] != "T" || !s.ends_with('Z') {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u64>().ok();
-    let (y, m, d) = (num(0..4)? as i64, num(4..6)?, num(6..8)?);
-    let (hh, mm, ss) = (num(9..11)?, num(11..13)?, num(13..15)?);
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    let days = crate::calendar::days_from_civil(y, m as u32, d as u32);
-    u64::try_from(days * 86_400 + (hh * 3600 + mm * 60 + ss) as i64).ok()
+    let t = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", s)
+        .ok()?
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()?;
+    u64::try_from(t.timestamp().as_second()).ok()
 }
 
 fn header_value(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -1,4 +1,4 @@
-//! Timestamps and identifiers in the forms Kubernetes uses, without a date or uuid crate.
+//! Timestamps and identifiers in the forms Kubernetes uses.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -15,32 +15,20 @@ pub fn unix_now() -> i64 {
 
 /// RFC 3339 in UTC with second precision, as `metav1.Time` is serialized.
 pub fn rfc3339(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = crate::calendar::civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    jiff::Timestamp::from_second(secs)
+        .unwrap_or(jiff::Timestamp::MAX)
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 pub fn now() -> String {
     rfc3339(unix_now())
 }
 
-/// Parses what `rfc3339` writes (and any `YYYY-MM-DDTHH:MM:SS...` prefix).
+/// Epoch seconds of an RFC 3339 time (what `rfc3339` writes, or with an offset or
+/// fractional seconds, as clients may send).
 pub fn parse_rfc3339(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
-    if b.len() < 19 {
-        return None;
-    }
-    let n = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    let (y, m, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
-    let (hh, mm, ss) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    let days = crate::calendar::days_from_civil(y, u32::try_from(m).ok()?, u32::try_from(d).ok()?);
-    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+    s.parse::<jiff::Timestamp>().ok().map(|t| t.as_second())
 }
 
 /// `kubectl`-style age: 5s, 3m, 2h, 4d.

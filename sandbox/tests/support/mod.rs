@@ -147,28 +147,8 @@ pub struct Req<'a> {
 
 /// The current time as `YYYYMMDDTHHMMSSZ`, `offset_secs` from now.
 pub fn amz_date_at(offset_secs: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-        + offset_secs;
-    let (days, rem) = (now.div_euclid(86_400), now.rem_euclid(86_400));
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(offset_secs);
+    at.strftime("%Y%m%dT%H%M%SZ").to_string()
 }
 
 fn amz_date_now() -> String {

@@ -35,6 +35,10 @@ pub struct SandboxConfig {
     /// Given per start: `up` without `--faults` runs clean.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::faults::FaultConfig>,
+    /// The data plane listeners' timeouts and connection bounds. Tests shorten them;
+    /// saved only when changed, so a sandbox follows the defaults of its build.
+    #[serde(default, skip_serializing_if = "crate::dataplane::Limits::is_default")]
+    pub dataplane: crate::dataplane::Limits,
 }
 
 impl SandboxConfig {
@@ -58,6 +62,7 @@ impl SandboxConfig {
             transition_delay: Duration::from_millis(300),
             home_region: None,
             faults: None,
+            dataplane: Default::default(),
         }
     }
 
@@ -98,7 +103,7 @@ fn random_secret() -> String {
     format!("sandbox-{}", hex::encode(buf))
 }
 
-mod millis {
+pub(crate) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

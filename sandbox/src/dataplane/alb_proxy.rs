@@ -930,4 +930,223 @@ mod tests {
         assert_eq!(r.body, Framing::None);
         assert!(text(&r.head).contains("Content-Length: 9"));
     }
+
+    #[test]
+    fn own_pages_have_elbs_shape() {
+        assert_eq!(elb_page(BAD_GATEWAY), BAD_GATEWAY_BODY);
+    }
+
+    /// A target that counts the requests it answered. axum reads a whole body before
+    /// the handler runs, so a request counted here was forwarded whole.
+    async fn counting_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let count = answered.clone();
+        let app = axum::Router::new().fallback(move |_: String| {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        });
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        (addr, answered)
+    }
+
+    /// Sends `raw` on a new connection and reads until the proxy closes it (at most
+    /// 5 s): everything it answered.
+    async fn raw_exchange(alb: SocketAddr, raw: &[u8]) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut c = TcpStream::connect(alb).await.unwrap();
+        // The proxy may refuse before it has read everything: a failed write is fine.
+        let _ = c.write_all(raw).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                Ok(_) => break,
+                Err(_) => panic!("the connection was not closed: {}", text(&got)),
+            }
+        }
+        text(&got)
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_get_400_or_501_and_a_close_and_never_reach_the_target() {
+        let (up, answered) = counting_upstream().await;
+        let alb = proxy_to(vec![up]).await;
+        let post = |fields: &str, body: &str| {
+            format!("POST / HTTP/1.1\r\nHost: x\r\n{fields}\r\n{body}").into_bytes()
+        };
+        let mut tls_hello = vec![0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+        tls_hello.extend_from_slice(&[0x5a; 64]);
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            ("chunked beside Content-Length", post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "3\r\nabc\r\n0\r\n\r\n"), "400"),
+            ("Content-Length +5", post("Content-Length: +5\r\n", "hello"), "400"),
+            ("Content-Length -1", post("Content-Length: -1\r\n", ""), "400"),
+            ("Content-Length 5,6", post("Content-Length: 5,6\r\n", "hello"), "400"),
+            ("two differing Content-Length fields", post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello"), "400"),
+            ("a Content-Length past u64", post("Content-Length: 18446744073709551616\r\n", ""), "400"),
+            ("Transfer-Encoding gzip", post("Transfer-Encoding: gzip\r\n", ""), "501"),
+            ("Transfer-Encoding identity", post("Transfer-Encoding: identity\r\n", ""), "501"),
+            ("Transfer-Encoding gzip, chunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), "501"),
+            ("chunked not the final coding", post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"), "400"),
+            ("Transfer-Encoding in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), "400"),
+            ("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), "400"),
+            ("two Host fields", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), "400"),
+            ("a 70 KiB header", format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(70 * 1024)).into_bytes(), "400"),
+            ("a 17 KiB request line", format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(17 * 1024)).into_bytes(), "400"),
+            ("101 header fields", format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(100)).into_bytes(), "400"),
+            ("a 75 KiB head of 15 KiB fields", format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", format!("X-F: {}\r\n", "f".repeat(15 * 1024)).repeat(5)).into_bytes(), "400"),
+            ("a TLS ClientHello", tls_hello, "400"),
+            ("random binary", vec![0x00, 0xff, 0x13, 0x37, 0x80, 0x7f, 0x01, 0xfe], "400"),
+            ("GARBAGE", b"GARBAGE\r\n\r\n".to_vec(), "400"),
+            ("HTTP/2.0 on an HTTP/1 listener", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n".to_vec(), "400"),
+            ("an obsolete line folding", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n".to_vec(), "400"),
+            ("whitespace before a colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n".to_vec(), "400"),
+            ("a chunk size that is not hex", post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"), "400"),
+            ("a chunk size with a sign", post("Transfer-Encoding: chunked\r\n", "+3\r\nabc\r\n0\r\n\r\n"), "400"),
+            ("a chunk size past u64", post("Transfer-Encoding: chunked\r\n", "1ffffffffffffffff\r\nabc\r\n0\r\n\r\n"), "400"),
+            ("chunk data without its CRLF", post("Transfer-Encoding: chunked\r\n", "3\r\nabcX0\r\n\r\n"), "400"),
+            ("a chunk line ended by a bare LF", post("Transfer-Encoding: chunked\r\n", "3\nabc\r\n0\r\n\r\n"), "400"),
+        ];
+        for (what, raw, status) in cases {
+            let got = raw_exchange(alb, &raw).await;
+            assert!(
+                got.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{what}: {got:?}"
+            );
+            assert!(got.contains("\r\nConnection: close\r\n"), "{what}: {got:?}");
+            assert!(got.contains("\r\nServer: awselb/2.0\r\n"), "{what}: {got:?}");
+        }
+        assert_eq!(answered.load(Ordering::SeqCst), 0, "a refused request reached the target");
+        // The same proxy still forwards a good request.
+        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+        assert_eq!(answered.load(Ordering::SeqCst), 1);
+    }
+
+    /// Limits with the deadlines shortened for tests.
+    fn short(header: Duration, idle: Duration) -> AlbLimits {
+        AlbLimits {
+            header_timeout: header,
+            idle_timeout: idle,
+            ..AlbLimits::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn clients_trickling_their_heads_are_closed_at_the_header_deadline_while_others_are_served() {
+        let (up, _) = counting_upstream().await;
+        let alb = proxy_with(vec![up], short(Duration::from_secs(1), Duration::from_secs(30))).await;
+        // 50 clients, a byte every 200 ms: the whole head would take 8 s.
+        let head = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: 0123\r\n\r\n";
+        let slow: Vec<_> = (0..50)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let started = Instant::now();
+                    let c = TcpStream::connect(alb).await.unwrap();
+                    let (mut r, mut w) = c.into_split();
+                    let reader = tokio::spawn(async move {
+                        let mut got = Vec::new();
+                        let _ = tokio::io::AsyncReadExt::read_to_end(&mut r, &mut got).await;
+                        (started.elapsed(), got)
+                    });
+                    for b in head {
+                        if reader.is_finished() || w.write_all(&[*b]).await.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    reader.await.unwrap()
+                })
+            })
+            .collect();
+        // Meanwhile a normal client is served, request after request.
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        for _ in 0..15 {
+            let (status, _, _) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert_eq!(status, 200);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for task in slow {
+            let (closed_after, got) = task.await.unwrap();
+            assert!(got.is_empty(), "a slow client got {:?}", text(&got));
+            assert!(
+                closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(4),
+                "closed after {closed_after:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_clients_are_closed_after_the_idle_timeout() {
+        let (up, _) = counting_upstream().await;
+        let alb = proxy_with(vec![up], short(Duration::from_secs(30), Duration::from_secs(1))).await;
+        // Silent from the start, and silent after an answer.
+        let silent = TcpStream::connect(alb).await.unwrap();
+        let mut served = Conn::new(TcpStream::connect(alb).await.unwrap());
+        assert_eq!(ask(&mut served, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0, 200);
+        let started = Instant::now();
+        let mut silent = Conn::new(silent);
+        assert_eq!(silent.fill().await.unwrap(), 0);
+        assert_eq!(served.fill().await.unwrap(), 0);
+        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn past_its_connection_bound_the_alb_answers_503_and_frees_slots_on_close() {
+        let (up, _) = counting_upstream().await;
+        let limits = AlbLimits {
+            max_connections: 2,
+            ..AlbLimits::default()
+        };
+        let alb = proxy_with(vec![up], limits).await;
+        let mut a = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let mut b = Conn::new(TcpStream::connect(alb).await.unwrap());
+        for c in [&mut a, &mut b] {
+            assert_eq!(ask(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0, 200);
+        }
+        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.1 503 Service Temporarily Unavailable\r\n"), "{got}");
+        assert!(got.contains("\r\nConnection: close\r\n"), "{got}");
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    }
+
+    #[tokio::test]
+    async fn a_target_silent_for_the_idle_timeout_gets_a_504() {
+        // Accepts and never answers.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mute = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let alb = proxy_with(vec![mute], short(Duration::from_secs(30), Duration::from_secs(1))).await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, body) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!((status, body), (504, elb_page(GATEWAY_TIMEOUT)));
+        assert_eq!(f["server"], "awselb/2.0");
+    }
+
+    #[tokio::test]
+    async fn past_the_client_keep_alive_duration_the_answer_closes_the_connection() {
+        let (up, _) = counting_upstream().await;
+        let limits = AlbLimits {
+            client_keep_alive: Duration::ZERO,
+            ..AlbLimits::default()
+        };
+        let alb = proxy_with(vec![up], limits).await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, _) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!((status, f["connection"].as_str()), (200, "close"));
+        assert_eq!(c.fill().await.unwrap(), 0);
+    }
 }

@@ -978,4 +978,68 @@ mod tests {
         assert_eq!(ports.len(), MAX_PORTS_PER_LISTENER);
         assert_eq!(&ports[..3], &[80, 8000, 8001]);
     }
+
+    #[tokio::test]
+    async fn relayed_flows_idle_for_the_idle_timeout_are_closed_and_busy_ones_are_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // An echo endpoint, and a front relaying to it as the accelerator does.
+        let endpoint = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = endpoint.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = endpoint.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = front.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = front.accept().await {
+                tokio::spawn(proxy(s, to, Duration::from_secs(1)));
+            }
+        });
+        // Closed after the idle timeout: silent, or a byte every 1.5 s (slower than it).
+        let silent = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let started = Instant::now();
+            assert_eq!(c.read(&mut [0u8; 8]).await.unwrap(), 0);
+            started.elapsed()
+        });
+        let trickle = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let started = Instant::now();
+            let mut echoed = 0;
+            loop {
+                if c.write_all(b"x").await.is_err() {
+                    break;
+                }
+                let mut b = [0u8; 1];
+                match c.read(&mut b).await {
+                    Ok(1) => echoed += 1,
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            (started.elapsed(), echoed)
+        });
+        // Open for 3 s, three times the timeout, while it keeps sending.
+        let mut busy = TcpStream::connect(addr).await.unwrap();
+        for _ in 0..10 {
+            busy.write_all(b"ping").await.unwrap();
+            let mut b = [0u8; 4];
+            busy.read_exact(&mut b).await.unwrap();
+            assert_eq!(&b, b"ping");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let silent = silent.await.unwrap();
+        assert!(
+            silent >= Duration::from_millis(900) && silent < Duration::from_secs(3),
+            "{silent:?}"
+        );
+        let (trickled, echoed) = trickle.await.unwrap();
+        assert_eq!(echoed, 1, "only the first byte went through");
+        assert!(trickled < Duration::from_secs(3), "{trickled:?}");
+    }
 }

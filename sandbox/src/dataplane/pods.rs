@@ -681,4 +681,87 @@ mod tests {
         assert!(!v.ready);
         assert_eq!((v.image.as_str(), v.port, v.zone), ("", None, None));
     }
+
+    /// A pod listener on an ephemeral loopback port, with `limits`.
+    async fn pod(limits: PodLimits) -> (SocketAddr, Live) {
+        let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        (addr, serve(l, Answer::new(&entry("nginx")), limits))
+    }
+
+    /// One GET on a new connection: the whole answer.
+    async fn get(addr: SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).await.unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[tokio::test]
+    async fn clients_trickling_their_heads_are_closed_at_the_pods_header_timeout_while_others_are_served()
+     {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (addr, _live) = pod(PodLimits {
+            header_timeout: Duration::from_secs(1),
+            ..PodLimits::default()
+        })
+        .await;
+        let head = b"GET /slow HTTP/1.1\r\nHost: p\r\nX-Pad: 0123\r\n\r\n";
+        let slow: Vec<_> = (0..50)
+            .map(|_| {
+                tokio::spawn(async move {
+                    let started = std::time::Instant::now();
+                    let c = tokio::net::TcpStream::connect(addr).await.unwrap();
+                    let (mut r, mut w) = c.into_split();
+                    let reader = tokio::spawn(async move {
+                        let mut got = Vec::new();
+                        let _ = r.read_to_end(&mut got).await;
+                        (started.elapsed(), got)
+                    });
+                    for b in head {
+                        if reader.is_finished() || w.write_all(&[*b]).await.is_err() {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    reader.await.unwrap()
+                })
+            })
+            .collect();
+        for _ in 0..15 {
+            assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for task in slow {
+            let (closed_after, got) = task.await.unwrap();
+            // hyper answers a header timeout with a 408 or nothing; never a 200.
+            let got = String::from_utf8_lossy(&got);
+            assert!(!got.contains(" 200 "), "a slow client was answered: {got}");
+            assert!(
+                closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(4),
+                "closed after {closed_after:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn past_its_connection_bound_a_pod_answers_503_instead_of_leaving_clients_waiting() {
+        let (addr, _live) = pod(PodLimits {
+            max_connections: 1,
+            ..PodLimits::default()
+        })
+        .await;
+        // One kept-alive connection holds the only slot.
+        let held = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = get(addr).await;
+        assert!(got.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{got}");
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));
+    }
 }

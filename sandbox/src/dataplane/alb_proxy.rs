@@ -680,6 +680,7 @@ fn response(raw: &[u8], req: &Request, alb: &str) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::slow_client;
 
     fn text(b: &[u8]) -> String {
         String::from_utf8_lossy(b).into_owned()
@@ -1043,27 +1044,7 @@ mod tests {
         let alb = proxy_with(vec![up], short(Duration::from_secs(1), Duration::from_secs(30))).await;
         // 50 clients, a byte every 200 ms: the whole head would take 8 s.
         let head = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: 0123\r\n\r\n";
-        let slow: Vec<_> = (0..50)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let started = Instant::now();
-                    let c = TcpStream::connect(alb).await.unwrap();
-                    let (mut r, mut w) = c.into_split();
-                    let reader = tokio::spawn(async move {
-                        let mut got = Vec::new();
-                        let _ = tokio::io::AsyncReadExt::read_to_end(&mut r, &mut got).await;
-                        (started.elapsed(), got)
-                    });
-                    for b in head {
-                        if reader.is_finished() || w.write_all(&[*b]).await.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    reader.await.unwrap()
-                })
-            })
-            .collect();
+        let slow = slow_client::trickle_many(50, alb, head, Duration::from_millis(200));
         // Meanwhile a normal client is served, request after request.
         let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
         for _ in 0..15 {
@@ -1071,14 +1052,14 @@ mod tests {
             assert_eq!(status, 200);
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        for task in slow {
-            let (closed_after, got) = task.await.unwrap();
-            assert!(got.is_empty(), "a slow client got {:?}", text(&got));
-            assert!(
-                closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(4),
-                "closed after {closed_after:?}"
-            );
-        }
+        let closed = slow_client::assert_all_closed(
+            slow,
+            head.len(),
+            Duration::from_millis(900),
+            Duration::from_secs(4),
+        )
+        .await;
+        assert!(closed.iter().all(|t| t.answer.is_empty()), "{closed:?}");
     }
 
     #[tokio::test]

@@ -18,6 +18,8 @@ pub mod limits;
 mod listen;
 pub mod netblock;
 pub mod pods;
+#[doc(hidden)]
+pub mod slow_client;
 
 use std::path::PathBuf;
 use std::sync::Arc;

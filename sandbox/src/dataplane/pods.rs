@@ -704,47 +704,29 @@ mod tests {
     #[tokio::test]
     async fn clients_trickling_their_heads_are_closed_at_the_pods_header_timeout_while_others_are_served()
      {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use crate::dataplane::slow_client;
         let (addr, _live) = pod(PodLimits {
             header_timeout: Duration::from_secs(1),
             ..PodLimits::default()
         })
         .await;
         let head = b"GET /slow HTTP/1.1\r\nHost: p\r\nX-Pad: 0123\r\n\r\n";
-        let slow: Vec<_> = (0..50)
-            .map(|_| {
-                tokio::spawn(async move {
-                    let started = std::time::Instant::now();
-                    let c = tokio::net::TcpStream::connect(addr).await.unwrap();
-                    let (mut r, mut w) = c.into_split();
-                    let reader = tokio::spawn(async move {
-                        let mut got = Vec::new();
-                        let _ = r.read_to_end(&mut got).await;
-                        (started.elapsed(), got)
-                    });
-                    for b in head {
-                        if reader.is_finished() || w.write_all(&[*b]).await.is_err() {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    reader.await.unwrap()
-                })
-            })
-            .collect();
+        let slow = slow_client::trickle_many(50, addr, head, Duration::from_millis(200));
         for _ in 0..15 {
             assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        for task in slow {
-            let (closed_after, got) = task.await.unwrap();
-            // hyper answers a header timeout with a 408 or nothing; never a 200.
-            let got = String::from_utf8_lossy(&got);
+        let closed = slow_client::assert_all_closed(
+            slow,
+            head.len(),
+            Duration::from_millis(900),
+            Duration::from_secs(4),
+        )
+        .await;
+        // hyper answers a header timeout with a 408 or nothing; never the pod's 200.
+        for t in closed {
+            let got = String::from_utf8_lossy(&t.answer);
             assert!(!got.contains(" 200 "), "a slow client was answered: {got}");
-            assert!(
-                closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(4),
-                "closed after {closed_after:?}"
-            );
         }
     }
 

@@ -418,7 +418,11 @@ async fn client(proxy: Arc<Proxy>, stream: TcpStream, ip: IpAddr) {
                     break None;
                 }
                 let close = !req.keep_alive || req.body != Framing::None;
-                let status = if timed_out { GATEWAY_TIMEOUT } else { BAD_GATEWAY };
+                let status = if timed_out {
+                    GATEWAY_TIMEOUT
+                } else {
+                    BAD_GATEWAY
+                };
                 let answer = own_answer(status, &proxy.name, close);
                 if down.stream.write_all(&answer).await.is_err() || close {
                     // A body not (fully) read leaves the stream out of step: close.
@@ -730,11 +734,7 @@ mod tests {
             healthy: targets,
             registered: Vec::new(),
         };
-        let proxy = Proxy::new(
-            "alb".into(),
-            Arc::new(RwLock::new(Arc::new(route))),
-            limits,
-        );
+        let proxy = Proxy::new("alb".into(), Arc::new(RwLock::new(Arc::new(route))), limits);
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(serve(l, proxy));
@@ -890,7 +890,11 @@ mod tests {
             Some(Refusal::Malformed)
         );
         assert_eq!(
-            request(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", ip).err(),
+            request(
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                ip
+            )
+            .err(),
             Some(Refusal::UnknownCoding)
         );
     }
@@ -981,37 +985,161 @@ mod tests {
         let post = |fields: &str, body: &str| {
             format!("POST / HTTP/1.1\r\nHost: x\r\n{fields}\r\n{body}").into_bytes()
         };
-        let mut tls_hello = vec![0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03];
+        let mut tls_hello = vec![
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
         tls_hello.extend_from_slice(&[0x5a; 64]);
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-            ("chunked beside Content-Length", post("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n", "3\r\nabc\r\n0\r\n\r\n"), "400"),
-            ("Content-Length +5", post("Content-Length: +5\r\n", "hello"), "400"),
-            ("Content-Length -1", post("Content-Length: -1\r\n", ""), "400"),
-            ("Content-Length 5,6", post("Content-Length: 5,6\r\n", "hello"), "400"),
-            ("two differing Content-Length fields", post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello"), "400"),
-            ("a Content-Length past u64", post("Content-Length: 18446744073709551616\r\n", ""), "400"),
-            ("Transfer-Encoding gzip", post("Transfer-Encoding: gzip\r\n", ""), "501"),
-            ("Transfer-Encoding identity", post("Transfer-Encoding: identity\r\n", ""), "501"),
-            ("Transfer-Encoding gzip, chunked", post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"), "501"),
-            ("chunked not the final coding", post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"), "400"),
-            ("Transfer-Encoding in HTTP/1.0", b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), "400"),
-            ("HTTP/1.1 without Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), "400"),
-            ("two Host fields", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), "400"),
-            ("a 70 KiB header", format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(70 * 1024)).into_bytes(), "400"),
-            ("a 17 KiB request line", format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(17 * 1024)).into_bytes(), "400"),
-            ("101 header fields", format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(100)).into_bytes(), "400"),
-            ("a 75 KiB head of 15 KiB fields", format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", format!("X-F: {}\r\n", "f".repeat(15 * 1024)).repeat(5)).into_bytes(), "400"),
+            (
+                "chunked beside Content-Length",
+                post(
+                    "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+                    "3\r\nabc\r\n0\r\n\r\n",
+                ),
+                "400",
+            ),
+            (
+                "Content-Length +5",
+                post("Content-Length: +5\r\n", "hello"),
+                "400",
+            ),
+            (
+                "Content-Length -1",
+                post("Content-Length: -1\r\n", ""),
+                "400",
+            ),
+            (
+                "Content-Length 5,6",
+                post("Content-Length: 5,6\r\n", "hello"),
+                "400",
+            ),
+            (
+                "two differing Content-Length fields",
+                post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello"),
+                "400",
+            ),
+            (
+                "a Content-Length past u64",
+                post("Content-Length: 18446744073709551616\r\n", ""),
+                "400",
+            ),
+            (
+                "Transfer-Encoding gzip",
+                post("Transfer-Encoding: gzip\r\n", ""),
+                "501",
+            ),
+            (
+                "Transfer-Encoding identity",
+                post("Transfer-Encoding: identity\r\n", ""),
+                "501",
+            ),
+            (
+                "Transfer-Encoding gzip, chunked",
+                post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"),
+                "501",
+            ),
+            (
+                "chunked not the final coding",
+                post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "Transfer-Encoding in HTTP/1.0",
+                b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "HTTP/1.1 without Host",
+                b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "two Host fields",
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "a 70 KiB header",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                    "b".repeat(70 * 1024)
+                )
+                .into_bytes(),
+                "400",
+            ),
+            (
+                "a 17 KiB request line",
+                format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(17 * 1024)).into_bytes(),
+                "400",
+            ),
+            (
+                "101 header fields",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                    "A: b\r\n".repeat(100)
+                )
+                .into_bytes(),
+                "400",
+            ),
+            (
+                "a 75 KiB head of 15 KiB fields",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                    format!("X-F: {}\r\n", "f".repeat(15 * 1024)).repeat(5)
+                )
+                .into_bytes(),
+                "400",
+            ),
             ("a TLS ClientHello", tls_hello, "400"),
-            ("random binary", vec![0x00, 0xff, 0x13, 0x37, 0x80, 0x7f, 0x01, 0xfe], "400"),
+            (
+                "random binary",
+                vec![0x00, 0xff, 0x13, 0x37, 0x80, 0x7f, 0x01, 0xfe],
+                "400",
+            ),
             ("GARBAGE", b"GARBAGE\r\n\r\n".to_vec(), "400"),
-            ("HTTP/2.0 on an HTTP/1 listener", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n".to_vec(), "400"),
-            ("an obsolete line folding", b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n".to_vec(), "400"),
-            ("whitespace before a colon", b"GET / HTTP/1.1\r\nHost : x\r\n\r\n".to_vec(), "400"),
-            ("a chunk size that is not hex", post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"), "400"),
-            ("a chunk size with a sign", post("Transfer-Encoding: chunked\r\n", "+3\r\nabc\r\n0\r\n\r\n"), "400"),
-            ("a chunk size past u64", post("Transfer-Encoding: chunked\r\n", "1ffffffffffffffff\r\nabc\r\n0\r\n\r\n"), "400"),
-            ("chunk data without its CRLF", post("Transfer-Encoding: chunked\r\n", "3\r\nabcX0\r\n\r\n"), "400"),
-            ("a chunk line ended by a bare LF", post("Transfer-Encoding: chunked\r\n", "3\nabc\r\n0\r\n\r\n"), "400"),
+            (
+                "HTTP/2.0 on an HTTP/1 listener",
+                b"GET / HTTP/2.0\r\nHost: x\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "an obsolete line folding",
+                b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "whitespace before a colon",
+                b"GET / HTTP/1.1\r\nHost : x\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "a chunk size that is not hex",
+                post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk size with a sign",
+                post("Transfer-Encoding: chunked\r\n", "+3\r\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk size past u64",
+                post(
+                    "Transfer-Encoding: chunked\r\n",
+                    "1ffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+                ),
+                "400",
+            ),
+            (
+                "chunk data without its CRLF",
+                post("Transfer-Encoding: chunked\r\n", "3\r\nabcX0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk line ended by a bare LF",
+                post("Transfer-Encoding: chunked\r\n", "3\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
         ];
         for (what, raw, status) in cases {
             let got = raw_exchange(alb, &raw).await;
@@ -1020,11 +1148,22 @@ mod tests {
                 "{what}: {got:?}"
             );
             assert!(got.contains("\r\nConnection: close\r\n"), "{what}: {got:?}");
-            assert!(got.contains("\r\nServer: awselb/2.0\r\n"), "{what}: {got:?}");
+            assert!(
+                got.contains("\r\nServer: awselb/2.0\r\n"),
+                "{what}: {got:?}"
+            );
         }
-        assert_eq!(answered.load(Ordering::SeqCst), 0, "a refused request reached the target");
+        assert_eq!(
+            answered.load(Ordering::SeqCst),
+            0,
+            "a refused request reached the target"
+        );
         // The same proxy still forwards a good request.
-        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let got = raw_exchange(
+            alb,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
         assert_eq!(answered.load(Ordering::SeqCst), 1);
     }
@@ -1039,9 +1178,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn clients_trickling_their_heads_are_closed_at_the_header_deadline_while_others_are_served() {
+    async fn clients_trickling_their_heads_are_closed_at_the_header_deadline_while_others_are_served()
+     {
         let (up, _) = counting_upstream().await;
-        let alb = proxy_with(vec![up], short(Duration::from_secs(1), Duration::from_secs(30))).await;
+        let alb = proxy_with(
+            vec![up],
+            short(Duration::from_secs(1), Duration::from_secs(30)),
+        )
+        .await;
         // 50 clients, a byte every 200 ms: the whole head would take 8 s.
         let head = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: 0123\r\n\r\n";
         let slow = slow_client::trickle_many(50, alb, head, Duration::from_millis(200));
@@ -1065,16 +1209,29 @@ mod tests {
     #[tokio::test]
     async fn idle_clients_are_closed_after_the_idle_timeout() {
         let (up, _) = counting_upstream().await;
-        let alb = proxy_with(vec![up], short(Duration::from_secs(30), Duration::from_secs(1))).await;
+        let alb = proxy_with(
+            vec![up],
+            short(Duration::from_secs(30), Duration::from_secs(1)),
+        )
+        .await;
         // Silent from the start, and silent after an answer.
         let silent = TcpStream::connect(alb).await.unwrap();
         let mut served = Conn::new(TcpStream::connect(alb).await.unwrap());
-        assert_eq!(ask(&mut served, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0, 200);
+        assert_eq!(
+            ask(&mut served, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .0,
+            200
+        );
         let started = Instant::now();
         let mut silent = Conn::new(silent);
         assert_eq!(silent.fill().await.unwrap(), 0);
         assert_eq!(served.fill().await.unwrap(), 0);
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]
@@ -1091,11 +1248,18 @@ mod tests {
             assert_eq!(ask(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0, 200);
         }
         let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
-        assert!(got.starts_with("HTTP/1.1 503 Service Temporarily Unavailable\r\n"), "{got}");
+        assert!(
+            got.starts_with("HTTP/1.1 503 Service Temporarily Unavailable\r\n"),
+            "{got}"
+        );
         assert!(got.contains("\r\nConnection: close\r\n"), "{got}");
         drop(a);
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        let got = raw_exchange(
+            alb,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
     }
 
@@ -1110,7 +1274,11 @@ mod tests {
                 held.push(s);
             }
         });
-        let alb = proxy_with(vec![mute], short(Duration::from_secs(30), Duration::from_secs(1))).await;
+        let alb = proxy_with(
+            vec![mute],
+            short(Duration::from_secs(30), Duration::from_secs(1)),
+        )
+        .await;
         let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
         let (status, f, body) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert_eq!((status, body), (504, elb_page(GATEWAY_TIMEOUT)));

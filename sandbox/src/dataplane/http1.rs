@@ -339,7 +339,10 @@ fn chunk_size(line: &[u8]) -> Result<u64, BodyError> {
         return Err(bad());
     }
     let rest = &line[digits..];
-    let rest = &rest[rest.iter().take_while(|b| matches!(b, b' ' | b'\t')).count()..];
+    let rest = &rest[rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count()..];
     if !rest.is_empty() && rest[0] != b';' {
         return Err(bad());
     }
@@ -402,8 +405,7 @@ impl<'a> Head<'a> {
             Status::Complete(n) if n == raw.len() => {}
             _ => return Err(Refusal::Malformed),
         }
-        let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version)
-        else {
+        let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
             return Err(Refusal::Malformed);
         };
         Ok(Head {
@@ -537,9 +539,8 @@ impl<'a> Head<'a> {
 /// A Host value as RFC 3986's `host [ ":" port ]`: what may stand in an authority, no
 /// whitespace, path or user info.
 fn valid_host(host: &str) -> bool {
-    host.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b)
-    })
+    host.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:%[]".contains(&b))
 }
 
 /// Copies one body of `framing` from `src` to `dst`: re-encoded as chunks when `chunked`
@@ -668,14 +669,19 @@ mod tests {
         assert!(h.has_token("connection", "keep-alive"));
         assert_eq!(h.connection_named(), vec!["keep-alive", "X-Hop"]);
         assert_eq!(h.request_framing(), Ok(Framing::Length(3)));
-        let h = Head::response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n")
-            .unwrap();
+        let h =
+            Head::response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n").unwrap();
         assert_eq!(h.start, ["HTTP/1.1", "200", "OK"]);
         assert_eq!(h.framing(), Some(Framing::Chunked));
         let h = Head::response(b"\r\nHTTP/1.0 404 \r\nContent-Length: 1, 1\r\n\r\n").unwrap();
         assert_eq!(h.start, ["HTTP/1.0", "404", ""]);
         assert_eq!(h.framing(), Some(Framing::Length(1)));
-        assert!(Head::response(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n").unwrap().framing().is_none());
+        assert!(
+            Head::response(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+                .unwrap()
+                .framing()
+                .is_none()
+        );
         assert_eq!(scan(b"a\r\n\r\nb"), Ok(Some(5)));
         // Empty lines before a request line are skipped, not taken for its end.
         assert_eq!(scan(b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), Ok(Some(29)));
@@ -700,12 +706,24 @@ mod tests {
     #[test]
     fn bytes_that_are_not_http_are_refused_before_a_blank_line_comes() {
         // A TLS ClientHello's first bytes, random binary: refused on the first read.
-        assert_eq!(scan(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), Err(Refusal::Malformed));
-        assert_eq!(scan(&[0x00, 0xff, 0x13, 0x37, 0x80]), Err(Refusal::Malformed));
+        assert_eq!(
+            scan(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+            Err(Refusal::Malformed)
+        );
+        assert_eq!(
+            scan(&[0x00, 0xff, 0x13, 0x37, 0x80]),
+            Err(Refusal::Malformed)
+        );
         // A line that is not a request line parses as nothing once complete.
         assert_eq!(scan(b"GARBAGE\r\n\r\n"), Ok(Some(11)));
-        assert_eq!(Head::request(b"GARBAGE\r\n\r\n").unwrap_err(), Refusal::Malformed);
-        assert_eq!(Head::request(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(), Refusal::Malformed);
+        assert_eq!(
+            Head::request(b"GARBAGE\r\n\r\n").unwrap_err(),
+            Refusal::Malformed
+        );
+        assert_eq!(
+            Head::request(b"GET / HTTP/2.0\r\n\r\n").unwrap_err(),
+            Refusal::Malformed
+        );
         // A valid start is not refused while it is incomplete.
         assert_eq!(scan(b"GET /index.ht"), Ok(None));
     }
@@ -715,8 +733,14 @@ mod tests {
         let long_target = format!("GET /{} HTTP/1.1\r\n", "a".repeat(16 * 1024));
         assert_eq!(scan(long_target.as_bytes()), Err(Refusal::StartLineTooLong));
         // Refused while still arriving: the line has no end yet.
-        assert_eq!(scan(&long_target.as_bytes()[..16 * 1024 + 8]), Err(Refusal::StartLineTooLong));
-        let big = format!("GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "b".repeat(70 * 1024));
+        assert_eq!(
+            scan(&long_target.as_bytes()[..16 * 1024 + 8]),
+            Err(Refusal::StartLineTooLong)
+        );
+        let big = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "b".repeat(70 * 1024)
+        );
         assert_eq!(scan(big.as_bytes()), Err(Refusal::FieldTooLong));
         // 16 KiB fields, five of them: each is fine, the head is not.
         let field = format!("X-F: {}\r\n", "f".repeat(16 * 1024 - 5));
@@ -724,7 +748,10 @@ mod tests {
         assert_eq!(scan(head.as_bytes()), Err(Refusal::HeadTooLarge));
         let ok = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", field.repeat(3));
         assert_eq!(scan(ok.as_bytes()), Ok(Some(ok.len())));
-        let many = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(100));
+        let many = format!(
+            "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+            "A: b\r\n".repeat(100)
+        );
         assert_eq!(scan(many.as_bytes()), Err(Refusal::TooManyFields));
         let hundred = format!("GET / HTTP/1.1\r\nHost: x\r\n{}\r\n", "A: b\r\n".repeat(99));
         assert_eq!(scan(hundred.as_bytes()), Ok(Some(hundred.len())));
@@ -742,7 +769,9 @@ mod tests {
     #[test]
     fn request_smuggling_framings_are_refused() {
         assert_eq!(
-            framed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"),
+            framed(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
+            ),
             Err(Refusal::LengthAndTransferEncoding)
         );
         assert_eq!(
@@ -755,15 +784,30 @@ mod tests {
         );
         // Split over two fields, the list is the same.
         assert_eq!(
-            framed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            framed(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ),
             Err(Refusal::ChunkedNotFinal)
         );
     }
 
     #[test]
     fn content_length_must_be_plain_digits_and_agree_with_itself() {
-        let cl = |v: &str| framed(&format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {v}\r\n\r\n"));
-        for bad in ["+5", "-1", "5 5", "0x5", "5,6", "", "18446744073709551616", "5;q=1"] {
+        let cl = |v: &str| {
+            framed(&format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {v}\r\n\r\n"
+            ))
+        };
+        for bad in [
+            "+5",
+            "-1",
+            "5 5",
+            "0x5",
+            "5,6",
+            "",
+            "18446744073709551616",
+            "5;q=1",
+        ] {
             assert_eq!(cl(bad), Err(Refusal::BadContentLength), "{bad:?}");
         }
         assert_eq!(cl("5"), Ok(Framing::Length(5)));
@@ -779,13 +823,21 @@ mod tests {
 
     #[test]
     fn codings_other_than_a_final_chunked_are_refused() {
-        let te = |v: &str| framed(&format!("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {v}\r\n\r\n"));
+        let te = |v: &str| {
+            framed(&format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: {v}\r\n\r\n"
+            ))
+        };
         for unknown in ["gzip", "identity", "gzip, chunked", "x-custom"] {
             assert_eq!(te(unknown), Err(Refusal::UnknownCoding), "{unknown:?}");
             assert_eq!(Refusal::UnknownCoding.status(), "501 Not Implemented");
         }
         for not_final in ["chunked, gzip", "chunked, chunked", "", ","] {
-            assert_eq!(te(not_final), Err(Refusal::ChunkedNotFinal), "{not_final:?}");
+            assert_eq!(
+                te(not_final),
+                Err(Refusal::ChunkedNotFinal),
+                "{not_final:?}"
+            );
         }
         assert_eq!(te("Chunked"), Ok(Framing::Chunked));
     }
@@ -793,11 +845,26 @@ mod tests {
     #[test]
     fn http11_needs_exactly_one_valid_host() {
         assert_eq!(framed("GET / HTTP/1.1\r\n\r\n"), Err(Refusal::BadHost));
-        assert_eq!(framed("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), Err(Refusal::BadHost));
-        assert_eq!(framed("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"), Err(Refusal::BadHost));
-        assert_eq!(framed("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"), Err(Refusal::BadHost));
-        assert_eq!(framed("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"), Err(Refusal::BadHost));
-        assert_eq!(framed("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"), Ok(Framing::None));
+        assert_eq!(
+            framed("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Err(Refusal::BadHost)
+        );
+        assert_eq!(
+            framed("GET / HTTP/1.1\r\nHost: a b\r\n\r\n"),
+            Err(Refusal::BadHost)
+        );
+        assert_eq!(
+            framed("GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            Err(Refusal::BadHost)
+        );
+        assert_eq!(
+            framed("GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n"),
+            Err(Refusal::BadHost)
+        );
+        assert_eq!(
+            framed("GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n"),
+            Ok(Framing::None)
+        );
         assert_eq!(framed("GET / HTTP/1.1\r\nHost:\r\n\r\n"), Ok(Framing::None));
         assert_eq!(framed("GET / HTTP/1.0\r\n\r\n"), Ok(Framing::None));
     }
@@ -807,8 +874,21 @@ mod tests {
         assert_eq!(chunk_size(b"1aF").unwrap(), 0x1af);
         assert_eq!(chunk_size(b"5 ; name=value").unwrap(), 5);
         assert_eq!(chunk_size(b"ffffffffffffffff").unwrap(), u64::MAX);
-        for bad in [&b"+5"[..], b"-1", b"0x5", b"", b" 5", b"5 x", b"g", b"10000000000000000"] {
-            assert!(chunk_size(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b"+5"[..],
+            b"-1",
+            b"0x5",
+            b"",
+            b" 5",
+            b"5 x",
+            b"g",
+            b"10000000000000000",
+        ] {
+            assert!(
+                chunk_size(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

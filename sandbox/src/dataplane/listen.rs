@@ -97,7 +97,11 @@ pub fn raise_open_files_limit() {
     if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
         tracing::warn!(error = %std::io::Error::last_os_error(), "raising the open files limit");
     } else {
-        tracing::debug!(from = before, to = lim.rlim_max, "raised the open files limit");
+        tracing::debug!(
+            from = before,
+            to = lim.rlim_max,
+            "raised the open files limit"
+        );
     }
 }
 

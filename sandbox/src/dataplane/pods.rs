@@ -741,7 +741,10 @@ mod tests {
         let held = tokio::net::TcpStream::connect(addr).await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
         let got = get(addr).await;
-        assert!(got.starts_with("HTTP/1.1 503 Service Unavailable\r\n"), "{got}");
+        assert!(
+            got.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{got}"
+        );
         drop(held);
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));

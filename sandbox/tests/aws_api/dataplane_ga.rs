@@ -118,7 +118,10 @@ async fn accelerator_in_front_of(
             ],
         )
         .await;
-        assert!(sb.aws().set_load_balancer_listen(&lb, Some(server.to_string())));
+        assert!(
+            sb.aws()
+                .set_load_balancer_listen(&lb, Some(server.to_string()))
+        );
         lbs.push(lb);
     }
     let acc = aws_ok(
@@ -244,10 +247,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
     }
 
     // Failback once it is healthy again.
-    assert_eq!(
-        sb.aws().set_endpoint_health(lb1, Some("HEALTHY".into())),
-        1
-    );
+    assert_eq!(sb.aws().set_endpoint_health(lb1, Some("HEALTHY".into())), 1);
     until_answer(a, "primary").await;
 
     // Dials 50/50: connections split evenly.

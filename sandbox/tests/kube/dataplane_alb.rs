@@ -257,16 +257,44 @@ fn alb_refuses_what_rfc_9112_and_its_header_limits_make_errors_with_400_or_501_a
     let sent_by_curl: [(&str, &[&str], u16); 8] = [
         (
             "chunked beside Content-Length",
-            &["-H", "Transfer-Encoding: chunked", "-H", "Content-Length: 3", "--data-binary", "abc"],
+            &[
+                "-H",
+                "Transfer-Encoding: chunked",
+                "-H",
+                "Content-Length: 3",
+                "--data-binary",
+                "abc",
+            ],
             400,
         ),
-        ("Content-Length +5", &["-H", "Content-Length: +5", "--data-binary", "hello"], 400),
-        ("Content-Length -1", &["-H", "Content-Length: -1", "--data-binary", "hello"], 400),
-        ("Transfer-Encoding gzip", &["-H", "Transfer-Encoding: gzip"], 501),
-        ("Transfer-Encoding identity", &["-H", "Transfer-Encoding: identity"], 501),
+        (
+            "Content-Length +5",
+            &["-H", "Content-Length: +5", "--data-binary", "hello"],
+            400,
+        ),
+        (
+            "Content-Length -1",
+            &["-H", "Content-Length: -1", "--data-binary", "hello"],
+            400,
+        ),
+        (
+            "Transfer-Encoding gzip",
+            &["-H", "Transfer-Encoding: gzip"],
+            501,
+        ),
+        (
+            "Transfer-Encoding identity",
+            &["-H", "Transfer-Encoding: identity"],
+            501,
+        ),
         (
             "chunked not the final coding",
-            &["-H", "Transfer-Encoding: chunked, gzip", "--data-binary", "abc"],
+            &[
+                "-H",
+                "Transfer-Encoding: chunked, gzip",
+                "--data-binary",
+                "abc",
+            ],
             400,
         ),
         ("HTTP/1.1 without Host", &["-H", "Host:"], 400),
@@ -281,7 +309,11 @@ fn alb_refuses_what_rfc_9112_and_its_header_limits_make_errors_with_400_or_501_a
     // HTTP/1.0 needs no Host; the same bodies framed right are forwarded.
     assert_eq!(curl_with(&listen, &["--http1.0", "-H", "Host:"]).0, 200);
     let chunked = ["-H", "Transfer-Encoding: chunked", "--data-binary", "abc"];
-    assert_eq!(curl_with(&listen, &chunked).0, 405, "the pod's own answer to POST");
+    assert_eq!(
+        curl_with(&listen, &chunked).0,
+        405,
+        "the pod's own answer to POST"
+    );
     // TLS to the HTTP listener: curl reads the plain-text 400 as a broken handshake and
     // fails at once (35), where it used to wait for an answer that never came (28).
     let tls = Command::new("curl")
@@ -305,7 +337,10 @@ fn alb_refuses_what_rfc_9112_and_its_header_limits_make_errors_with_400_or_501_a
     ];
     for (what, raw, want) in sent_raw {
         let got = raw_exchange(&listen, raw);
-        assert!(got.starts_with(&format!("HTTP/1.1 {want} ")), "{what}: {got:?}");
+        assert!(
+            got.starts_with(&format!("HTTP/1.1 {want} ")),
+            "{what}: {got:?}"
+        );
         assert!(got.contains("\r\nConnection: close\r\n"), "{what}: {got:?}");
     }
 }

@@ -37,8 +37,7 @@ impl Sb {
         let mut cfg = SandboxConfig::new(sb.state());
         edit(&mut cfg);
         std::fs::create_dir_all(sb.state()).unwrap();
-        runner_sandbox::persist::save(&sb.state().join(runner_sandbox::CONFIG_FILE), &cfg)
-            .unwrap();
+        runner_sandbox::persist::save(&sb.state().join(runner_sandbox::CONFIG_FILE), &cfg).unwrap();
         sb.up();
         sb
     }

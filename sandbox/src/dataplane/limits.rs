@@ -54,7 +54,7 @@ impl Default for AlbLimits {
             idle_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(60),
             client_keep_alive: Duration::from_secs(3600),
-            max_connections: 8192,
+            max_connections: 4096,
         }
     }
 }
@@ -75,7 +75,7 @@ impl Default for AcceleratorLimits {
     fn default() -> Self {
         AcceleratorLimits {
             idle_timeout: Duration::from_secs(340),
-            max_connections: 8192,
+            max_connections: 4096,
         }
     }
 }
@@ -98,7 +98,7 @@ impl Default for PodLimits {
     fn default() -> Self {
         PodLimits {
             header_timeout: Duration::from_secs(75),
-            max_connections: 8192,
+            max_connections: 4096,
         }
     }
 }

@@ -59,11 +59,13 @@ pub enum Refusal {
     /// UTF-8.
     #[error("not an HTTP/1.x message")]
     Malformed,
-    #[error("a request line over 16 KiB")]
+    /// Past [`HeadLimits`]: for requests the ALB's 16 KiB request line, 16 KiB field
+    /// and 64 KiB head.
+    #[error("a request or status line over its limit")]
     StartLineTooLong,
-    #[error("a header field over 16 KiB")]
+    #[error("a header field over its limit")]
     FieldTooLong,
-    #[error("a head over 64 KiB")]
+    #[error("a head over its limit")]
     HeadTooLarge,
     #[error("more than {MAX_FIELDS} header fields")]
     TooManyFields,

@@ -5,13 +5,18 @@
 //! built; plain `cargo bench` means a cold release build of the whole tree). It runs
 //! the built `runner` as a user would: a sandbox, `workflows/active-failover.toml`, then
 //! (1) requests per second straight to a pod against through accelerator → ALB → pod,
-//! measured with wrk on loopback in one run, and (2) the failover drill with the ALB
-//! defaults (15 s × 2) and with a fast setting (5 s × 2), against its detection floor.
+//! measured with wrk on loopback in one run, (2) 2,000 concurrent connections through
+//! the accelerator and at the ALB, which must all be answered with a 2xx: 2,000 opened
+//! at once each sending one GET, then wrk with 2,000 connections, and (3) the failover
+//! drill with the ALB defaults (15 s × 2) and with a fast setting (5 s × 2), against its
+//! detection floor.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::runner;
@@ -95,20 +100,42 @@ impl WrkRun {
 
 /// One wrk run against `url` (2 threads, 32 connections, 10 s).
 fn wrk(url: &str) -> WrkRun {
+    wrk_with(url, &["-t2", "-c32", "-d10s"])
+}
+
+/// One wrk run against `url` with `args`.
+fn wrk_with(url: &str, args: &[&str]) -> WrkRun {
     let out = Command::new("wrk")
-        .args(["-t2", "-c32", "-d10s", url])
+        .args(args)
+        .arg(url)
         .output()
         .expect("wrk is required: apt-get install wrk");
     let text = String::from_utf8_lossy(&out.stdout);
     WrkRun::parse(&text).unwrap_or_else(|e| panic!("wrk's output: {e}:\n{text}"))
 }
 
-fn throughput() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
+/// A sandbox in `dir` with the reference job deployed: its state directory.
+fn deployed(dir: &Path) -> PathBuf {
     setup(dir, Some(5));
     runner(dir, &["sandbox", "up", "--detach", "--delay-ms", "20"]);
     runner(dir, &["exec", "active-failover.toml"]);
+    dir.join(".runner/sandbox")
+}
+
+/// A value of the sandbox's AWS state (`aws.json`), as text.
+fn aws_state(state: &Path, pointer: &str) -> String {
+    let aws: Value =
+        serde_json::from_str(&std::fs::read_to_string(state.join("aws.json")).unwrap()).unwrap();
+    aws.pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no {pointer} in aws.json"))
+        .to_string()
+}
+
+fn throughput() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    deployed(dir);
     let pods: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join(".runner/sandbox/pods.json")).unwrap(),
     )
@@ -122,15 +149,7 @@ fn throughput() {
         .as_str()
         .unwrap()
         .to_string();
-    let accs: Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.join(".runner/sandbox/aws.json")).unwrap(),
-    )
-    .unwrap();
-    let ip = accs
-        .pointer("/ga/accelerators/0/ips/0")
-        .and_then(Value::as_str)
-        .unwrap()
-        .to_string();
+    let ip = aws_state(&dir.join(".runner/sandbox"), "/ga/accelerators/0/ips/0");
     let direct = wrk(&format!("http://{pod}/"));
     let through = wrk(&format!("http://{ip}/"));
     runner(dir, &["sandbox", "down"]);
@@ -153,6 +172,118 @@ fn throughput() {
         through.requests_per_second,
         100.0 * through.requests_per_second / direct.requests_per_second
     );
+}
+
+/// How `n` connections opened at once, each sending one GET, were answered: a count per
+/// status code, `connect`, `no answer` or `timeout` (10 s, wrk's `--timeout` below).
+fn burst(addr: &str, n: usize) -> BTreeMap<String, usize> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let gets: Vec<_> = (0..n)
+            .map(|_| tokio::spawn(one_get(addr.to_string())))
+            .collect();
+        let mut counts = BTreeMap::new();
+        for get in gets {
+            *counts.entry(get.await.unwrap()).or_default() += 1;
+        }
+        counts
+    })
+}
+
+/// One GET on a new connection: the answer's status code, or what went wrong.
+async fn one_get(addr: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let timeout = Duration::from_secs(10);
+    let Ok(Ok(mut c)) = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(&addr)).await
+    else {
+        return "connect".into();
+    };
+    let request = "GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+    if c.write_all(request.as_bytes()).await.is_err() {
+        return "connect".into();
+    }
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(timeout, async {
+        let mut buf = [0u8; 512];
+        while !got.contains(&b'\n') {
+            match c.read(&mut buf).await {
+                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+    })
+    .await;
+    if read.is_err() {
+        return "timeout".into();
+    }
+    String::from_utf8_lossy(&got)
+        .split(' ')
+        .nth(1)
+        .map_or("no answer".into(), String::from)
+}
+
+/// 2,000 concurrent connections through the accelerator and at the primary ALB: every
+/// request must get a 2xx. wrk runs longer than its timeout: a request stuck from the
+/// start times out at 10 s, which a 10 s run ends before counting.
+fn concurrency() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = deployed(dir);
+    let targets = [
+        (
+            "through the accelerator",
+            format!("{}:80", aws_state(&state, "/ga/accelerators/0/ips/0")),
+        ),
+        (
+            "at the ALB",
+            aws_state(&state, "/elbv2/load_balancers/0/listen"),
+        ),
+    ];
+    let mut failed = false;
+    for (what, addr) in &targets {
+        let started = Instant::now();
+        let counts = burst(addr, 2000);
+        let answered = counts.get("200").copied().unwrap_or(0);
+        println!(
+            "2,000 connections at once, one GET each, {what}: {answered} answered 200 in {:.1} s; all: {counts:?}",
+            started.elapsed().as_secs_f64()
+        );
+        failed |= answered != 2000;
+        let run = wrk_with(
+            &format!("http://{addr}/"),
+            &["-t2", "-c2000", "-d20s", "--timeout", "10s"],
+        );
+        println!(
+            "wrk -t2 -c2000 -d20s --timeout 10s {what}: {}",
+            run.describe()
+        );
+        failed |= run.errors() > 0;
+    }
+    runner(dir, &["sandbox", "down"]);
+    if failed {
+        eprintln!("dataplane bench: requests failed at 2,000 concurrent connections");
+        std::process::exit(1);
+    }
+}
+
+/// Raises this process's soft limit on open files to its hard limit, for wrk and the
+/// sandbox it starts (2,000 connections are 2,000 descriptors on each side).
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read or write the one struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }
 
 fn drill(interval: Option<u32>) {
@@ -198,7 +329,9 @@ fn check_wrk_parser() {
 
 fn main() {
     check_wrk_parser();
+    raise_open_files_limit();
     throughput();
+    concurrency();
     drill(Some(5));
     drill(None);
 }

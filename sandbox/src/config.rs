@@ -39,6 +39,10 @@ pub struct SandboxConfig {
     /// servers' own (see [`crate::serving::Limits`]): tests shorten them. Never saved.
     #[serde(skip)]
     pub api_timeouts: Option<crate::serving::Timeouts>,
+    /// The data plane listeners' timeouts and connection bounds. Tests shorten them;
+    /// saved only when changed, so a sandbox follows the defaults of its build.
+    #[serde(default, skip_serializing_if = "crate::dataplane::Limits::is_default")]
+    pub dataplane: crate::dataplane::Limits,
 }
 
 impl SandboxConfig {
@@ -63,6 +67,7 @@ impl SandboxConfig {
             home_region: None,
             faults: None,
             api_timeouts: None,
+            dataplane: Default::default(),
         }
     }
 
@@ -103,7 +108,7 @@ fn random_secret() -> String {
     format!("sandbox-{}", hex::encode(buf))
 }
 
-mod millis {
+pub(crate) mod millis {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::aws::sigv4::{self, AuthError, SignedRequest};
 use crate::dataplane::dns::wire::{self, Answer, RData, Rcode, Record};
-use crate::dataplane::http1::{self, Conn, Framing, Head};
+use crate::dataplane::http1::{self, BodyError, Conn, Framing, Head, HeadRead, Kind};
 use crate::kube::{patch, protobuf};
 
 /// A fuzz target's body: any bytes in, never a panic.
@@ -126,30 +126,40 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// The HTTP/1 head and body parsers as the ALB's proxy drives them: a head read from a
-/// connection, parsed, framed, then its body copied as is and re-chunked. The first
-/// byte sets how many bytes each read returns, so heads and chunk lines arrive split.
+/// The HTTP/1 head and body parsers as the ALB's proxy drives them: a request head read
+/// from a connection within the ALB's limits, parsed, framed (or refused), then its
+/// body copied as is and re-chunked. The first byte sets how many bytes each read
+/// returns, so heads and chunk lines arrive split.
 pub fn http1(data: &[u8]) {
     let Some((&step, data)) = data.split_first() else {
         return;
     };
     let step = usize::from(step % 64) + 1;
     let mut conn = Conn::new(Trickle { data, step });
-    let Ok(Some(len)) = block_on(conn.read_head()) else {
+    let Ok(HeadRead::Complete(len)) =
+        block_on(conn.read_head(Kind::Request, http1::REQUEST_LIMITS))
+    else {
         return;
     };
     let raw = &conn.pending()[..len];
-    assert!(raw.ends_with(b"\r\n\r\n"), "a head without its blank line");
-    let Some(head) = Head::parse(raw) else {
+    assert!(
+        raw.ends_with(b"\n\r\n") || raw.ends_with(b"\n\n"),
+        "a head without its blank line"
+    );
+    assert!(len <= http1::REQUEST_LIMITS.total, "a head past the limit");
+    let Ok(head) = Head::request(raw) else {
         return;
     };
     let _ = (head.get("host"), head.connection_named());
     let _ = head.has_token("connection", "close");
-    let framing = head.framing();
-    if let (Some(Framing::Length(n)), false) = (framing, head.get("content-length").is_some()) {
+    let framing = head.request_framing();
+    if let (Ok(Framing::Length(n)), false) = (framing, head.get("content-length").is_some()) {
         panic!("a length of {n} without Content-Length");
     }
-    let Some(framing) = framing else {
+    if framing == Ok(Framing::Chunked) && head.get("content-length").is_some() {
+        panic!("chunked beside Content-Length was not refused");
+    }
+    let Ok(framing) = framing else {
         return;
     };
     conn.consume(len);
@@ -196,7 +206,7 @@ fn copy(
     framing: Framing,
     chunked: bool,
     limit: u64,
-) -> io::Result<Vec<u8>> {
+) -> Result<Vec<u8>, BodyError> {
     let mut dst = Vec::new();
     let mut out = Vec::new();
     block_on(http1::copy_body(

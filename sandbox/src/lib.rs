@@ -193,6 +193,7 @@ impl Sandbox {
             dir: dir.clone(),
             net,
             home_region: config.home_region(),
+            limits: config.dataplane.clone(),
             stop: stop.subscribe(),
         })
         .await

@@ -21,19 +21,31 @@
 //! preservation, as on AWS); any other endpoint address gets a relayed TCP connection.
 //! Relaying to our own ALB through a second loopback connection cost about a fifth of
 //! the throughput in the unoptimised dev build.
+//!
+//! As on AWS, a relayed flow with no bytes either way for the TCP idle timeout (340 s)
+//! is closed; a flow handed to an ALB follows the ALB's own timeouts. Each listener
+//! port holds a bounded number of connections
+//! ([`AcceleratorLimits`](super::limits::AcceleratorLimits)); past it a new
+//! one is closed at once.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Context;
+use super::listen::{self, Gate};
 use crate::aws::AwsState;
 use crate::aws::ga::Listener;
 use crate::persist;
@@ -520,17 +532,17 @@ fn desired(state: &AwsState) -> BTreeMap<Key, String> {
 
 /// Binds `ip:port`, else the port this binding was mapped to last time, else an
 /// ephemeral port on `ip`.
-async fn bind(ip: IpAddr, port: u16, previous: Option<SocketAddr>) -> std::io::Result<TcpListener> {
-    match TcpListener::bind((ip, port)).await {
+fn bind(ip: IpAddr, port: u16, previous: Option<SocketAddr>) -> std::io::Result<TcpListener> {
+    match listen::bind(SocketAddr::new(ip, port)) {
         Ok(l) => Ok(l),
         Err(e) => {
             tracing::debug!(%ip, port, error = %e, "accelerator port not bindable, mapping it");
             if let Some(prev) = previous.filter(|p| p.ip() == ip && p.port() != port)
-                && let Ok(l) = TcpListener::bind(prev).await
+                && let Ok(l) = listen::bind(prev)
             {
                 return Ok(l);
             }
-            TcpListener::bind((ip, 0)).await
+            listen::bind(SocketAddr::new(ip, 0))
         }
     }
 }
@@ -571,7 +583,7 @@ async fn reconcile(ctx: Context) {
                 }
                 continue;
             };
-            match bind(addr, *port, previous.bound(arn, ip, *port)).await {
+            match bind(addr, *port, previous.bound(arn, ip, *port)) {
                 Ok(listener) => {
                     let Ok(bound) = listener.local_addr() else {
                         continue;
@@ -644,6 +656,8 @@ async fn accept(
 ) {
     let stop = stopped(ctx.stop.clone());
     tokio::pin!(stop);
+    let limits = ctx.limits.accelerator.clone();
+    let gate = Gate::new(limits.max_connections);
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -656,6 +670,10 @@ async fn accept(
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
+        };
+        let Some(slot) = gate.enter() else {
+            tracing::debug!(%peer, port, "accelerator listener at its connection bound: closed");
+            continue;
         };
         let snapshot = state.borrow().clone();
         let delay = ctx.aws.settings().transition_delay_ms;
@@ -675,18 +693,26 @@ async fn accept(
                     inbound.local_addr().map(|a| a.ip()).unwrap_or(peer.ip())
                 };
                 let _ = inbound.set_nodelay(true);
-                tokio::spawn(super::alb_proxy::handle(alb, inbound, seen));
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    super::alb_proxy::handle(alb, inbound, seen).await
+                });
             }
             None => {
-                tokio::spawn(proxy(inbound, routed.to));
+                let idle = limits.idle_timeout;
+                tokio::spawn(async move {
+                    let _slot = slot;
+                    proxy(inbound, routed.to, idle).await
+                });
             }
         }
     }
 }
 
-/// Proxies one connection both ways to an endpoint outside this process's ALBs.
-async fn proxy(mut inbound: TcpStream, to: SocketAddr) {
-    let mut outbound = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
+/// Proxies one connection both ways to an endpoint outside this process's ALBs, until
+/// either side closes or nothing moves either way for `idle`.
+async fn proxy(inbound: TcpStream, to: SocketAddr, idle: Duration) {
+    let outbound = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(to)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             tracing::debug!(%to, error = %e, "accelerator endpoint refused");
@@ -696,7 +722,98 @@ async fn proxy(mut inbound: TcpStream, to: SocketAddr) {
     };
     let _ = inbound.set_nodelay(true);
     let _ = outbound.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    let activity = Activity::new();
+    let mut inbound = activity.watch(inbound);
+    let mut outbound = activity.watch(outbound);
+    tokio::select! {
+        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+        () = activity.idle_for(idle) => {
+            tracing::debug!(%to, ?idle, "accelerator flow idle: closed");
+        }
+    }
+}
+
+/// When a relayed flow last moved a byte either way: one shared clock for both
+/// directions, read by a single timer instead of one timer per read.
+#[derive(Clone)]
+struct Activity {
+    since: Instant,
+    /// Milliseconds from `since` to the last byte read.
+    last_ms: Arc<AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Self {
+        Activity {
+            since: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    fn watch(&self, stream: TcpStream) -> Watched {
+        Watched {
+            stream,
+            activity: self.clone(),
+        }
+    }
+
+    fn last(&self) -> Instant {
+        self.since + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+
+    /// Resolves once nothing has been read for `idle`.
+    async fn idle_for(&self, idle: Duration) {
+        loop {
+            let due = self.last() + idle;
+            if Instant::now() >= due {
+                return;
+            }
+            tokio::time::sleep_until(due.into()).await;
+        }
+    }
+}
+
+/// A stream whose reads mark its flow active.
+struct Watched {
+    stream: TcpStream,
+    activity: Activity,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.stream).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            let ms = self.activity.since.elapsed().as_millis() as u64;
+            self.activity.last_ms.store(ms, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 #[cfg(test)]
@@ -833,11 +950,11 @@ mod tests {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let busy = TcpListener::bind((ip, 0)).await.unwrap();
         let port = busy.local_addr().unwrap().port();
-        let mapped = bind(ip, port, None).await.unwrap().local_addr().unwrap();
+        let mapped = bind(ip, port, None).unwrap().local_addr().unwrap();
         assert_eq!(mapped.ip(), ip);
         assert_ne!(mapped.port(), port);
         // Next time the same mapped port is tried first.
-        let again = bind(ip, port, Some(mapped)).await.unwrap();
+        let again = bind(ip, port, Some(mapped)).unwrap();
         assert_eq!(again.local_addr().unwrap(), mapped);
     }
 
@@ -860,5 +977,69 @@ mod tests {
         let ports = listener_ports(&l);
         assert_eq!(ports.len(), MAX_PORTS_PER_LISTENER);
         assert_eq!(&ports[..3], &[80, 8000, 8001]);
+    }
+
+    #[tokio::test]
+    async fn relayed_flows_idle_for_the_idle_timeout_are_closed_and_busy_ones_are_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        // An echo endpoint, and a front relaying to it as the accelerator does.
+        let endpoint = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let to = endpoint.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = endpoint.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        let front = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = front.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((s, _)) = front.accept().await {
+                tokio::spawn(proxy(s, to, Duration::from_secs(1)));
+            }
+        });
+        // Closed after the idle timeout: silent, or a byte every 1.5 s (slower than it).
+        let silent = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let started = Instant::now();
+            assert_eq!(c.read(&mut [0u8; 8]).await.unwrap(), 0);
+            started.elapsed()
+        });
+        let trickle = tokio::spawn(async move {
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let started = Instant::now();
+            let mut echoed = 0;
+            loop {
+                if c.write_all(b"x").await.is_err() {
+                    break;
+                }
+                let mut b = [0u8; 1];
+                match c.read(&mut b).await {
+                    Ok(1) => echoed += 1,
+                    _ => break,
+                }
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
+            (started.elapsed(), echoed)
+        });
+        // Open for 3 s, three times the timeout, while it keeps sending.
+        let mut busy = TcpStream::connect(addr).await.unwrap();
+        for _ in 0..10 {
+            busy.write_all(b"ping").await.unwrap();
+            let mut b = [0u8; 4];
+            busy.read_exact(&mut b).await.unwrap();
+            assert_eq!(&b, b"ping");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let silent = silent.await.unwrap();
+        assert!(
+            silent >= Duration::from_millis(900) && silent < Duration::from_secs(3),
+            "{silent:?}"
+        );
+        let (trickled, echoed) = trickle.await.unwrap();
+        assert_eq!(echoed, 1, "only the first byte went through");
+        assert!(trickled < Duration::from_secs(3), "{trickled:?}");
     }
 }

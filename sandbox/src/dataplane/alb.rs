@@ -28,13 +28,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Context;
 pub use super::alb_proxy::BAD_GATEWAY_BODY;
 use super::alb_proxy::{self, Route, RouteSlot};
+use super::listen;
 use super::pods::{self, PodAddresses};
 use crate::aws::AwsState;
 
@@ -463,11 +464,11 @@ async fn pass(
             Ok(a) => a,
             Err(_) => continue,
         };
-        match bind(addr) {
+        match listen::bind(addr) {
             Ok(listener) => {
                 warned.remove(&arn);
                 let slot = routes.entry(arn.clone()).or_default().clone();
-                let proxy = alb_proxy::Proxy::new(name, slot);
+                let proxy = alb_proxy::Proxy::new(name, slot, ctx.limits.alb.clone());
                 let task = tokio::spawn(alb_proxy::serve(listener, proxy));
                 served.insert(arn, Served { listen, task });
             }
@@ -529,13 +530,6 @@ fn ga_health(
         out.insert(lb.arn.clone(), verdict);
     }
     out
-}
-
-fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
 }
 
 /// One `GET path` on a target; its status code.

@@ -7,8 +7,17 @@
 //! ones `Connection` names), `X-Forwarded-For` with the client's address appended,
 //! `X-Forwarded-Proto: http`; `Expect: 100-continue` is answered by the proxy itself.
 //! Every answer carries `x-sandbox-alb: <name>`. No target, a refused or failed forward,
-//! or a body over [`MAX_REQUEST_BODY`] get ELB's own 502; a malformed request gets 400
-//! and the connection closed. Upgrades (WebSocket) are not forwarded.
+//! or a body over [`MAX_REQUEST_BODY`] get ELB's own 502; a target silent for the idle
+//! timeout, 504. What RFC 9112 or the ALB's header limits make an error
+//! ([`Refusal`]: smuggling framings, a bad Content-Length, unknown codings, no Host,
+//! oversized heads, bytes that are not HTTP, a bad chunk) gets 400 (501 for an unknown
+//! transfer coding) with `Connection: close`, and the connection is closed; such a
+//! request is never forwarded whole. Upgrades (WebSocket) are not forwarded.
+//!
+//! Timeouts and bounds ([`AlbLimits`]): the idle timeout between requests, a deadline
+//! for a whole request head from its first byte (so a client trickling its head is
+//! closed too), the client keep-alive duration, and a bound on open connections past
+//! which a new one gets ELB's 503.
 //!
 //! The request body is sent before the response is read (no full duplex), which is all
 //! plain request/response HTTP needs.
@@ -24,21 +33,20 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::http1::{self, Conn, Framing, Head};
+use super::http1::{self, BodyError, Conn, Framing, Head, HeadRead, HeadScan, Kind, Refusal};
+use super::limits::AlbLimits;
+use super::listen::{self, Gate};
 
-/// How long a proxied request may take.
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
-/// An idle client connection is closed after this long (ALB's default idle timeout).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// Idle upstream connections kept per target, and for how long.
+/// Idle upstream connections kept per target.
 const POOL_PER_TARGET: usize = 256;
-const POOL_IDLE: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request body forwarded (larger ones get the 502).
 pub const MAX_REQUEST_BODY: u64 = 64 << 20;
 /// ELB's own 502 page, byte for byte.
 pub const BAD_GATEWAY_BODY: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n";
-const BAD_REQUEST_BODY: &str = "<html>\r\n<head><title>400 Bad Request</title></head>\r\n<body>\r\n<center><h1>400 Bad Request</h1></center>\r\n</body>\r\n</html>\r\n";
+const BAD_GATEWAY: &str = "502 Bad Gateway";
+const GATEWAY_TIMEOUT: &str = "504 Gateway Time-out";
+const UNAVAILABLE: &str = "503 Service Temporarily Unavailable";
 
 /// What one ALB forwards to, replaced by the reconcile task every tick.
 #[derive(Debug, Default, Clone)]
@@ -55,15 +63,20 @@ pub type RouteSlot = Arc<RwLock<Arc<Route>>>;
 pub struct Proxy {
     pub name: String,
     pub route: RouteSlot,
+    limits: AlbLimits,
+    /// Client connections open at once, those the accelerator hands over included.
+    gate: Gate,
     next: AtomicUsize,
     pool: Mutex<HashMap<SocketAddr, Vec<(Conn, Instant)>>>,
 }
 
 impl Proxy {
-    pub fn new(name: String, route: RouteSlot) -> Arc<Self> {
+    pub fn new(name: String, route: RouteSlot, limits: AlbLimits) -> Arc<Self> {
         Arc::new(Proxy {
             name,
             route,
+            gate: Gate::new(limits.max_connections),
+            limits,
             next: AtomicUsize::new(0),
             pool: Mutex::default(),
         })
@@ -81,14 +94,15 @@ impl Proxy {
         (!pool.is_empty()).then(|| pool[self.next.fetch_add(1, Ordering::Relaxed) % pool.len()])
     }
 
-    /// An idle upstream connection to `to` that is still open, if one is pooled.
+    /// An idle upstream connection to `to` that is still open, if one is pooled. Kept
+    /// no longer than the idle timeout, as an ALB keeps its target connections.
     fn checkout(&self, to: SocketAddr) -> Option<Conn> {
         let mut pool = self.pool.lock().unwrap_or_else(|p| p.into_inner());
         let idle = pool.get_mut(&to)?;
         while let Some((conn, since)) = idle.pop() {
             let mut probe = [0u8; 1];
             // Open and quiet reads as WouldBlock; closed reads 0; stray bytes spoil it.
-            if since.elapsed() < POOL_IDLE
+            if since.elapsed() < self.limits.idle_timeout
                 && matches!(conn.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             {
                 return Some(conn);
@@ -136,8 +150,14 @@ impl Drop for Listed {
 }
 
 /// Serves one client connection (from the listener, or handed over by an accelerator
-/// with the client's address as the ALB sees it).
+/// with the client's address as the ALB sees it); past the connection bound, ELB's 503.
 pub async fn handle(proxy: Arc<Proxy>, stream: TcpStream, client_ip: IpAddr) {
+    let Some(_slot) = proxy.gate.enter() else {
+        tracing::debug!(alb = %proxy.name, "at the connection bound: 503");
+        let answer = own_answer(UNAVAILABLE, &proxy.name, true);
+        listen::answer_and_close(stream, &answer).await;
+        return;
+    };
     client(proxy, stream, client_ip).await
 }
 
@@ -157,7 +177,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>) {
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(client(proxy.clone(), stream, peer.ip()));
+                    connections.spawn(handle(proxy.clone(), stream, peer.ip()));
                 }
                 Err(e) => {
                     tracing::debug!(alb = %proxy.name, error = %e, "ALB accept failed");
@@ -183,24 +203,17 @@ struct Request {
     expect_continue: bool,
 }
 
-/// Parses a client's request head and writes the head to forward.
-fn request(raw: &[u8], client: &str) -> Option<Request> {
-    let h = Head::parse(raw)?;
+/// Parses and checks a client's request head and writes the head to forward.
+fn request(raw: &[u8], client: &str) -> Result<Request, Refusal> {
+    let h = Head::request(raw)?;
+    let body = h.request_framing()?;
     let [method, target, version] = h.start;
-    let http10 = match version {
-        "HTTP/1.1" => false,
-        "HTTP/1.0" => true,
-        _ => return None,
-    };
-    if method.is_empty() || target.is_empty() {
-        return None;
-    }
+    let http10 = version == "HTTP/1.0";
     // Absolute form (as sent to proxies) becomes origin form.
     let path = match target.split_once("://") {
         Some((_, rest)) if target.starts_with("http") => rest.find('/').map_or("/", |i| &rest[i..]),
         _ => target,
     };
-    let body = h.framing()?;
     let keep_alive = if http10 {
         h.has_token("connection", "keep-alive")
     } else {
@@ -220,9 +233,6 @@ fn request(raw: &[u8], client: &str) -> Option<Request> {
             || named.iter().any(|n| n.eq_ignore_ascii_case(name))
             || name.eq_ignore_ascii_case("x-forwarded-proto")
             || (expect_continue && name.eq_ignore_ascii_case("expect"))
-            // With both, the chunks frame the body; a length beside them is dropped so
-            // the target cannot read the body differently (request smuggling).
-            || (body == Framing::Chunked && name.eq_ignore_ascii_case("content-length"))
         {
             continue;
         }
@@ -244,7 +254,7 @@ fn request(raw: &[u8], client: &str) -> Option<Request> {
     if body == Framing::Chunked {
         head.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
     }
-    Some(Request {
+    Ok(Request {
         head,
         has_host: h.get("host").is_some(),
         body,
@@ -255,13 +265,16 @@ fn request(raw: &[u8], client: &str) -> Option<Request> {
     })
 }
 
-/// The ALB's own 400 for a request it cannot parse; the connection is closed after it.
-fn bad_request(alb: &str) -> Vec<u8> {
-    own_answer("400 Bad Request", BAD_REQUEST_BODY, alb, true)
+/// ELB's own page for `status` (`502 Bad Gateway`...), in the shape of [`BAD_GATEWAY_BODY`].
+fn elb_page(status: &str) -> String {
+    format!(
+        "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n<center><h1>{status}</h1></center>\r\n</body>\r\n</html>\r\n"
+    )
 }
 
-/// An answer of the proxy's own (502, 400).
-fn own_answer(status: &str, body: &str, alb: &str, close: bool) -> Vec<u8> {
+/// An answer of the proxy's own (400, 501, 502, 503, 504).
+fn own_answer(status: &str, alb: &str, close: bool) -> Vec<u8> {
+    let body = elb_page(status);
     format!(
         "HTTP/1.1 {status}\r\nServer: awselb/2.0\r\nContent-Type: text/html\r\nContent-Length: {}\r\nx-sandbox-alb: {alb}\r\n{}\r\n{body}",
         body.len(),
@@ -270,11 +283,14 @@ fn own_answer(status: &str, body: &str, alb: &str, close: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// A connection's deadline, armed as one timer and moved forward without touching it:
-/// registering a timer per request (`tokio::time::timeout`) cost about a fifth of the
-/// proxy's throughput in the unoptimised dev build.
+/// A connection's deadline, armed as one timer and moved without touching it while it
+/// only moves later: registering a timer per request (`tokio::time::timeout`) cost about
+/// a fifth of the proxy's throughput in the unoptimised dev build.
 struct Deadline {
     sleep: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// When the timer fires.
+    armed: Instant,
+    /// When the deadline is (the timer is re-armed for it when it fires early).
     at: Instant,
 }
 
@@ -283,13 +299,23 @@ impl Deadline {
         let at = Instant::now() + after;
         Deadline {
             sleep: Box::pin(tokio::time::sleep_until(at.into())),
+            armed: at,
             at,
         }
     }
 
-    /// Moves the deadline to `after` from now (the timer follows when it fires).
+    /// Moves the deadline to `after` from now.
     fn extend(&mut self, after: Duration) {
-        self.at = Instant::now() + after;
+        self.set(Instant::now() + after);
+    }
+
+    /// Moves the deadline to `at`; the timer is re-armed only when `at` is earlier.
+    fn set(&mut self, at: Instant) {
+        if at < self.armed {
+            self.sleep.as_mut().reset(at.into());
+            self.armed = at;
+        }
+        self.at = at;
     }
 
     /// Resolves once the deadline has passed.
@@ -300,77 +326,118 @@ impl Deadline {
                 return;
             }
             self.sleep.as_mut().reset(self.at.into());
+            self.armed = self.at;
         }
     }
 }
 
-/// One client connection: requests in turn until it closes, idles out or fails.
+/// How waiting for a request head ended, when no head came.
+enum NoHead {
+    /// The client closed, failed, idled out or ran out its header deadline.
+    Gone,
+    Refused(Refusal),
+}
+
+/// Reads the next request head: until its first byte within the idle timeout, then
+/// whole within the header timeout from that byte; its length.
+async fn next_head(
+    down: &mut Conn,
+    deadline: &mut Deadline,
+    limits: &AlbLimits,
+) -> Result<usize, NoHead> {
+    let mut scan = HeadScan::new(Kind::Request, http1::REQUEST_LIMITS);
+    let mut first_byte: Option<Instant> = None;
+    loop {
+        match scan.advance(down.pending()) {
+            Ok(Some(n)) => return Ok(n),
+            Ok(None) => {}
+            Err(r) => return Err(NoHead::Refused(r)),
+        }
+        if !down.pending().is_empty() {
+            let now = Instant::now();
+            let first = *first_byte.get_or_insert(now);
+            deadline.set((first + limits.header_timeout).min(now + limits.idle_timeout));
+        }
+        let read = tokio::select! {
+            biased;
+            r = down.fill() => r,
+            _ = deadline.passed() => return Err(NoHead::Gone),
+        };
+        if !matches!(read, Ok(n) if n > 0) {
+            return Err(NoHead::Gone);
+        }
+    }
+}
+
+/// One client connection: requests in turn until it closes, idles out, fails or is
+/// refused.
 async fn client(proxy: Arc<Proxy>, stream: TcpStream, ip: IpAddr) {
+    let limits = &proxy.limits;
+    let opened = Instant::now();
     let mut down = Conn::new(stream);
     let ip = ip.to_string();
     // The upstream connection of the last request, kept while the next goes to the
     // same target (the common case); returned to the pool otherwise.
     let mut held: Option<(SocketAddr, Conn)> = None;
-    let mut out = Vec::with_capacity(16 * 1024);
-    let mut deadline = Deadline::new(IDLE_TIMEOUT);
-    loop {
-        deadline.extend(IDLE_TIMEOUT);
-        let head = tokio::select! {
-            biased;
-            r = down.read_head() => Ok(r),
-            _ = deadline.passed() => Err(()),
+    let mut out = Vec::new();
+    let mut deadline = Deadline::new(limits.idle_timeout);
+    let refused = loop {
+        deadline.extend(limits.idle_timeout);
+        let len = match next_head(&mut down, &mut deadline, limits).await {
+            Ok(n) => n,
+            Err(NoHead::Gone) => break None,
+            Err(NoHead::Refused(r)) => break Some(r),
         };
-        let len = match head {
-            Ok(Ok(Some(n))) => n,
-            Ok(Err(e)) if e.kind() == io::ErrorKind::InvalidData => {
-                let _ = down.stream.write_all(&bad_request(&proxy.name)).await;
-                break;
-            }
-            _ => break,
-        };
-        let Some(req) = request(&down.pending()[..len], &ip) else {
-            let _ = down.stream.write_all(&bad_request(&proxy.name)).await;
-            break;
+        let mut req = match request(&down.pending()[..len], &ip) {
+            Ok(req) => req,
+            Err(r) => break Some(r),
         };
         down.consume(len);
-        deadline.extend(FORWARD_TIMEOUT);
+        // Past the client keep-alive duration the connection closes after this answer.
+        req.keep_alive &= opened.elapsed() < limits.client_keep_alive;
+        deadline.extend(limits.idle_timeout);
         let mut answering = false;
         let outcome = tokio::select! {
             biased;
-            o = exchange(&proxy, &mut down, &mut held, &req, &mut out, &mut answering) => Some(o),
-            _ = deadline.passed() => None,
+            o = exchange(&proxy, &mut down, &mut held, &req, &mut out, &mut answering) => o,
+            _ = deadline.passed() => Outcome::Failed { answered: answering, timed_out: true },
         };
-        // Out of time: a 502, unless part of the answer already went out.
-        let outcome = outcome.unwrap_or(Outcome::Failed {
-            answered: answering,
-        });
         match outcome {
             Outcome::Done { keep_alive: true } => {}
-            Outcome::Done { keep_alive: false } => break,
-            Outcome::Failed { answered } => {
+            Outcome::Done { keep_alive: false } => break None,
+            Outcome::Refused(r) => {
                 held = None;
-                if !answered {
-                    let close = !req.keep_alive || req.body != Framing::None;
-                    let _ = down
-                        .stream
-                        .write_all(&own_answer(
-                            "502 Bad Gateway",
-                            BAD_GATEWAY_BODY,
-                            &proxy.name,
-                            close,
-                        ))
-                        .await;
-                    // A body not (fully) read leaves the stream out of step: close.
-                    if !close {
-                        continue;
-                    }
+                break Some(r);
+            }
+            Outcome::Failed {
+                answered,
+                timed_out,
+            } => {
+                held = None;
+                if answered {
+                    break None;
                 }
-                break;
+                let close = !req.keep_alive || req.body != Framing::None;
+                let status = if timed_out {
+                    GATEWAY_TIMEOUT
+                } else {
+                    BAD_GATEWAY
+                };
+                let answer = own_answer(status, &proxy.name, close);
+                if down.stream.write_all(&answer).await.is_err() || close {
+                    // A body not (fully) read leaves the stream out of step: close.
+                    break None;
+                }
             }
         }
-    }
+    };
     if let Some((to, conn)) = held {
         proxy.checkin(to, conn);
+    }
+    if let Some(r) = refused {
+        tracing::debug!(alb = %proxy.name, client = %ip, refusal = %r, "request refused");
+        let answer = own_answer(r.status(), &proxy.name, true);
+        listen::answer_and_close(down.stream, &answer).await;
     }
 }
 
@@ -378,9 +445,13 @@ enum Outcome {
     Done {
         keep_alive: bool,
     },
-    /// `answered`: part of an answer already went to the client.
+    /// The request's own body broke its framing: the proxy answers it.
+    Refused(Refusal),
+    /// `answered`: part of an answer already went to the client; `timed_out`: the
+    /// target said nothing within the idle timeout.
     Failed {
         answered: bool,
+        timed_out: bool,
     },
 }
 
@@ -394,7 +465,10 @@ async fn exchange(
     out: &mut Vec<u8>,
     answering: &mut bool,
 ) -> Outcome {
-    let failed = Outcome::Failed { answered: false };
+    let failed = Outcome::Failed {
+        answered: false,
+        timed_out: false,
+    };
     let Some(to) = proxy.pick() else {
         return failed;
     };
@@ -443,12 +517,21 @@ async fn exchange(
         out,
     )
     .await;
-    if sent.is_err() {
-        out.clear();
-        return failed;
+    match sent {
+        Ok(()) => {}
+        // The target got a truncated request on a connection now dropped: it never
+        // sees the request whole.
+        Err(BodyError::Malformed(_)) => return Outcome::Refused(Refusal::BadChunk),
+        Err(_) => {
+            out.clear();
+            return failed;
+        }
     }
-    let mut got = up.read_head().await;
-    if reused && req.body == Framing::None && matches!(got, Ok(None) | Err(_)) {
+    let mut got = up.read_head(Kind::Response, http1::RESPONSE_LIMITS).await;
+    if reused
+        && req.body == Framing::None
+        && !matches!(got, Ok(HeadRead::Complete(_) | HeadRead::Refused(_)))
+    {
         let Ok(fresh) = connect(to).await else {
             return failed;
         };
@@ -457,12 +540,17 @@ async fn exchange(
         if up.stream.write_all(out).await.is_err() {
             return failed;
         }
-        got = up.read_head().await;
+        got = up.read_head(Kind::Response, http1::RESPONSE_LIMITS).await;
     }
     // Interim (1xx) answers go to an HTTP/1.1 client as they come.
     let (len, status, resp) = loop {
-        let Ok(Some(len)) = got else {
-            return failed;
+        let len = match got {
+            Ok(HeadRead::Complete(len)) => len,
+            Ok(HeadRead::Refused(r)) => {
+                tracing::debug!(alb = %proxy.name, target = %to, refusal = %r, "a target's answer refused");
+                return failed;
+            }
+            _ => return failed,
         };
         let Some(resp) = response(&up.pending()[..len], req, &proxy.name) else {
             return failed;
@@ -470,10 +558,13 @@ async fn exchange(
         if (100..200).contains(&resp.status) && resp.status != 101 {
             *answering |= !req.http10;
             if !req.http10 && down.stream.write_all(&up.pending()[..len]).await.is_err() {
-                return Outcome::Failed { answered: true };
+                return Outcome::Failed {
+                    answered: true,
+                    timed_out: false,
+                };
             }
             up.consume(len);
-            got = up.read_head().await;
+            got = up.read_head(Kind::Response, http1::RESPONSE_LIMITS).await;
             continue;
         }
         break (len, resp.status, resp);
@@ -495,7 +586,10 @@ async fn exchange(
     )
     .await;
     if copied.is_err() {
-        return Outcome::Failed { answered: true };
+        return Outcome::Failed {
+            answered: true,
+            timed_out: false,
+        };
     }
     if resp.upstream_reusable && up.pending().is_empty() {
         *held = Some((to, up));
@@ -527,11 +621,8 @@ struct Response {
 }
 
 fn response(raw: &[u8], req: &Request, alb: &str) -> Option<Response> {
-    let h = Head::parse(raw)?;
+    let h = Head::response(raw)?;
     let [version, code, reason] = h.start;
-    if !version.starts_with("HTTP/1.") {
-        return None;
-    }
     let status: u16 = code.parse().ok()?;
     let upstream_close = if version == "HTTP/1.0" {
         !h.has_token("connection", "keep-alive")
@@ -593,6 +684,7 @@ fn response(raw: &[u8], req: &Request, alb: &str) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dataplane::slow_client;
 
     fn text(b: &[u8]) -> String {
         String::from_utf8_lossy(b).into_owned()
@@ -633,11 +725,16 @@ mod tests {
 
     /// A proxy named `alb` forwarding to `targets`; where it listens.
     async fn proxy_to(targets: Vec<SocketAddr>) -> SocketAddr {
+        proxy_with(targets, AlbLimits::default()).await
+    }
+
+    /// The same with `limits`.
+    async fn proxy_with(targets: Vec<SocketAddr>, limits: AlbLimits) -> SocketAddr {
         let route = Route {
             healthy: targets,
             registered: Vec::new(),
         };
-        let proxy = Proxy::new("alb".into(), Arc::new(RwLock::new(Arc::new(route))));
+        let proxy = Proxy::new("alb".into(), Arc::new(RwLock::new(Arc::new(route))), limits);
         let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         tokio::spawn(serve(l, proxy));
@@ -647,9 +744,15 @@ mod tests {
     /// Sends `raw` and reads one answer: its head fields (lowercased names) and body.
     async fn ask(c: &mut Conn, raw: &str) -> (u16, HashMap<String, String>, String) {
         c.stream.write_all(raw.as_bytes()).await.unwrap();
-        let len = c.read_head().await.unwrap().expect("an answer");
+        let HeadRead::Complete(len) = c
+            .read_head(Kind::Response, http1::RESPONSE_LIMITS)
+            .await
+            .unwrap()
+        else {
+            panic!("no answer")
+        };
         let (status, fields, framing) = {
-            let h = Head::parse(&c.pending()[..len]).unwrap();
+            let h = Head::response(&c.pending()[..len]).unwrap();
             let fields: HashMap<String, String> = h
                 .fields
                 .iter()
@@ -712,7 +815,13 @@ mod tests {
             .write_all(b"POST / HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n")
             .await
             .unwrap();
-        let len = c.read_head().await.unwrap().unwrap();
+        let HeadRead::Complete(len) = c
+            .read_head(Kind::Response, http1::RESPONSE_LIMITS)
+            .await
+            .unwrap()
+        else {
+            panic!("no 100 Continue")
+        };
         assert_eq!(&c.pending()[..len], b"HTTP/1.1 100 Continue\r\n\r\n");
         c.consume(len);
         let (status, _, body) = ask(&mut c, "ok").await;
@@ -773,16 +882,21 @@ mod tests {
         assert!(!r.keep_alive && !r.has_host && r.http10 && r.expect_continue);
         assert_eq!(r.body, Framing::Length(4));
         assert!(!text(&r.head).to_ascii_lowercase().contains("expect"));
-        let r = request(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\nConnection: close\r\n\r\n", ip).unwrap();
-        assert!(
-            !text(&r.head)
-                .to_ascii_lowercase()
-                .contains("content-length")
-        );
+        let r = request(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", ip).unwrap();
         assert!(!r.keep_alive && r.body == Framing::Chunked);
         assert!(text(&r.head).ends_with("Transfer-Encoding: chunked\r\n"));
-        assert!(request(b"GET / HTTP/2.0\r\n\r\n", ip).is_none());
-        assert!(request(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", ip).is_none());
+        assert_eq!(
+            request(b"GET / HTTP/2.0\r\n\r\n", ip).err(),
+            Some(Refusal::Malformed)
+        );
+        assert_eq!(
+            request(
+                b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+                ip
+            )
+            .err(),
+            Some(Refusal::UnknownCoding)
+        );
     }
 
     #[test]
@@ -820,5 +934,368 @@ mod tests {
         let r = response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", &head, "a").unwrap();
         assert_eq!(r.body, Framing::None);
         assert!(text(&r.head).contains("Content-Length: 9"));
+    }
+
+    #[test]
+    fn own_pages_have_elbs_shape() {
+        assert_eq!(elb_page(BAD_GATEWAY), BAD_GATEWAY_BODY);
+    }
+
+    /// A target that counts the requests it answered. axum reads a whole body before
+    /// the handler runs, so a request counted here was forwarded whole.
+    async fn counting_upstream() -> (SocketAddr, Arc<AtomicUsize>) {
+        let answered = Arc::new(AtomicUsize::new(0));
+        let count = answered.clone();
+        let app = axum::Router::new().fallback(move |_: String| {
+            let count = count.clone();
+            async move {
+                count.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        });
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        (addr, answered)
+    }
+
+    /// Sends `raw` on a new connection and reads until the proxy closes it (at most
+    /// 5 s): everything it answered.
+    async fn raw_exchange(alb: SocketAddr, raw: &[u8]) -> String {
+        use tokio::io::AsyncReadExt;
+        let mut c = TcpStream::connect(alb).await.unwrap();
+        // The proxy may refuse before it has read everything: a failed write is fine.
+        let _ = c.write_all(raw).await;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), c.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => got.extend_from_slice(&buf[..n]),
+                Ok(_) => break,
+                Err(_) => panic!("the connection was not closed: {}", text(&got)),
+            }
+        }
+        text(&got)
+    }
+
+    #[tokio::test]
+    async fn malformed_requests_get_400_or_501_and_a_close_and_never_reach_the_target() {
+        let (up, answered) = counting_upstream().await;
+        let alb = proxy_to(vec![up]).await;
+        let post = |fields: &str, body: &str| {
+            format!("POST / HTTP/1.1\r\nHost: x\r\n{fields}\r\n{body}").into_bytes()
+        };
+        let mut tls_hello = vec![
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        tls_hello.extend_from_slice(&[0x5a; 64]);
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "chunked beside Content-Length",
+                post(
+                    "Transfer-Encoding: chunked\r\nContent-Length: 3\r\n",
+                    "3\r\nabc\r\n0\r\n\r\n",
+                ),
+                "400",
+            ),
+            (
+                "Content-Length +5",
+                post("Content-Length: +5\r\n", "hello"),
+                "400",
+            ),
+            (
+                "Content-Length -1",
+                post("Content-Length: -1\r\n", ""),
+                "400",
+            ),
+            (
+                "Content-Length 5,6",
+                post("Content-Length: 5,6\r\n", "hello"),
+                "400",
+            ),
+            (
+                "two differing Content-Length fields",
+                post("Content-Length: 5\r\nContent-Length: 6\r\n", "hello"),
+                "400",
+            ),
+            (
+                "a Content-Length past u64",
+                post("Content-Length: 18446744073709551616\r\n", ""),
+                "400",
+            ),
+            (
+                "Transfer-Encoding gzip",
+                post("Transfer-Encoding: gzip\r\n", ""),
+                "501",
+            ),
+            (
+                "Transfer-Encoding identity",
+                post("Transfer-Encoding: identity\r\n", ""),
+                "501",
+            ),
+            (
+                "Transfer-Encoding gzip, chunked",
+                post("Transfer-Encoding: gzip, chunked\r\n", "0\r\n\r\n"),
+                "501",
+            ),
+            (
+                "chunked not the final coding",
+                post("Transfer-Encoding: chunked, gzip\r\n", "0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "Transfer-Encoding in HTTP/1.0",
+                b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "HTTP/1.1 without Host",
+                b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "two Host fields",
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "a 70 KiB header",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+                    "b".repeat(70 * 1024)
+                )
+                .into_bytes(),
+                "400",
+            ),
+            (
+                "a 17 KiB request line",
+                format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(17 * 1024)).into_bytes(),
+                "400",
+            ),
+            (
+                "101 header fields",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                    "A: b\r\n".repeat(100)
+                )
+                .into_bytes(),
+                "400",
+            ),
+            (
+                "a 75 KiB head of 15 KiB fields",
+                format!(
+                    "GET / HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                    format!("X-F: {}\r\n", "f".repeat(15 * 1024)).repeat(5)
+                )
+                .into_bytes(),
+                "400",
+            ),
+            ("a TLS ClientHello", tls_hello, "400"),
+            (
+                "random binary",
+                vec![0x00, 0xff, 0x13, 0x37, 0x80, 0x7f, 0x01, 0xfe],
+                "400",
+            ),
+            ("GARBAGE", b"GARBAGE\r\n\r\n".to_vec(), "400"),
+            (
+                "HTTP/2.0 on an HTTP/1 listener",
+                b"GET / HTTP/2.0\r\nHost: x\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "an obsolete line folding",
+                b"GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "whitespace before a colon",
+                b"GET / HTTP/1.1\r\nHost : x\r\n\r\n".to_vec(),
+                "400",
+            ),
+            (
+                "a chunk size that is not hex",
+                post("Transfer-Encoding: chunked\r\n", "zz\r\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk size with a sign",
+                post("Transfer-Encoding: chunked\r\n", "+3\r\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk size past u64",
+                post(
+                    "Transfer-Encoding: chunked\r\n",
+                    "1ffffffffffffffff\r\nabc\r\n0\r\n\r\n",
+                ),
+                "400",
+            ),
+            (
+                "chunk data without its CRLF",
+                post("Transfer-Encoding: chunked\r\n", "3\r\nabcX0\r\n\r\n"),
+                "400",
+            ),
+            (
+                "a chunk line ended by a bare LF",
+                post("Transfer-Encoding: chunked\r\n", "3\nabc\r\n0\r\n\r\n"),
+                "400",
+            ),
+        ];
+        for (what, raw, status) in cases {
+            let got = raw_exchange(alb, &raw).await;
+            assert!(
+                got.starts_with(&format!("HTTP/1.1 {status} ")),
+                "{what}: {got:?}"
+            );
+            assert!(got.contains("\r\nConnection: close\r\n"), "{what}: {got:?}");
+            assert!(
+                got.contains("\r\nServer: awselb/2.0\r\n"),
+                "{what}: {got:?}"
+            );
+        }
+        assert_eq!(
+            answered.load(Ordering::SeqCst),
+            0,
+            "a refused request reached the target"
+        );
+        // The same proxy still forwards a good request.
+        let got = raw_exchange(
+            alb,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+        assert_eq!(answered.load(Ordering::SeqCst), 1);
+    }
+
+    /// Limits with the deadlines shortened for tests.
+    fn short(header: Duration, idle: Duration) -> AlbLimits {
+        AlbLimits {
+            header_timeout: header,
+            idle_timeout: idle,
+            ..AlbLimits::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn clients_trickling_their_heads_are_closed_at_the_header_deadline_while_others_are_served()
+     {
+        let (up, _) = counting_upstream().await;
+        let alb = proxy_with(
+            vec![up],
+            short(Duration::from_secs(1), Duration::from_secs(30)),
+        )
+        .await;
+        // 50 clients, a byte every 200 ms: the whole head would take 8 s.
+        let head = b"GET /slow HTTP/1.1\r\nHost: x\r\nX-Pad: 0123\r\n\r\n";
+        let slow = slow_client::trickle_many(50, alb, head, Duration::from_millis(200));
+        // Meanwhile a normal client is served, request after request.
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        for _ in 0..15 {
+            let (status, _, _) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            assert_eq!(status, 200);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let closed = slow_client::assert_all_closed(
+            slow,
+            head.len(),
+            Duration::from_millis(900),
+            Duration::from_secs(4),
+        )
+        .await;
+        assert!(closed.iter().all(|t| t.answer.is_empty()), "{closed:?}");
+    }
+
+    #[tokio::test]
+    async fn idle_clients_are_closed_after_the_idle_timeout() {
+        let (up, _) = counting_upstream().await;
+        let alb = proxy_with(
+            vec![up],
+            short(Duration::from_secs(30), Duration::from_secs(1)),
+        )
+        .await;
+        // Silent from the start, and silent after an answer.
+        let silent = TcpStream::connect(alb).await.unwrap();
+        let mut served = Conn::new(TcpStream::connect(alb).await.unwrap());
+        assert_eq!(
+            ask(&mut served, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await
+                .0,
+            200
+        );
+        let started = Instant::now();
+        let mut silent = Conn::new(silent);
+        assert_eq!(silent.fill().await.unwrap(), 0);
+        assert_eq!(served.fill().await.unwrap(), 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn past_its_connection_bound_the_alb_answers_503_and_frees_slots_on_close() {
+        let (up, _) = counting_upstream().await;
+        let limits = AlbLimits {
+            max_connections: 2,
+            ..AlbLimits::default()
+        };
+        let alb = proxy_with(vec![up], limits).await;
+        let mut a = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let mut b = Conn::new(TcpStream::connect(alb).await.unwrap());
+        for c in [&mut a, &mut b] {
+            assert_eq!(ask(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await.0, 200);
+        }
+        let got = raw_exchange(alb, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(
+            got.starts_with("HTTP/1.1 503 Service Temporarily Unavailable\r\n"),
+            "{got}"
+        );
+        assert!(got.contains("\r\nConnection: close\r\n"), "{got}");
+        drop(a);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = raw_exchange(
+            alb,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{got}");
+    }
+
+    #[tokio::test]
+    async fn a_target_silent_for_the_idle_timeout_gets_a_504() {
+        // Accepts and never answers.
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mute = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = l.accept().await {
+                held.push(s);
+            }
+        });
+        let alb = proxy_with(
+            vec![mute],
+            short(Duration::from_secs(30), Duration::from_secs(1)),
+        )
+        .await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, body) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!((status, body), (504, elb_page(GATEWAY_TIMEOUT)));
+        assert_eq!(f["server"], "awselb/2.0");
+    }
+
+    #[tokio::test]
+    async fn past_the_client_keep_alive_duration_the_answer_closes_the_connection() {
+        let (up, _) = counting_upstream().await;
+        let limits = AlbLimits {
+            client_keep_alive: Duration::ZERO,
+            ..AlbLimits::default()
+        };
+        let alb = proxy_with(vec![up], limits).await;
+        let mut c = Conn::new(TcpStream::connect(alb).await.unwrap());
+        let (status, f, _) = ask(&mut c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!((status, f["connection"].as_str()), (200, "close"));
+        assert_eq!(c.fill().await.unwrap(), 0);
     }
 }

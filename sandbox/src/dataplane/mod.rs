@@ -1,7 +1,7 @@
-//! The sandbox's data plane: real traffic on loopback. Pods answer HTTP, and a DNS
-//! server answers the hosted zones' records and the accelerator and ALB names. (ALBs
-//! proxying to their targets and accelerators routing by Global Accelerator's rules
-//! are the next parts, issue 6.)
+//! The sandbox's data plane: real traffic on loopback. Pods answer HTTP, ALBs proxy to
+//! their targets, accelerators route by Global Accelerator's rules, and a DNS server
+//! answers the hosted zones' records and the accelerator and ALB names. Every listener
+//! has its real counterpart's timeouts and a bound on its connections ([`Limits`]).
 //!
 //! The parts meet only through the AWS state and the address files in the sandbox's
 //! directory: an ALB's `listen` address and each accelerator endpoint's `health` are
@@ -14,8 +14,12 @@ pub mod alb;
 mod alb_proxy;
 pub mod dns;
 pub(crate) mod http1;
+pub mod limits;
+mod listen;
 pub mod netblock;
 pub mod pods;
+#[doc(hidden)]
+pub mod slow_client;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -23,6 +27,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use limits::Limits;
 pub use netblock::NetBlock;
 
 /// What every part of the data plane is started with.
@@ -35,6 +40,8 @@ pub struct Context {
     pub net: NetBlock,
     /// The region Global Accelerator treats as the clients' nearest (their "edge").
     pub home_region: String,
+    /// The listeners' timeouts and connection bounds.
+    pub limits: Limits,
     /// Becomes true when the sandbox stops.
     pub stop: watch::Receiver<bool>,
 }
@@ -48,6 +55,7 @@ pub struct DataPlaneEndpoints {
 
 /// Starts every part; the tasks end when `ctx.stop` turns true.
 pub async fn start(ctx: Context) -> anyhow::Result<(DataPlaneEndpoints, Vec<JoinHandle<()>>)> {
+    listen::raise_open_files_limit();
     let mut tasks = Vec::new();
     tasks.extend(pods::start(ctx.clone()).await?);
     tasks.extend(alb::start(ctx.clone()).await?);

@@ -25,26 +25,27 @@
 //! constraint would, deterministically: three replicas land in three zones.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, Request, StatusCode, header};
 use axum::response::Response;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Context;
+use super::limits::PodLimits;
+use super::listen::{self, Gate};
 use crate::kube::Cluster;
 use crate::persist;
 
@@ -52,8 +53,9 @@ use crate::persist;
 pub const PODS_FILE: &str = "pods.json";
 /// How often the pods are compared with the listeners.
 const TICK: Duration = Duration::from_millis(100);
-/// Connections one pod serves at once; more wait in the listen backlog.
-const MAX_CONNECTIONS: usize = 256;
+/// What a pod at its connection bound answers a new connection, before closing it.
+const OVERLOADED: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 /// The tutorial's image (`public.ecr.aws/b5x3e7x1/eks-py-az`) is recognised by this part.
 const TUTORIAL_IMAGE: &str = "eks-py-az";
 const ZONE_KEY: &str = "topology.kubernetes.io/zone";
@@ -292,8 +294,9 @@ impl Reconciler {
             };
             entry.listening = true;
             entry.pod_ip = pod.pod_ip.clone();
+            let limits = self.ctx.limits.pods.clone();
             self.live
-                .insert(pod.uid.clone(), serve(listener, Answer::new(entry)));
+                .insert(pod.uid.clone(), serve(listener, Answer::new(entry), limits));
         }
         self.publish();
     }
@@ -485,13 +488,10 @@ fn view(c: &Cluster, p: &Value, node_zones: &HashMap<String, String>) -> Option<
     })
 }
 
-/// A listening socket with SO_REUSEADDR, so a restarted sandbox can take its pods'
-/// addresses back while old connections linger in TIME_WAIT.
+/// A pod's listening socket: SO_REUSEADDR, so a restarted sandbox can take its pods'
+/// addresses back while old connections linger in TIME_WAIT, and a deep backlog.
 fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(1024)
+    listen::bind(addr)
 }
 
 /// What one pod answers, fixed when its listener opens (a pod's spec does not change).
@@ -525,7 +525,7 @@ impl Answer {
     }
 }
 
-async fn answer(State(a): State<Arc<Answer>>, method: Method) -> Response {
+fn answer(a: &Answer, method: &Method) -> Response {
     let mut r = if method == Method::GET || method == Method::HEAD {
         let mut r = Response::new(Body::from(a.body.clone()));
         r.headers_mut().insert(
@@ -552,7 +552,8 @@ async fn answer(State(a): State<Arc<Answer>>, method: Method) -> Response {
 /// An open pod listener. Dropping it closes the socket at once (new connections are
 /// refused) and lets open connections finish their request and close.
 struct Live {
-    _stop: oneshot::Sender<()>,
+    /// Dropped with the listener: its receivers (one per connection) see the pod stop.
+    _stop: watch::Sender<()>,
     task: JoinHandle<()>,
 }
 
@@ -563,118 +564,61 @@ impl Drop for Live {
     }
 }
 
-fn serve(listener: TcpListener, answer: Answer) -> Live {
-    let (stop, stopped) = oneshot::channel::<()>();
-    let app = axum::Router::new()
-        .fallback(self::answer)
-        .with_state(Arc::new(answer));
-    let listener = Bounded {
-        inner: listener,
-        permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-    };
+/// Serves a pod's answer on `listener` with hyper's HTTP/1 server, whose header-read
+/// timeout closes a connection that does not send a whole head in time, new or kept
+/// alive (axum::serve does not expose it). At most `limits.max_connections` at once;
+/// past it a new connection gets a 503 and is closed, never left in the backlog.
+fn serve(listener: TcpListener, answer: Answer, limits: PodLimits) -> Live {
+    let (stop, stopped) = watch::channel(());
+    let answer = Arc::new(answer);
+    let gate = Gate::new(limits.max_connections);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true);
     let task = tokio::spawn(async move {
-        let addr = listener.inner.local_addr().ok();
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            })
-            .await
-        {
-            tracing::error!(address = ?addr, "a pod listener stopped: {e}");
+        let addr = listener.local_addr().ok();
+        loop {
+            let (stream, _) = match listener.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off, as axum does.
+                    tracing::warn!(address = ?addr, "accepting a pod connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let Some(slot) = gate.enter() else {
+                tracing::debug!(address = ?addr, "a pod at its connection bound: 503");
+                tokio::spawn(listen::answer_and_close(stream, OVERLOADED));
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let answer = answer.clone();
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let response = self::answer(&answer, req.method());
+                async move { Ok::<_, Infallible>(response) }
+            });
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let _slot = slot;
+                tokio::pin!(conn);
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(address = ?addr, "a pod connection ended: {e}");
+                        }
+                    }
+                    _ = stopped.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
         }
     });
     Live { _stop: stop, task }
-}
-
-/// A listener that holds at most [`MAX_CONNECTIONS`] connections open at once.
-struct Bounded {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
-}
-
-impl axum::serve::Listener for Bounded {
-    type Io = Conn;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Conn, SocketAddr) {
-        loop {
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                // Never closed; wait rather than spin if it somehow were.
-                std::future::pending::<()>().await;
-                continue;
-            };
-            match self.inner.accept().await {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    return (
-                        Conn {
-                            stream,
-                            _permit: permit,
-                        },
-                        peer,
-                    );
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: back off, as axum does.
-                    tracing::warn!("accepting a pod connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// A connection that gives its slot back when it closes.
-struct Conn {
-    stream: TcpStream,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
 }
 
 #[cfg(test)]
@@ -736,5 +680,73 @@ mod tests {
         let v = view(&c, &odd, &none).unwrap();
         assert!(!v.ready);
         assert_eq!((v.image.as_str(), v.port, v.zone), ("", None, None));
+    }
+
+    /// A pod listener on an ephemeral loopback port, with `limits`.
+    async fn pod(limits: PodLimits) -> (SocketAddr, Live) {
+        let l = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = l.local_addr().unwrap();
+        (addr, serve(l, Answer::new(&entry("nginx")), limits))
+    }
+
+    /// One GET on a new connection: the whole answer.
+    async fn get(addr: SocketAddr) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: p\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).await.unwrap();
+        String::from_utf8_lossy(&got).into_owned()
+    }
+
+    #[tokio::test]
+    async fn clients_trickling_their_heads_are_closed_at_the_pods_header_timeout_while_others_are_served()
+     {
+        use crate::dataplane::slow_client;
+        let (addr, _live) = pod(PodLimits {
+            header_timeout: Duration::from_secs(1),
+            ..PodLimits::default()
+        })
+        .await;
+        let head = b"GET /slow HTTP/1.1\r\nHost: p\r\nX-Pad: 0123\r\n\r\n";
+        let slow = slow_client::trickle_many(50, addr, head, Duration::from_millis(200));
+        for _ in 0..15 {
+            assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let closed = slow_client::assert_all_closed(
+            slow,
+            head.len(),
+            Duration::from_millis(900),
+            Duration::from_secs(4),
+        )
+        .await;
+        // hyper answers a header timeout with a 408 or nothing; never the pod's 200.
+        for t in closed {
+            let got = String::from_utf8_lossy(&t.answer);
+            assert!(!got.contains(" 200 "), "a slow client was answered: {got}");
+        }
+    }
+
+    #[tokio::test]
+    async fn past_its_connection_bound_a_pod_answers_503_instead_of_leaving_clients_waiting() {
+        let (addr, _live) = pod(PodLimits {
+            max_connections: 1,
+            ..PodLimits::default()
+        })
+        .await;
+        // One kept-alive connection holds the only slot.
+        let held = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let got = get(addr).await;
+        assert!(
+            got.starts_with("HTTP/1.1 503 Service Unavailable\r\n"),
+            "{got}"
+        );
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(get(addr).await.starts_with("HTTP/1.1 200 OK\r\n"));
     }
 }

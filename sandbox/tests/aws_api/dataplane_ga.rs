@@ -2,7 +2,8 @@
 //! listener and two endpoint groups made with the `aws` CLI in front of two load
 //! balancers (their data plane stood in for by two tiny HTTP servers), then `curl` on
 //! the static IPs: all traffic to the primary, failover to a dial-0 secondary when the
-//! primary turns unhealthy, failback, and a 50/50 dial split.
+//! primary turns unhealthy, failback, and a 50/50 dial split; flows idle for the
+//! accelerator's idle timeout are closed while others are served.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -11,6 +12,8 @@ use std::time::{Duration, Instant};
 use runner_sandbox::dataplane::accelerator::{
     ACCELERATORS_FILE, AcceleratorMap, Binding, PORT_MEMORY_FILE, status_lines,
 };
+use runner_sandbox::dataplane::slow_client;
+use runner_sandbox::{Sandbox, SandboxHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
@@ -84,25 +87,27 @@ async fn until_answer(addr: SocketAddr, want: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn accelerator_routes_new_connections_by_dials_and_health() {
-    let dir = tempfile::tempdir().unwrap();
-    let sb = support::start(dir.path()).await;
+/// An accelerator (`multi-region`, TCP:80) in front of one load balancer per
+/// `(region, server, dial)`, each load balancer's data plane stood in for by `server`
+/// (the ALB data plane is another part). The accelerator's ARN, the load balancers'
+/// ARNs and the endpoint groups' ARNs, in the order given.
+async fn accelerator_in_front_of(
+    sb: &SandboxHandle,
+    backends: &[(&str, SocketAddr, &str)],
+) -> (String, Vec<String>, Vec<String>) {
     let ep = sb.endpoints().clone();
-    let primary = http_server("primary").await;
-    let secondary = http_server("secondary").await;
-
-    // Two load balancers, one per region.
-    let (lb1, lb2) = tokio::join!(
-        aws_ok(
+    let mut lbs = Vec::new();
+    for (i, (region, server, _)) in backends.iter().enumerate() {
+        let name = format!("ga-lb-{i}");
+        let lb = aws_ok(
             &ep,
             &[
                 "elbv2",
                 "create-load-balancer",
                 "--region",
-                "us-east-1",
+                region,
                 "--name",
-                "ga-primary",
+                &name,
                 "--subnets",
                 "subnet-1a",
                 "subnet-1b",
@@ -111,36 +116,14 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
                 "--output",
                 "text",
             ],
-        ),
-        aws_ok(
-            &ep,
-            &[
-                "elbv2",
-                "create-load-balancer",
-                "--region",
-                "us-east-2",
-                "--name",
-                "ga-secondary",
-                "--subnets",
-                "subnet-2a",
-                "subnet-2b",
-                "--query",
-                "LoadBalancers[0].LoadBalancerArn",
-                "--output",
-                "text",
-            ],
-        ),
-    );
-    // The ALB data plane is another part: stand in for it.
-    assert!(
-        sb.aws()
-            .set_load_balancer_listen(&lb1, Some(primary.to_string()))
-    );
-    assert!(
-        sb.aws()
-            .set_load_balancer_listen(&lb2, Some(secondary.to_string()))
-    );
-
+        )
+        .await;
+        assert!(
+            sb.aws()
+                .set_load_balancer_listen(&lb, Some(server.to_string()))
+        );
+        lbs.push(lb);
+    }
     let acc = aws_ok(
         &ep,
         &[
@@ -178,7 +161,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
     )
     .await;
     let mut groups = Vec::new();
-    for (region, lb, dial) in [("us-east-1", &lb1, "100"), ("us-east-2", &lb2, "0")] {
+    for ((region, _, dial), lb) in backends.iter().zip(&lbs) {
         let config = format!("EndpointId={lb},Weight=128");
         groups.push(
             aws_ok(
@@ -205,6 +188,22 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
             .await,
         );
     }
+    (acc, lbs, groups)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accelerator_routes_new_connections_by_dials_and_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let sb = support::start(dir.path()).await;
+    let ep = sb.endpoints().clone();
+    let primary = http_server("primary").await;
+    let secondary = http_server("secondary").await;
+    let (acc, lbs, groups) = accelerator_in_front_of(
+        &sb,
+        &[("us-east-1", primary, "100"), ("us-east-2", secondary, "0")],
+    )
+    .await;
+    let lb1 = &lbs[0];
 
     // The static IPs come from this sandbox's loopback block and listen on port 80.
     let state = sb.aws().snapshot();
@@ -239,7 +238,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
 
     // The primary turns unhealthy: new connections fail over to the dial-0 secondary.
     assert_eq!(
-        sb.aws().set_endpoint_health(&lb1, Some("UNHEALTHY".into())),
+        sb.aws().set_endpoint_health(lb1, Some("UNHEALTHY".into())),
         1
     );
     until_answer(a, "secondary").await;
@@ -248,10 +247,7 @@ async fn accelerator_routes_new_connections_by_dials_and_health() {
     }
 
     // Failback once it is healthy again.
-    assert_eq!(
-        sb.aws().set_endpoint_health(&lb1, Some("HEALTHY".into())),
-        1
-    );
+    assert_eq!(sb.aws().set_endpoint_health(lb1, Some("HEALTHY".into())), 1);
     until_answer(a, "primary").await;
 
     // Dials 50/50: connections split evenly.
@@ -354,4 +350,36 @@ async fn a_listener_table_left_by_a_killed_sandbox_is_not_shown() {
             binding.accelerator_arn
         )]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accelerator_closes_flows_idle_for_its_idle_timeout_while_serving_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = support::config(dir.path());
+    cfg.dataplane.accelerator.idle_timeout = Duration::from_secs(1);
+    let sb = tokio::time::timeout(Duration::from_secs(30), Sandbox::start(cfg))
+        .await
+        .expect("sandbox start timed out")
+        .expect("sandbox start failed");
+    let server = http_server("served").await;
+    let (acc, _, _) = accelerator_in_front_of(&sb, &[("us-east-1", server, "100")]).await;
+    let ip = sb.aws().snapshot().ga.accelerators[0].ips[0].clone();
+    let a = bound(dir.path(), &acc, &ip).await;
+    until_answer(a, "served").await;
+    // A byte every 1.5 s is slower than the idle timeout: each flow is closed after its
+    // first byte, while curl keeps being answered.
+    let head = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    let slow = slow_client::trickle_many(20, a, head, Duration::from_millis(1500));
+    for _ in 0..10 {
+        assert_eq!(curl(a).await, "served");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    slow_client::assert_all_closed(
+        slow,
+        head.len(),
+        Duration::from_millis(900),
+        Duration::from_secs(4),
+    )
+    .await;
+    sb.shutdown().await.unwrap();
 }

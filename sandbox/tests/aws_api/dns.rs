@@ -1,9 +1,13 @@
 //! The data plane's DNS server driven by the stock `dig`: hosted-zone records, an alias
 //! to an accelerator, the accelerator's own name, NXDOMAIN, REFUSED, TXT, truncation
-//! over UDP with the full answer over TCP, and the port kept across a restart. State is
+//! over UDP with the full answer over TCP, the port kept across a restart, and TCP
+//! clients trickling a query closed at the idle timeout while dig is answered. State is
 //! created with the stock `aws` CLI, as a person would.
 
-use runner_sandbox::Endpoints;
+use std::time::Duration;
+
+use runner_sandbox::dataplane::slow_client;
+use runner_sandbox::{Endpoints, Sandbox};
 
 use crate::support::{self, aws_ok};
 
@@ -230,5 +234,49 @@ async fn dns_port_is_kept_across_a_restart() {
     );
     assert_eq!(soa_again, [soa]);
     assert_eq!(ns.len(), 4, "{ns:?}");
+    sb.shutdown().await.unwrap();
+}
+
+/// A DNS query for `name`, type SOA, framed for TCP (a two-byte length first).
+fn tcp_query(name: &str) -> Vec<u8> {
+    let mut q = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 6, 0, 1]);
+    let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&q);
+    framed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_over_tcp_closes_clients_trickling_a_query_while_dig_is_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = support::config(dir.path());
+    cfg.dataplane.dns.tcp_idle_timeout = Duration::from_secs(1);
+    let sb = tokio::time::timeout(Duration::from_secs(30), Sandbox::start(cfg))
+        .await
+        .expect("sandbox start timed out")
+        .expect("sandbox start failed");
+    let ep = sb.endpoints().clone();
+    create_zone(&ep, "example.com").await;
+    let addr = ep.dataplane.dns.parse().unwrap();
+    // A byte every 200 ms: the whole query would take 6 s.
+    let query = tcp_query("example.com.");
+    let slow = slow_client::trickle_many(20, addr, &query, Duration::from_millis(200));
+    for _ in 0..5 {
+        let answer = dig(&ep, &["+tcp", "example.com", "SOA"]).await;
+        assert!(answer.contains("status: NOERROR"), "{answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let closed = slow_client::assert_all_closed(
+        slow,
+        query.len(),
+        Duration::from_millis(900),
+        Duration::from_secs(4),
+    )
+    .await;
+    assert!(closed.iter().all(|t| t.answer.is_empty()), "{closed:?}");
     sb.shutdown().await.unwrap();
 }

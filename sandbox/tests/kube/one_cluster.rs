@@ -17,6 +17,12 @@ pub struct Sb {
 
 impl Sb {
     pub fn start() -> Sb {
+        Sb::start_with(|_| {})
+    }
+
+    /// A sandbox whose first configuration `edit` changed (e.g. the data plane's
+    /// timeouts shortened), saved before the first start as `up` would.
+    pub fn start_with(edit: impl FnOnce(&mut SandboxConfig)) -> Sb {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -28,6 +34,10 @@ impl Sb {
             dir: tempfile::tempdir().unwrap(),
             kubeconfig: PathBuf::new(),
         };
+        let mut cfg = SandboxConfig::new(sb.state());
+        edit(&mut cfg);
+        std::fs::create_dir_all(sb.state()).unwrap();
+        runner_sandbox::persist::save(&sb.state().join(runner_sandbox::CONFIG_FILE), &cfg).unwrap();
         sb.up();
         sb
     }

@@ -6,6 +6,10 @@
 //! The port is chosen at first start and kept in `dns.json`, so a resolver or a
 //! person's notes pointed at it keep working across `down`/`up`. Answers are read from
 //! the AWS state on every query (through a cache of at most [`STATE_TTL`]).
+//!
+//! Over TCP each query must arrive whole within RFC 7766's idle timeout, so a client
+//! trickling its bytes is closed like an idle one, and the connections at once are
+//! bounded ([`DnsLimits`](super::limits::DnsLimits)).
 
 mod answer;
 pub mod wire;
@@ -23,6 +27,7 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
 use super::Context;
+use super::limits::DnsLimits;
 use crate::aws::{Aws, AwsState};
 use crate::persist;
 use wire::{Rcode, WireError};
@@ -32,10 +37,6 @@ pub const DNS_FILE: &str = "dns.json";
 pub const MAX_DATAGRAM: usize = 4096;
 /// Classic DNS over UDP (RFC 1035 §4.2.1); longer answers are truncated (TC).
 pub const UDP_LIMIT: usize = 512;
-/// TCP connections served at once; more are closed on accept.
-pub const MAX_TCP_CONNECTIONS: usize = 64;
-/// A TCP connection with no complete query for this long is closed.
-pub const TCP_IDLE: Duration = Duration::from_secs(10);
 /// How stale an answer may be: the state is snapshotted at most this often.
 pub const STATE_TTL: Duration = Duration::from_millis(100);
 /// Tries to find a port free for both UDP and TCP at first start.
@@ -72,7 +73,12 @@ pub async fn start(ctx: Context) -> Result<(String, Vec<JoinHandle<()>>)> {
         cache: Mutex::new(None),
     });
     let udp_task = tokio::spawn(serve_udp(server.clone(), udp, ctx.stop.clone()));
-    let tcp_task = tokio::spawn(serve_tcp(server, tcp, ctx.stop.clone()));
+    let tcp_task = tokio::spawn(serve_tcp(
+        server,
+        tcp,
+        ctx.limits.dns.clone(),
+        ctx.stop.clone(),
+    ));
     let addr = format!("127.0.0.1:{port}");
     tracing::info!(%addr, "DNS server listening (UDP and TCP)");
     Ok((addr, vec![udp_task, tcp_task]))
@@ -173,7 +179,12 @@ async fn serve_udp(server: Arc<Server>, socket: UdpSocket, mut stop: watch::Rece
     }
 }
 
-async fn serve_tcp(server: Arc<Server>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+async fn serve_tcp(
+    server: Arc<Server>,
+    listener: TcpListener,
+    limits: DnsLimits,
+    mut stop: watch::Receiver<bool>,
+) {
     // Dropping the set (this task ending or being aborted) ends every connection.
     let mut conns = JoinSet::new();
     loop {
@@ -191,16 +202,17 @@ async fn serve_tcp(server: Arc<Server>, listener: TcpListener, mut stop: watch::
                 continue;
             }
         };
-        if conns.len() >= MAX_TCP_CONNECTIONS {
+        if conns.len() >= limits.max_tcp_connections {
             tracing::warn!(%peer, "DNS: too many TCP connections; closing a new one");
             continue;
         }
         let server = server.clone();
+        let idle = limits.tcp_idle_timeout;
         let mut stop = stop.clone();
         conns.spawn(async move {
             tokio::select! {
                 _ = stop.wait_for(|s| *s) => {}
-                r = serve_connection(&server, stream) => {
+                r = serve_connection(&server, stream, idle) => {
                     if let Err(e) = r {
                         tracing::debug!(%peer, error = %e, "DNS: a TCP connection ended");
                     }
@@ -211,23 +223,22 @@ async fn serve_tcp(server: Arc<Server>, listener: TcpListener, mut stop: watch::
 }
 
 /// Serves length-prefixed queries (RFC 1035 §4.2.2) until the client closes, sends
-/// something unanswerable, or is idle for [`TCP_IDLE`].
-async fn serve_connection(server: &Server, mut stream: TcpStream) -> std::io::Result<()> {
+/// something unanswerable, or lets `idle` pass without a whole query: the deadline
+/// covers the query, not each read, or a byte at a time would keep it open forever.
+async fn serve_connection(
+    server: &Server,
+    mut stream: TcpStream,
+    idle: Duration,
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
-        let mut len = [0u8; 2];
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await {
+        let n = match tokio::time::timeout(idle, read_query(&mut stream, &mut buf)).await {
             Err(_) => return Ok(()),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Ok(r) => r?,
         };
-        let n = u16::from_be_bytes(len) as usize;
-        if n > MAX_DATAGRAM {
+        let Some(n) = n else {
             return Ok(());
-        }
-        match tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut buf[..n])).await {
-            Err(_) => return Ok(()),
-            Ok(r) => r?,
         };
         let Some(out) = server.respond(&buf[..n], u16::MAX as usize) else {
             return Ok(());
@@ -235,10 +246,23 @@ async fn serve_connection(server: &Server, mut stream: TcpStream) -> std::io::Re
         let mut framed = Vec::with_capacity(out.len() + 2);
         framed.extend_from_slice(&(out.len() as u16).to_be_bytes());
         framed.extend_from_slice(&out);
-        tokio::time::timeout(TCP_IDLE, stream.write_all(&framed))
+        tokio::time::timeout(idle, stream.write_all(&framed))
             .await
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
     }
+}
+
+/// Reads one length-prefixed query into `buf`; its length, None when it is longer than
+/// any query.
+async fn read_query(stream: &mut TcpStream, buf: &mut [u8]) -> std::io::Result<Option<usize>> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await?;
+    let n = u16::from_be_bytes(len) as usize;
+    if n > buf.len() {
+        return Ok(None);
+    }
+    stream.read_exact(&mut buf[..n]).await?;
+    Ok(Some(n))
 }
 
 /// The port a sandbox's DNS server uses, if it has started once (for `status`).
@@ -268,6 +292,7 @@ mod tests {
             dir: dir.to_path_buf(),
             net: crate::dataplane::NetBlock { a: 150, b: 1 },
             home_region: "us-east-1".into(),
+            limits: Default::default(),
             stop: rx,
         };
         (ctx, tx)

@@ -101,7 +101,7 @@ pub struct SandboxHandle {
 
 async fn bind(port: Option<u16>, what: &str, state_dir: &Path) -> Result<TcpListener> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port.unwrap_or(0)));
-    TcpListener::bind(addr).await.with_context(|| match port {
+    serving::listen::bind(addr).with_context(|| match port {
         Some(p) => format!(
             "binding {what} to 127.0.0.1:{p}, the port this sandbox used before (kept in {}); is another sandbox running on it?",
             state_dir.join(PORTS_FILE).display()
@@ -119,6 +119,7 @@ impl Sandbox {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         config::validate(&config)?;
         persist::save(&dir.join(CONFIG_FILE), &config)?;
+        serving::listen::raise_open_files_limit();
 
         let mut ports: Ports = persist::load(&dir.join(PORTS_FILE))?.unwrap_or_default();
         let aws_listener = bind(ports.aws, "the AWS endpoint", &dir).await?;

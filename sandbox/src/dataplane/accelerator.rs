@@ -45,10 +45,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::Context;
-use super::listen::{self, Gate};
 use crate::aws::AwsState;
 use crate::aws::ga::Listener;
 use crate::persist;
+use crate::serving::listen::{self, Gate};
 
 /// The live map of listening addresses, in the sandbox's directory.
 pub const ACCELERATORS_FILE: &str = "accelerators.json";

@@ -35,9 +35,9 @@ use tokio::task::JoinHandle;
 use super::Context;
 pub use super::alb_proxy::BAD_GATEWAY_BODY;
 use super::alb_proxy::{self, Route, RouteSlot};
-use super::listen;
 use super::pods::{self, PodAddresses};
 use crate::aws::AwsState;
+use crate::serving::listen;
 
 const TICK: Duration = Duration::from_millis(100);
 /// The tag the controller stand-in puts on the target groups it makes.

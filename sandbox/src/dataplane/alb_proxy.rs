@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 
 use super::http1::{self, BodyError, Conn, Framing, Head, HeadRead, HeadScan, Kind, Refusal};
 use super::limits::AlbLimits;
-use super::listen::{self, Gate};
+use crate::serving::listen::{self, Gate};
 
 /// Idle upstream connections kept per target.
 const POOL_PER_TARGET: usize = 256;
@@ -684,7 +684,7 @@ fn response(raw: &[u8], req: &Request, alb: &str) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataplane::slow_client;
+    use crate::serving::slow_client;
 
     fn text(b: &[u8]) -> String {
         String::from_utf8_lossy(b).into_owned()

@@ -33,6 +33,8 @@ pub struct HeadLimits {
     pub field_line: usize,
     /// The whole head through its blank line.
     pub total: usize,
+    /// Header fields.
+    pub fields: usize,
 }
 
 /// An ALB's request header limits ("Quotas for your Application Load Balancers", HTTP
@@ -41,6 +43,7 @@ pub const REQUEST_LIMITS: HeadLimits = HeadLimits {
     start_line: 16 * 1024,
     field_line: 16 * 1024,
     total: 64 * 1024,
+    fields: MAX_FIELDS,
 };
 
 /// An ALB's limit on a target's response head: 32 K whole response header.
@@ -48,6 +51,7 @@ pub const RESPONSE_LIMITS: HeadLimits = HeadLimits {
     start_line: 32 * 1024,
     field_line: 32 * 1024,
     total: 32 * 1024,
+    fields: MAX_FIELDS,
 };
 
 /// Why a request is answered by the proxy itself and its connection closed, nothing of
@@ -67,7 +71,7 @@ pub enum Refusal {
     FieldTooLong,
     #[error("a head over its limit")]
     HeadTooLarge,
-    #[error("more than {MAX_FIELDS} header fields")]
+    #[error("too many header fields")]
     TooManyFields,
     /// Both framings at once, the classic request-smuggling pattern (RFC 9112 §6.1 lets
     /// a server refuse it; an intermediary must not forward it as sent).
@@ -196,7 +200,7 @@ impl HeadScan {
             }
             self.check_line(line.len())?;
             self.lines += 1;
-            if self.lines > MAX_FIELDS + 1 {
+            if self.lines > self.limits.fields + 1 {
                 return Err(Refusal::TooManyFields);
             }
             self.line_start = end;
@@ -208,7 +212,7 @@ impl HeadScan {
         }
         if buf.len() > self.line_start && buf.len() >= self.parsed * 2 {
             self.parsed = buf.len();
-            parse_partial(self.kind, buf)?;
+            parse_partial(self.kind, buf, self.limits.fields)?;
         }
         Ok(None)
     }
@@ -225,8 +229,8 @@ impl HeadScan {
 }
 
 /// Refuses an incomplete head whose bytes already cannot be HTTP.
-fn parse_partial(kind: Kind, buf: &[u8]) -> Result<(), Refusal> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+fn parse_partial(kind: Kind, buf: &[u8], fields: usize) -> Result<(), Refusal> {
+    let mut fields = vec![httparse::EMPTY_HEADER; fields];
     let parsed = match kind {
         Kind::Request => httparse::Request::new(&mut fields).parse(buf),
         Kind::Response => httparse::Response::new(&mut fields).parse(buf),
@@ -401,7 +405,12 @@ impl<'a> Head<'a> {
     /// A request head (through its blank line), parsed by `httparse`: obsolete line
     /// folding and whitespace before a field's colon are refused, as RFC 9112 §5 asks.
     pub fn request(raw: &'a [u8]) -> Result<Head<'a>, Refusal> {
-        let mut parsed = [httparse::EMPTY_HEADER; MAX_FIELDS];
+        Head::request_within(raw, MAX_FIELDS)
+    }
+
+    /// [`Head::request`] with at most `fields` header fields.
+    pub fn request_within(raw: &'a [u8], max_fields: usize) -> Result<Head<'a>, Refusal> {
+        let mut parsed = vec![httparse::EMPTY_HEADER; max_fields];
         let mut req = httparse::Request::new(&mut parsed);
         match req.parse(raw).map_err(refusal)? {
             Status::Complete(n) if n == raw.len() => {}

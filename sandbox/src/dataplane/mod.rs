@@ -15,11 +15,8 @@ mod alb_proxy;
 pub mod dns;
 pub(crate) mod http1;
 pub mod limits;
-mod listen;
 pub mod netblock;
 pub mod pods;
-#[doc(hidden)]
-pub mod slow_client;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -55,7 +52,6 @@ pub struct DataPlaneEndpoints {
 
 /// Starts every part; the tasks end when `ctx.stop` turns true.
 pub async fn start(ctx: Context) -> anyhow::Result<(DataPlaneEndpoints, Vec<JoinHandle<()>>)> {
-    listen::raise_open_files_limit();
     let mut tasks = Vec::new();
     tasks.extend(pods::start(ctx.clone()).await?);
     tasks.extend(alb::start(ctx.clone()).await?);

@@ -45,9 +45,9 @@ use tokio::task::JoinHandle;
 
 use super::Context;
 use super::limits::PodLimits;
-use super::listen::{self, Gate};
 use crate::kube::Cluster;
 use crate::persist;
+use crate::serving::listen::{self, Gate};
 
 /// The allocations and what each pod answers, in the state directory.
 pub const PODS_FILE: &str = "pods.json";
@@ -704,7 +704,7 @@ mod tests {
     #[tokio::test]
     async fn clients_trickling_their_heads_are_closed_at_the_pods_header_timeout_while_others_are_served()
      {
-        use crate::dataplane::slow_client;
+        use crate::serving::slow_client;
         let (addr, _live) = pod(PodLimits {
             header_timeout: Duration::from_secs(1),
             ..PodLimits::default()

@@ -1,5 +1,5 @@
 //! A connection as the HTTP server reads it: every request head is held back until it
-//! is complete and [checked](super::head::check), and must arrive within the header
+//! is complete and [accepted](super::head::accept), and must arrive within the header
 //! deadline (a client that trickles its head is cut there, unanswered, as Go's servers
 //! do), then its body within the body deadline. A refused head never reaches the server: in its place the server reads a
 //! stand-in request, marked with this process's secret, that [`refusal_of`] recognises
@@ -20,6 +20,7 @@ use tokio::time::Sleep;
 
 use super::Limits;
 use super::head::{self, Body, Refusal};
+use crate::dataplane::http1::HeadScan;
 
 /// How much the guard reads from the socket at a time.
 const READ_CHUNK: usize = 16 << 10;
@@ -31,8 +32,6 @@ const MAX_CHUNK_LINE: usize = 4 << 10;
 /// client has read the answer.
 const DRAIN: Duration = Duration::from_secs(1);
 const MAX_DRAIN: usize = 1 << 20;
-/// Heads up to this size are parsed at every read (see `advance_head`).
-const EAGER_PARSE: usize = 4 << 10;
 
 /// Where the guard is in the request stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +62,8 @@ pub struct Guarded<S> {
     buf: Vec<u8>,
     /// `buf[..approved]` may be handed to the server.
     approved: usize,
-    /// Where to look next for the blank line that ends a head.
-    scanned: usize,
+    /// Follows the head being received, from its first byte.
+    scan: Option<HeadScan>,
     framing: Framing,
     /// Armed at the first byte of a head until it is complete, then for its body.
     deadline: Option<Pin<Box<Sleep>>>,
@@ -79,7 +78,7 @@ impl<S> Guarded<S> {
             limits,
             buf: Vec::new(),
             approved: 0,
-            scanned: 0,
+            scan: None,
             framing: Framing::Head,
             deadline: None,
             drain: None,
@@ -140,48 +139,24 @@ impl<S> Guarded<S> {
         if self.deadline.is_none() {
             self.deadline = Some(Box::pin(tokio::time::sleep(self.limits.header_timeout)));
         }
-        let from = self.scanned.max(self.approved + 1) - 1;
-        let ends = |b: &[u8]| {
-            memchr::memmem::find(b, b"\n\r\n")
-                .map(|i| i + 3)
-                .into_iter()
-                .chain(memchr::memmem::find(b, b"\n\n").map(|i| i + 2))
-                .min()
+        let rules = &self.limits.head;
+        let scan = self.scan.get_or_insert_with(|| head::scan(rules));
+        let Some(len) = head::advance(scan, &self.buf[self.approved..], rules)? else {
+            return Ok(false);
         };
-        let found = ends(&self.buf[from..]).map(|i| from + i);
-        let limits = &self.limits.head;
-        let pending = self.buf.len() - self.approved;
-        // A short head is parsed as it comes, so bytes that are not HTTP at all are
-        // answered at once; a longer one only once it is complete (or too long), so a
-        // head trickled in pieces costs linear time.
-        match found {
-            None if pending > EAGER_PARSE && pending <= limits.max_head => {
-                self.scanned = self.buf.len().saturating_sub(2).max(self.approved);
-                Ok(false)
-            }
-            _ => match head::check(&self.buf[self.approved..], limits)? {
-                None => {
-                    // Incomplete, or blank lines before the request line: look past them.
-                    self.scanned =
-                        found.unwrap_or(self.buf.len().saturating_sub(2).max(self.approved));
-                    Ok(false)
-                }
-                Some(accepted) => {
-                    self.approved += accepted.len;
-                    self.scanned = self.approved;
-                    self.framing = match accepted.body {
-                        Body::Length(0) => Framing::Head,
-                        Body::Length(n) => Framing::Length(n),
-                        Body::Chunked => Framing::ChunkSize,
-                        Body::Opaque => Framing::Opaque,
-                    };
-                    // The body, if any, must arrive within its own deadline.
-                    self.deadline = matches!(self.framing, Framing::Length(_) | Framing::ChunkSize)
-                        .then(|| Box::pin(tokio::time::sleep(self.limits.body_timeout)));
-                    Ok(true)
-                }
-            },
-        }
+        let body = head::accept(&self.buf[self.approved..self.approved + len], rules)?;
+        self.scan = None;
+        self.approved += len;
+        self.framing = match body {
+            Body::Length(0) => Framing::Head,
+            Body::Length(n) => Framing::Length(n),
+            Body::Chunked => Framing::ChunkSize,
+            Body::Opaque => Framing::Opaque,
+        };
+        // The body, if any, must arrive within its own deadline.
+        self.deadline = matches!(self.framing, Framing::Length(_) | Framing::ChunkSize)
+            .then(|| Box::pin(tokio::time::sleep(self.limits.body_timeout)));
+        Ok(true)
     }
 
     /// At the end of a body, its deadline ends too.
@@ -195,7 +170,7 @@ impl<S> Guarded<S> {
     fn refuse(&mut self, refusal: &Refusal) {
         tracing::debug!(
             status = refusal.status,
-            reason = refusal.reason,
+            reason = %refusal.reason,
             "refused a request head"
         );
         self.deadline = None;
@@ -300,7 +275,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<S> {
                 out.put_slice(&this.buf[..n]);
                 this.buf.drain(..n);
                 this.approved -= n;
-                this.scanned = this.scanned.saturating_sub(n);
                 return Poll::Ready(Ok(()));
             }
             if this.framing == Framing::Refused {

@@ -7,6 +7,9 @@
 pub mod body;
 pub mod guard;
 pub mod head;
+pub mod listen;
+#[doc(hidden)]
+pub mod slow_client;
 
 use std::future::Future;
 use std::io;
@@ -18,14 +21,15 @@ use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
+use crate::dataplane::http1::HeadLimits;
 use crate::faults::conn::CuttableStream;
-use head::{HeadLimits, Refusal};
+use head::{HeadRules, Refusal};
+use listen::Gate;
 
 /// What a listener allows a client, as the server it emulates does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +41,7 @@ pub struct Limits {
     /// How long a kept-alive connection may wait for its next request (or a new
     /// connection for its first) before it is closed.
     pub idle_timeout: Duration,
-    pub head: HeadLimits,
+    pub head: HeadRules,
     /// Connections served at once; more are answered 503 and closed.
     pub max_connections: usize,
 }
@@ -53,10 +57,13 @@ impl Limits {
             header_timeout: Duration::from_secs(32),
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(90),
-            head: HeadLimits {
-                max_head: (1 << 20) + 4096,
-                max_line: (1 << 20) + 4096,
-                max_headers: 1000,
+            head: HeadRules {
+                limits: HeadLimits {
+                    start_line: (1 << 20) + 4096,
+                    field_line: (1 << 20) + 4096,
+                    total: (1 << 20) + 4096,
+                    fields: 1000,
+                },
                 oversize_status: 431,
             },
             max_connections: 4096,
@@ -73,10 +80,8 @@ impl Limits {
             header_timeout: Duration::from_secs(60),
             body_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
-            head: HeadLimits {
-                max_head: 64 << 10,
-                max_line: 16 << 10,
-                max_headers: 100,
+            head: HeadRules {
+                limits: crate::dataplane::http1::REQUEST_LIMITS,
                 oversize_status: 400,
             },
             max_connections: 4096,
@@ -114,7 +119,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) {
     let limits = Arc::new(limits);
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let slots = Gate::new(limits.max_connections);
     let (stopping, stop) = watch::channel(false);
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
@@ -123,16 +128,16 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    match slots.clone().try_acquire_owned() {
-                        Ok(slot) => {
+                    match slots.enter() {
+                        Some(slot) => {
                             let (router, limits, stop) = (router.clone(), limits.clone(), stop.clone());
                             connections.spawn(async move {
                                 connection(stream, peer, router, limits, stop).await;
                                 drop(slot);
                             });
                         }
-                        Err(_) => {
-                            connections.spawn(turn_away(stream));
+                        None => {
+                            connections.spawn(listen::answer_and_close(stream, BUSY));
                         }
                     }
                 }
@@ -182,8 +187,8 @@ async fn connection(
         // hyper's timer runs from when it waits for a head until the head is read:
         // the idle timeout (the guard's own deadline bounds the head itself).
         .header_read_timeout(limits.idle_timeout)
-        .max_headers(limits.head.max_headers)
-        .max_buf_size(limits.head.max_head.max(8192) + (64 << 10));
+        .max_headers(limits.head.limits.fields)
+        .max_buf_size(limits.head.limits.total.max(8192) + (64 << 10));
     let served = http.serve_connection(io, service).with_upgrades();
     tokio::pin!(served);
     let result = tokio::select! {
@@ -198,19 +203,8 @@ async fn connection(
     }
 }
 
-/// Answers a connection over the bound 503 and closes it, never leaving it hanging.
-async fn turn_away(mut stream: TcpStream) {
-    const BUSY: &str = "503 Service Unavailable: too many connections";
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{BUSY}",
-        BUSY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(1), async {
-        let _ = stream.write_all(response.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
-}
+/// What a connection over the bound is answered before it is closed.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 45\r\nRetry-After: 1\r\nConnection: close\r\n\r\n503 Service Unavailable: too many connections";
 
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(
@@ -225,7 +219,7 @@ fn is_connection_error(e: &io::Error) -> bool {
 mod tests {
     use super::*;
     use axum::routing::{get, post};
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn limits(max_connections: usize) -> Limits {
         Limits {
@@ -283,7 +277,10 @@ mod tests {
             replies.contains("hello") && replies.contains("world"),
             "{replies}"
         );
-        assert!(replies.contains("request smuggling"), "{replies}");
+        assert!(
+            replies.contains("both Transfer-Encoding and Content-Length"),
+            "{replies}"
+        );
     }
 
     #[tokio::test]
@@ -342,26 +339,27 @@ mod tests {
 
     #[tokio::test]
     async fn a_trickled_head_is_cut_and_an_idle_connection_closed() {
-        let addr = start(limits(16)).await;
-        let started = tokio::time::Instant::now();
-        let mut trickler = TcpStream::connect(addr).await.unwrap();
-        let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-        let mut cut_after = None;
-        for b in head.iter().chain(std::iter::repeat(&b'a')).take(100) {
-            if trickler.write_all(&[*b]).await.is_err() {
-                cut_after = Some(started.elapsed());
-                break;
-            }
-            let mut probe = [0u8; 1];
-            if let Ok(Ok(0)) =
-                tokio::time::timeout(Duration::from_millis(100), trickler.read(&mut probe)).await
-            {
-                cut_after = Some(started.elapsed());
-                break;
-            }
-        }
-        let cut_after = cut_after.expect("a trickling client was never cut");
-        assert!(cut_after < Duration::from_secs(3), "{cut_after:?}");
+        let addr = start(limits(64)).await;
+        let head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let slow = slow_client::trickle_many(20, addr, head, Duration::from_millis(100));
+        // While they trickle, a normal client is served.
+        let served = exchange(
+            addr,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(served.starts_with("HTTP/1.1 200"), "{served}");
+        let closed = slow_client::assert_all_closed(
+            slow,
+            head.len(),
+            Duration::from_millis(400),
+            Duration::from_secs(3),
+        )
+        .await;
+        assert!(
+            closed.iter().all(|t| t.answer.is_empty()),
+            "a trickled head was answered"
+        );
         // Idle: connected and silent, closed by the idle timeout with no answer.
         let started = tokio::time::Instant::now();
         let silent = exchange(addr, b"").await;

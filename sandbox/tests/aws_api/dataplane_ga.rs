@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use runner_sandbox::dataplane::accelerator::{
     ACCELERATORS_FILE, AcceleratorMap, Binding, PORT_MEMORY_FILE, status_lines,
 };
-use runner_sandbox::dataplane::slow_client;
+use runner_sandbox::serving::slow_client;
 use runner_sandbox::{Sandbox, SandboxHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;

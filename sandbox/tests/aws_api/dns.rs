@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use runner_sandbox::dataplane::slow_client;
+use runner_sandbox::serving::slow_client;
 use runner_sandbox::{Endpoints, Sandbox};
 
 use crate::support::{self, aws_ok};

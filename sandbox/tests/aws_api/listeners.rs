@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use runner_sandbox::serving::Timeouts;
+use runner_sandbox::serving::{Timeouts, slow_client};
 use runner_sandbox::{Endpoints, Sandbox, SandboxHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -156,49 +156,27 @@ async fn every_api_listener_refuses_framing_errors_and_closes() {
     sandbox.shutdown().await.unwrap();
 }
 
-/// Opens a connection, sends `prefix` at once and then one byte every 200 ms, never
-/// ending the request; how long the server took to close it or to answer (None: it did
-/// neither within 10 s), and whether it answered.
-async fn trickle(addr: String, prefix: &'static [u8]) -> Option<(Duration, bool)> {
-    let started = Instant::now();
-    let mut s = TcpStream::connect(&addr).await.unwrap();
-    s.write_all(prefix).await.unwrap();
-    for _ in 0..50 {
-        if s.write_all(b"a").await.is_err() {
-            return Some((started.elapsed(), false));
-        }
-        let mut one = [0u8; 1];
-        match tokio::time::timeout(Duration::from_millis(200), s.read(&mut one)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return Some((started.elapsed(), false)),
-            Ok(Ok(_)) => return Some((started.elapsed(), true)),
-            Err(_) => {}
-        }
-    }
-    None
-}
-
 #[tokio::test]
 async fn trickled_requests_are_cut_at_the_deadline_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
     let sandbox = start(dir.path()).await;
     let ep = sandbox.endpoints().clone();
+    let every = Duration::from_millis(200);
+    let head = b"GET /version HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    let body_head = b"POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n";
     for addr in listeners(&ep) {
+        let at: std::net::SocketAddr = addr.parse().unwrap();
         // Fifty clients trickle a head, ten a body after a complete head.
-        let heads = (0..50).map(|_| {
-            (
-                true,
-                b"GET /version HTTP/1.1\r\nHost: x\r\nX-Slow: ".as_slice(),
-            )
-        });
-        let bodies = (0..10).map(|_| {
-            (
-                false,
-                b"POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".as_slice(),
-            )
-        });
-        let slow: Vec<_> = heads
-            .chain(bodies)
-            .map(|(head, prefix)| (head, tokio::spawn(trickle(addr.clone(), prefix))))
+        let heads = slow_client::trickle_many(50, at, head, every);
+        let bodies: Vec<_> = (0..10)
+            .map(|_| {
+                tokio::spawn(slow_client::trickle_after(
+                    at,
+                    body_head.to_vec(),
+                    vec![b'{'; 50],
+                    every,
+                ))
+            })
             .collect();
         // While they trickle, a normal client is served.
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -213,20 +191,13 @@ async fn trickled_requests_are_cut_at_the_deadline_while_others_are_served() {
             200
         };
         assert_eq!(status, want, "{addr}");
-        for (head, t) in slow {
-            let (cut, answered) = t
-                .await
-                .unwrap()
-                .unwrap_or_else(|| panic!("{addr} never cut a trickling client (head: {head})"));
-            assert!(
-                !(head && answered),
-                "{addr} answered a head that never ended"
-            );
-            assert!(
-                cut >= HEADER_TIMEOUT && cut < HEADER_TIMEOUT * 4,
-                "{addr}: cut after {cut:?} (head: {head})"
-            );
-        }
+        let within = HEADER_TIMEOUT * 4;
+        let cut = slow_client::assert_all_closed(heads, head.len(), HEADER_TIMEOUT, within).await;
+        assert!(
+            cut.iter().all(|t| t.answer.is_empty()),
+            "{addr} answered an unfinished head"
+        );
+        slow_client::assert_all_closed(bodies, body_head.len() + 50, HEADER_TIMEOUT, within).await;
         // A connection that sends nothing is closed at the idle timeout, unanswered.
         let started = Instant::now();
         let (status, closed) = exchange(&addr, b"").await;

@@ -25,17 +25,30 @@ pub struct Trickled {
 /// Connects to `addr` and sends `bytes` one at a time, `every` apart, until the server
 /// closes the connection or all are sent; then waits for the close.
 pub async fn trickle(addr: SocketAddr, bytes: Vec<u8>, every: Duration) -> Trickled {
+    trickle_after(addr, Vec::new(), bytes, every).await
+}
+
+/// Like [`trickle`], after sending `prefix` at once (a whole head, to trickle a body).
+pub async fn trickle_after(
+    addr: SocketAddr,
+    prefix: Vec<u8>,
+    bytes: Vec<u8>,
+    every: Duration,
+) -> Trickled {
     let started = Instant::now();
     let (mut r, mut w) = TcpStream::connect(addr)
         .await
         .expect("connecting the slow client")
         .into_split();
+    w.write_all(&prefix)
+        .await
+        .expect("sending the slow client's prefix");
     let reader = tokio::spawn(async move {
         let mut answer = Vec::new();
         let read = tokio::time::timeout(GIVE_UP, r.read_to_end(&mut answer)).await;
         (read.is_ok().then(|| started.elapsed()), answer)
     });
-    let mut sent = 0;
+    let mut sent = prefix.len();
     for b in bytes {
         if reader.is_finished() || w.write_all(&[b]).await.is_err() {
             break;

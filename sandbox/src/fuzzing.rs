@@ -270,14 +270,7 @@ pub fn http_guard(data: &[u8]) {
     let limits = Limits::aws();
     let handed = RUNTIME.with(|rt| {
         let _entered = rt.enter();
-        let mut guard = Guarded::new(
-            Socket {
-                data,
-                step,
-                written: Vec::new(),
-            },
-            Arc::new(limits.clone()),
-        );
+        let mut guard = Guarded::new(Trickle { data, step }, Arc::new(limits.clone()));
         let mut handed = Vec::new();
         let mut chunk = [0u8; 1000];
         loop {
@@ -315,35 +308,13 @@ pub fn http_guard(data: &[u8]) {
     );
 }
 
-/// A client socket in memory: reads return at most `step` bytes, then end of stream;
-/// writes are kept.
-struct Socket<'a> {
-    data: &'a [u8],
-    step: usize,
-    written: Vec<u8>,
-}
-
-impl AsyncRead for Socket<'_> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let n = self.step.min(self.data.len()).min(buf.remaining());
-        let (now, later) = self.data.split_at(n);
-        buf.put_slice(now);
-        self.data = later;
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl tokio::io::AsyncWrite for Socket<'_> {
+/// A client's socket as well: what the server writes to it is dropped.
+impl tokio::io::AsyncWrite for Trickle<'_> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         _: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.written.extend_from_slice(buf);
         Poll::Ready(Ok(buf.len()))
     }
 

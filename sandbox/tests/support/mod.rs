@@ -290,6 +290,21 @@ pub async fn send(ep: &Endpoints, req: Req<'_>) -> Reply {
     Reply { status, body }
 }
 
+/// Asserts the AWS endpoint still answers an authenticated call.
+pub async fn assert_still_answers(ep: &Endpoints) {
+    let who = send(
+        ep,
+        Req::query(
+            "sts",
+            "us-east-1",
+            "Action=GetCallerIdentity&Version=2011-06-15",
+            ep,
+        ),
+    )
+    .await;
+    assert_eq!(who.status, 200, "{}", who.body);
+}
+
 /// The error code in an awsJson or XML error body.
 pub fn error_code(body: &str) -> String {
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {

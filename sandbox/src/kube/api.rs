@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::objects::{DeleteOptions, Part, WriteOptions, record_apply, set_path};
+use super::managed_fields::{self, Scope, Writer};
+use super::objects::{DeleteOptions, Part, WriteOptions, set_path};
 use super::query;
 use super::resources::ResourceType;
 use super::selector::{self, Requirement};
@@ -90,6 +91,8 @@ struct Params {
     bookmarks: bool,
     dry_run: bool,
     field_manager: Option<String>,
+    /// `force`, which only an apply may carry.
+    force: Option<bool>,
     propagation: Option<String>,
     strict: bool,
     metadata_only: bool,
@@ -128,7 +131,8 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             "sendInitialEvents" => p.send_initial = query::boolean(&v)?,
             "allowWatchBookmarks" => p.bookmarks = query::boolean(&v)?,
             "dryRun" => p.dry_run = query::dry_run(req.method(), &v)?,
-            "fieldManager" => p.field_manager = Some(v),
+            "fieldManager" => p.field_manager = Some(query::field_manager(req.method(), &v)?),
+            "force" => p.force = Some(query::boolean(&v)?),
             "fieldValidation" => p.strict = query::field_validation(req.method(), &v)?,
             // kube-apiserver treats a limit of 0 or less as no limit.
             "limit" => p.limit = usize::try_from(query::int64(&v)?).ok(),
@@ -137,7 +141,27 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             _ => {}
         }
     }
+    if req.method() == Method::PATCH {
+        let manager = p.field_manager.as_deref().unwrap_or("");
+        query::patch_options(is_apply(content_type(req)), manager, p.force)?;
+    }
     Ok(p)
+}
+
+/// The media type of a request's body, without parameters.
+fn content_type(req: &Request) -> &str {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+fn is_apply(content_type: &str) -> bool {
+    content_type.starts_with("application/apply-patch")
 }
 
 fn field_supported(rt: &ResourceType, f: &str) -> bool {
@@ -167,7 +191,7 @@ fn field_supported(rt: &ResourceType, f: &str) -> bool {
 
 async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
     if crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::too_large());
+        return Err(ApiError::too_large(format_args!("limit is {MAX_BODY}")));
     }
     axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
@@ -176,7 +200,7 @@ async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
                 .is_some_and(|s| s.to_string().contains("length limit"))
                 || e.to_string().contains("length limit");
             if too_large {
-                ApiError::too_large()
+                ApiError::too_large(format_args!("limit is {MAX_BODY}"))
             } else {
                 ApiError::bad_request(format!("reading the body: {e}"))
             }
@@ -687,17 +711,21 @@ async fn resource_call(
     p.metadata_only = !wants_table(req.headers()) && wants_metadata(req.headers());
     let table = wants_table(req.headers());
     let metadata_only = !table && wants_metadata(req.headers());
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&req).to_string();
     let method = req.method().clone();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let opts = WriteOptions {
         dry_run: p.dry_run,
-        field_manager: p.field_manager.clone(),
+        field_manager: Some(managed_fields::manager_of(
+            p.field_manager.as_deref(),
+            user_agent,
+        )),
         strict: p.strict,
+        subresource: t.sub.clone().unwrap_or_default(),
+        applied: false,
     };
     let ns = t.ns.clone().unwrap_or_default();
     if t.rt.group == "authorization.k8s.io" && (method != Method::POST || t.name.is_some()) {
@@ -821,8 +849,17 @@ async fn resource_call(
         }
         (Method::PATCH, Some(name)) => {
             let body = read_body(req).await?;
-            patch_request(cluster, &t, &ns, &name, &content_type, &body, &opts)
-                .map(|o| json_response(StatusCode::OK, &o))
+            patch_request(
+                cluster,
+                &t,
+                &ns,
+                &name,
+                &content_type,
+                &body,
+                &opts,
+                p.force,
+            )
+            .map(|o| json_response(StatusCode::OK, &o))
         }
         (Method::DELETE, Some(name)) => {
             let body = read_body(req).await?;
@@ -952,67 +989,82 @@ fn scale_update(
     Ok(json_response(StatusCode::OK, &scale_of(&obj)))
 }
 
+/// Applies a merge, strategic or JSON patch to `doc`.
+fn patch_doc(
+    ct: &str,
+    doc: &mut Value,
+    patch_body: &Value,
+    t: &Target,
+    name: &str,
+) -> Result<(), ApiError> {
+    match ct {
+        "application/merge-patch+json" => patch::merge(doc, patch_body),
+        "application/strategic-merge-patch+json" => patch::strategic(doc, patch_body),
+        "application/json-patch+json" => {
+            let ops = patch_body.as_array().map_or(0, Vec::len);
+            if ops > MAX_JSON_PATCH_OPERATIONS {
+                return Err(ApiError::too_large(format_args!(
+                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {ops}"
+                )));
+            }
+            let mut copy = doc.clone();
+            patch::json_patch(&mut copy, patch_body).map_err(|e| {
+                ApiError::invalid(
+                    &t.rt,
+                    name,
+                    vec![super::status::Cause {
+                        reason: "FieldValueInvalid",
+                        field: "patch".into(),
+                        message: e,
+                    }],
+                )
+            })?;
+            *doc = copy;
+        }
+        other => return Err(ApiError::unsupported_media(other)),
+    }
+    Ok(())
+}
+
+/// An apply's configuration names the kind and version of the path it is sent to
+/// (kube-apiserver's version check: `invalid object type: apps/v2, Kind=Deployment`).
+fn check_applied_kind(t: &Target, config: &Value) -> Result<(), ApiError> {
+    let api_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version == t.rt.group_version(&t.version) && kind == t.rt.kind {
+        return Ok(());
+    }
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    Err(ApiError::bad_request(format!(
+        "invalid object type: {group}/{version}, Kind={kind}"
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn patch_request(
     cluster: &Cluster,
     t: &Target,
     ns: &str,
     name: &str,
-    content_type: &str,
+    ct: &str,
     body: &[u8],
     opts: &WriteOptions,
+    force: Option<bool>,
 ) -> Result<Value, ApiError> {
-    let ct = content_type.split(';').next().unwrap_or("").trim();
+    const TYPES: &[&str] = &[
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/json-patch+json",
+        "application/apply-patch+yaml",
+        "application/apply-patch+cbor",
+    ];
+    if !TYPES.contains(&ct) {
+        return Err(ApiError::unsupported_media(ct));
+    }
     let patch_body = parse_json(body)?;
-    let apply_patch = |doc: &mut Value| -> Result<(), ApiError> {
-        match ct {
-            "application/merge-patch+json" => patch::merge(doc, &patch_body),
-            "application/strategic-merge-patch+json" => patch::strategic(doc, &patch_body),
-            "application/json-patch+json" => {
-                let ops = patch_body.as_array().map_or(0, Vec::len);
-                if ops > MAX_JSON_PATCH_OPERATIONS {
-                    return Err(ApiError::too_large_message(format!(
-                        "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {ops}"
-                    )));
-                }
-                let mut copy = doc.clone();
-                patch::json_patch(&mut copy, &patch_body).map_err(|e| {
-                    ApiError::invalid(
-                        &t.rt,
-                        name,
-                        vec![super::status::Cause {
-                            reason: "FieldValueInvalid",
-                            field: "patch".into(),
-                            message: e,
-                        }],
-                    )
-                })?;
-                *doc = copy;
-            }
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
-                if !patch_body.is_object() {
-                    return Err(ApiError::bad_request("an apply patch must be an object"));
-                }
-                let manager = opts.field_manager.as_deref().unwrap_or("unknown");
-                let entries = doc
-                    .pointer("/metadata/managedFields")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                let applies = entries.iter().filter(|e| e["operation"] == "Apply");
-                let (mine, others): (Vec<&Value>, Vec<&Value>) =
-                    applies.partition(|e| e["manager"] == manager);
-                let others: Vec<&Value> = others.iter().map(|e| &e["fieldsV1"]).collect();
-                let fields = patch::field_set(&patch_body);
-                patch::apply(doc, &patch_body);
-                if let Some(prev) = mine.first() {
-                    patch::remove_disowned(doc, &prev["fieldsV1"], &fields, &others);
-                }
-                record_apply(doc, manager, fields);
-            }
-            other => return Err(ApiError::unsupported_media(other)),
-        }
-        Ok(())
-    };
     if ct == "application/json-patch+json" && !patch_body.is_array() {
         return Err(ApiError::bad_request(
             "a JSON patch must be an array of operations",
@@ -1022,13 +1074,18 @@ fn patch_request(
         return Err(ApiError::bad_request("a patch must be a JSON object"));
     }
     if t.sub.as_deref() == Some("scale") {
+        // The Scale is patched, then its replicas written to the object: an update of
+        // the `scale` subresource, applies included.
         let old = cluster.get(&t.rt, ns, name)?;
         let mut s = scale_of(&old);
-        apply_patch(&mut s)?;
+        if is_apply(ct) {
+            patch::apply(&mut s, &patch_body);
+        } else {
+            patch_doc(ct, &mut s, &patch_body, t, name)?;
+        }
         let replicas = s.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
         let rv = patch_body.pointer("/metadata/resourceVersion").cloned();
-        let r = scale_update(cluster, t, ns, name, opts, replicas, rv)?;
-        let _ = r;
+        scale_update(cluster, t, ns, name, opts, replicas, rv)?;
         return Ok(scale_of(&cluster.get(&t.rt, ns, name)?));
     }
     let part = if t.sub.as_deref() == Some("status") {
@@ -1036,24 +1093,32 @@ fn patch_request(
     } else {
         Part::Main
     };
-    let is_apply = ct.starts_with("application/apply-patch");
-    // An apply records its own managedFields entry (with the field set).
-    let opts = &WriteOptions {
-        field_manager: if is_apply {
-            None
-        } else {
-            opts.field_manager.clone()
-        },
+    if !is_apply(ct) {
+        // A resourceVersion the patch leaves in place is the stored one; one it sets
+        // is a precondition, checked as an update's.
+        let obj = cluster.modify(&t.rt, ns, name, part, opts, false, |old| {
+            let mut doc = old.clone();
+            patch_doc(ct, &mut doc, &patch_body, t, name)?;
+            Ok(doc)
+        })?;
+        return Ok(present(t, obj));
+    }
+    check_applied_kind(t, &patch_body)?;
+    let manager = opts.field_manager.clone().unwrap_or_default();
+    let writer = Writer {
+        manager: &manager,
+        subresource: t.sub.as_deref().unwrap_or(""),
+        scope: Scope::of(t.rt.status, part),
+    };
+    // The apply records its own managedFields entry.
+    let opts = WriteOptions {
+        field_manager: None,
+        applied: true,
         ..opts.clone()
     };
-    let obj = cluster.modify(&t.rt, ns, name, part, opts, is_apply, |old| {
-        let mut doc = old.clone();
-        if let Some(m) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
-            // A patch only conflicts when it carries a resourceVersion itself.
-            m.remove("resourceVersion");
-        }
-        apply_patch(&mut doc)?;
-        Ok(doc)
+    let force = force.unwrap_or(false);
+    let obj = cluster.modify(&t.rt, ns, name, part, &opts, true, |old| {
+        managed_fields::apply(old, &patch_body, &writer, force)
     })?;
     Ok(present(t, obj))
 }

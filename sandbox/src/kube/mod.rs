@@ -6,8 +6,10 @@
 //! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
 //! `objects` (the write path every client and controller goes through: metadata,
 //! defaults, validation, finalizers), `admission` (defaulting, 422 rules, strict field
-//! checks), `api` (HTTP), `controllers`, `patch`, `selector`, `table` (server-side
-//! printing), `protobuf` (the writes of kubectl's typed clients).
+//! checks), `decoding` (typed decoding and size limits), `query` (request parameters),
+//! `managed_fields` (server-side apply's ownership), `api` (HTTP), `controllers`,
+//! `patch`, `selector`, `table` (server-side printing), `protobuf` (the writes of
+//! kubectl's typed clients).
 //!
 //! Choices, and why:
 //! - Discovery is served both ways: aggregated (`apidiscovery.k8s.io/v2`, what kubectl
@@ -25,10 +27,11 @@
 //! - kubectl's typed clients (`create namespace|deployment|job|ingress|configmap|secret`,
 //!   `expose`, `run`, `create role...`) write protobuf and cannot fall back to JSON, so
 //!   those kinds are decoded from protobuf; answers are always JSON, which they accept.
-//! - Server-side apply merges the applied configuration strategically and records each
-//!   applier's field set in managedFields (FieldsV1); a field an applier stops sending is
-//!   removed unless another applier still sets it. There are no apply conflicts: every
-//!   apply behaves as if forced.
+//! - Field ownership is kept in managedFields as kube-apiserver keeps it
+//!   (`managed_fields`): every API write records its manager's fields, a server-side
+//!   apply that would change another manager's field is a 409 Conflict unless
+//!   `force=true`, and a field an applier stops sending is removed unless another
+//!   manager still owns it. The sandbox's own controllers are not recorded.
 //! - Deleting a pod removes it at once (no graceful termination); finalizers are honoured.
 //! - Request bodies are JSON (or protobuf, as above): `application/yaml` gets 415, and an
 //!   `application/apply-patch+yaml` body must be JSON, which is what kubectl and kube-rs send.
@@ -37,6 +40,7 @@ mod admission;
 mod api;
 mod controllers;
 mod decoding;
+pub(crate) mod managed_fields;
 mod objects;
 pub(crate) mod patch;
 pub(crate) mod protobuf;

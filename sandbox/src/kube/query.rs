@@ -5,7 +5,8 @@
 
 use axum::http::Method;
 
-use super::status::ApiError;
+use super::managed_fields::MAX_MANAGER_BYTES;
+use super::status::{ApiError, Cause};
 
 /// Go's `strconv.ParseBool`, which the parameter codec uses.
 pub fn boolean(v: &str) -> Result<bool, ApiError> {
@@ -60,8 +61,11 @@ pub fn dry_run(method: &Method, v: &str) -> Result<bool, ApiError> {
     }
     Err(ApiError::invalid_options(
         options_kind(method),
-        "dryRun",
-        format!("Unsupported value: []string{{{v:?}}}: supported values: \"All\""),
+        Cause {
+            reason: "FieldValueNotSupported",
+            field: "dryRun".into(),
+            message: format!("Unsupported value: []string{{{v:?}}}: supported values: \"All\""),
+        },
     ))
 }
 
@@ -72,8 +76,7 @@ pub fn field_validation(method: &Method, v: &str) -> Result<bool, ApiError> {
         "" | "Ignore" | "Warn" => Ok(false),
         _ => Err(ApiError::invalid_options(
             options_kind(method),
-            "fieldValidation",
-            format!("Unsupported value: {v:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""),
+            Cause::not_supported("fieldValidation", v, &["Ignore", "Strict", "Warn"]),
         )),
     }
 }
@@ -84,12 +87,57 @@ pub fn propagation(v: &str) -> Result<String, ApiError> {
         "Orphan" | "Background" | "Foreground" => Ok(v.to_string()),
         _ => Err(ApiError::invalid_options(
             "DeleteOptions",
-            "propagationPolicy",
-            format!(
-                "Unsupported value: {v:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            Cause::not_supported(
+                "propagationPolicy",
+                v,
+                &["Foreground", "Background", "Orphan"],
             ),
         )),
     }
+}
+
+/// The write options a patch's type constrains (`ValidatePatchOptions`): an apply must
+/// name its manager, and `force` is for applies only (even `force=false`).
+pub fn patch_options(
+    apply: bool,
+    field_manager: &str,
+    force: Option<bool>,
+) -> Result<(), ApiError> {
+    if apply && field_manager.is_empty() {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            Cause::required("fieldManager", "is required for apply patch"),
+        ));
+    }
+    if !apply && force.is_some() {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            Cause::forbidden("force", "may not be specified for non-apply patch"),
+        ));
+    }
+    Ok(())
+}
+
+/// `fieldManager`: at most 128 bytes, printable characters only
+/// (`ValidateFieldManager`).
+pub fn field_manager(method: &Method, v: &str) -> Result<String, ApiError> {
+    if v.len() > MAX_MANAGER_BYTES {
+        return Err(ApiError::invalid_options(
+            options_kind(method),
+            Cause::too_long("fieldManager", MAX_MANAGER_BYTES),
+        ));
+    }
+    if let Some((i, c)) = v.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(ApiError::invalid_options(
+            options_kind(method),
+            Cause::invalid(
+                "fieldManager",
+                &v.escape_default().to_string(),
+                &format!("invalid character U+{:04X} (at position {i})", c as u32),
+            ),
+        ));
+    }
+    Ok(v.to_string())
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@ mod admission;
 mod api;
 mod controllers;
 mod decoding;
+mod go_types;
 pub(crate) mod managed_fields;
 mod objects;
 pub(crate) mod patch;

@@ -212,11 +212,11 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         if opts.strict
-            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+            && let Some(e) = decoding::strict_decoding_error(rt, &obj)
         {
             return Err(ApiError::bad_request(e));
         }
-        admission::prune_unknown(rt, &mut obj);
+        decoding::prune_unknown(rt, &mut obj);
         check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, None, store);
         opts.record(rt, Part::Main, None, &mut obj);
@@ -378,11 +378,11 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         if opts.strict
-            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+            && let Some(e) = decoding::strict_decoding_error(rt, &obj)
         {
             return Err(ApiError::bad_request(e));
         }
-        admission::prune_unknown(rt, &mut obj);
+        decoding::prune_unknown(rt, &mut obj);
         check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, Some(old), store);
         if spec_part(&obj) != spec_part(old) {

@@ -7,47 +7,12 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::names;
 use super::objects::set_path;
 use super::resources::ResourceType;
 use super::selector;
 use super::status::Cause;
 use super::store::Store;
-
-const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
-const QUALIFIED_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
-}
-
-fn is_qualified_name(s: &str) -> bool {
-    match s.split_once('/') {
-        Some((prefix, name)) => {
-            is_dns_subdomain(prefix) && !name.is_empty() && is_label_value(name)
-        }
-        None => !s.is_empty() && is_label_value(s),
-    }
-}
 
 /// Validates an object about to be stored. `name` is the final name.
 pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
@@ -56,59 +21,7 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if name.is_empty() {
-        causes.push(Cause::required(
-            "metadata.name",
-            "name or generateName is required",
-        ));
-    } else if rt.group == "rbac.authorization.k8s.io" {
-        if name.contains('/') || name.contains('%') || name == "." || name == ".." {
-            causes.push(Cause::invalid(
-                "metadata.name",
-                name,
-                "may not contain '/' or '%'",
-            ));
-        }
-    } else if matches!(rt.plural.as_str(), "namespaces" | "services") {
-        if !is_dns_label(name) {
-            causes.push(Cause::invalid("metadata.name", name, LABEL_MSG));
-        }
-    } else if !is_dns_subdomain(name) {
-        causes.push(Cause::invalid("metadata.name", name, SUBDOMAIN_MSG));
-    }
-    for field in ["labels", "annotations"] {
-        let Some(map) = obj.pointer(&format!("/metadata/{field}")) else {
-            continue;
-        };
-        let Some(map) = map.as_object() else {
-            causes.push(Cause::invalid(
-                &format!("metadata.{field}"),
-                &map.to_string(),
-                "must be a map of strings",
-            ));
-            continue;
-        };
-        for (k, v) in map {
-            if !is_qualified_name(k) {
-                causes.push(Cause::invalid(
-                    &format!("metadata.{field}"),
-                    k,
-                    QUALIFIED_MSG,
-                ));
-            }
-            match v.as_str() {
-                Some(v) if field == "labels" && !is_label_value(v) => {
-                    causes.push(Cause::invalid("metadata.labels", v, LABEL_VALUE_MSG))
-                }
-                Some(_) => {}
-                None => causes.push(Cause::invalid(
-                    &format!("metadata.{field}"),
-                    &v.to_string(),
-                    "must be a string",
-                )),
-            }
-        }
-    }
+    validate_metadata(rt, obj, name, &mut causes);
     causes.extend(super::decoding::size_causes(rt, obj));
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
@@ -137,6 +50,85 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         _ => {}
     }
     causes
+}
+
+/// Causes for every message of `check` on `value`, at `field`.
+fn each(causes: &mut Vec<Cause>, field: &str, value: &str, messages: Vec<String>) {
+    causes.extend(messages.iter().map(|m| Cause::invalid(field, value, m)));
+}
+
+/// `ValidateObjectMeta`: the name (and generateName prefix) in the syntax the kind
+/// requires, label and annotation keys, label values, finalizers.
+fn validate_metadata(rt: &ResourceType, obj: &Value, name: &str, causes: &mut Vec<Cause>) {
+    let syntax: fn(&str) -> Vec<String> = match (rt.group.as_str(), rt.plural.as_str()) {
+        ("rbac.authorization.k8s.io", _) => path_segment,
+        ("", "namespaces") => names::dns1123_label,
+        ("", "services") => names::dns1035_label,
+        _ => names::dns1123_subdomain,
+    };
+    let meta = |k: &str| obj.pointer(&format!("/metadata/{k}"));
+    if let Some(prefix) = meta("generateName")
+        .and_then(Value::as_str)
+        .filter(|g| !g.is_empty())
+    {
+        each(
+            causes,
+            "metadata.generateName",
+            prefix,
+            syntax(&names::as_prefix(prefix)),
+        );
+    }
+    if name.is_empty() {
+        causes.push(Cause::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
+    } else {
+        each(causes, "metadata.name", name, syntax(name));
+    }
+    for (k, v) in meta("labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        each(causes, "metadata.labels", k, names::qualified_name(k));
+        if let Some(v) = v.as_str() {
+            each(causes, "metadata.labels", v, names::label_value(v));
+        }
+    }
+    for k in meta("annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        each(
+            causes,
+            "metadata.annotations",
+            k,
+            names::qualified_name(&k.to_lowercase()),
+        );
+    }
+    for f in meta("finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        each(causes, "metadata.finalizers", f, names::qualified_name(f));
+    }
+}
+
+/// RBAC names only need to be usable as one path segment.
+fn path_segment(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(*c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
 }
 
 fn validate_workload(obj: &Value, causes: &mut Vec<Cause>) {
@@ -193,12 +185,9 @@ fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) 
                 let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                 if name.is_empty() {
                     causes.push(Cause::required(&format!("{path}.containers[{i}].name"), ""));
-                } else if !is_dns_label(name) {
-                    causes.push(Cause::invalid(
-                        &format!("{path}.containers[{i}].name"),
-                        name,
-                        LABEL_MSG,
-                    ));
+                } else {
+                    let field = format!("{path}.containers[{i}].name");
+                    each(causes, &field, name, names::dns1123_label(name));
                 }
                 if c.get("image")
                     .and_then(Value::as_str)
@@ -785,13 +774,5 @@ mod tests {
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi!"), "aGkh");
         assert_eq!(base64(b"a"), "YQ==");
-    }
-
-    #[test]
-    fn names_and_labels() {
-        assert!(is_dns_subdomain("py-az.example"));
-        assert!(!is_dns_subdomain("Py_az"));
-        assert!(is_qualified_name("app.kubernetes.io/name"));
-        assert!(!is_label_value("bad value!"));
     }
 }

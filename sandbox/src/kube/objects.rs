@@ -9,7 +9,10 @@ use super::resources::{self, ResourceType};
 use super::status::ApiError;
 use super::store::{EventType, Store, meta_str};
 use super::{Cluster, time};
-use super::{admission, decoding};
+use super::{admission, decoding, immutable};
+
+/// How much of `generateName` a generated name keeps: 63 less the 5 random characters.
+const MAX_GENERATED_PREFIX: usize = 58;
 
 /// Options shared by writes.
 #[derive(Debug, Clone, Default)]
@@ -190,7 +193,10 @@ impl Cluster {
             .is_empty()
             && !generate.is_empty()
         {
-            meta["name"] = json!(format!("{generate}{}", time::suffix(5)));
+            // At most 58 characters of the prefix, so the name fits 63 (apimachinery's
+            // `SimpleNameGenerator`).
+            let prefix: String = generate.chars().take(MAX_GENERATED_PREFIX).collect();
+            meta["name"] = json!(format!("{prefix}{}", time::suffix(5)));
         }
         let meta = meta.as_object_mut().expect("object");
         for k in [
@@ -393,7 +399,8 @@ impl Cluster {
             obj["metadata"]["generation"] = json!(g + 1);
         }
         opts.record(rt, part, Some(old), &mut obj);
-        let causes = admission::validate(rt, &obj);
+        let mut causes = admission::validate(rt, &obj);
+        causes.extend(immutable::update_causes(rt, old, &obj));
         if !causes.is_empty() {
             return Err(ApiError::invalid(rt, &name, causes));
         }

@@ -78,14 +78,20 @@ impl ApiError {
     }
 
     pub fn invalid(rt: &ResourceType, name: &str, causes: Vec<Cause>) -> ApiError {
+        ApiError::invalid_in(&rt.group, &rt.kind, name, causes)
+    }
+
+    /// 422 Invalid for object `name` of `kind` in `group`, as `NewInvalid` words it: one
+    /// cause inline, several as a bracketed list.
+    fn invalid_in(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
         let summary: Vec<String> = causes
             .iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect();
-        let kind_group = if rt.group.is_empty() {
-            rt.kind.clone()
+        let kind_group = if group.is_empty() {
+            kind.to_string()
         } else {
-            format!("{}.{}", rt.kind, rt.group)
+            format!("{kind}.{group}")
         };
         let message = if summary.len() == 1 {
             format!("{kind_group} \"{name}\" is invalid: {}", summary[0])
@@ -97,7 +103,7 @@ impl ApiError {
         };
         let mut e = ApiError::new(422, "Invalid", message);
         e.details = Some(json!({
-            "name": name, "group": rt.group, "kind": rt.kind,
+            "name": name, "group": group, "kind": kind,
             "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>(),
         }));
         e
@@ -105,20 +111,8 @@ impl ApiError {
 
     /// A request option the server refuses, as kube-apiserver's handlers report it:
     /// 422 `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ...`.
-    pub fn invalid_options(kind: &str, cause: Cause) -> ApiError {
-        let mut e = ApiError::new(
-            422,
-            "Invalid",
-            format!(
-                "{kind}.meta.k8s.io \"\" is invalid: {}: {}",
-                cause.field, cause.message
-            ),
-        );
-        e.details = Some(json!({
-            "name": "", "group": "meta.k8s.io", "kind": kind,
-            "causes": [{"reason": cause.reason, "message": cause.message, "field": cause.field}],
-        }));
-        e
+    pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> ApiError {
+        ApiError::invalid_in("meta.k8s.io", kind, "", causes)
     }
 
     /// A 409 whose causes say which fields conflict (server-side apply's), without the

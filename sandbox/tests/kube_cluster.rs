@@ -924,6 +924,63 @@ mod kube {
         );
     }
 
+    /// What kubectl shows for the refusals of typed decoding (a value of the wrong type,
+    /// Secret data that is not base64) and of immutable fields, and that nothing of
+    /// them is stored.
+    #[test]
+    fn kubectl_shows_typed_decoding_and_immutable_field_errors() {
+        let sb = Sandbox::start();
+        let write = |name: &str, text: &str| {
+            let path = sb.dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let deploy = |replicas: &str, app: &str| {
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: {replicas}\n  selector:\n    matchLabels:\n      app: {app}\n  template:\n    metadata:\n      labels:\n        app: {app}\n    spec:\n      containers:\n      - name: c\n        image: nginx\n        ports:\n        - containerPort: 80\n"
+            )
+        };
+        let (ok, _, err) =
+            sb.kubectl(&["apply", "-f", &write("typed.yaml", &deploy("\"3\"", "a"))]);
+        assert!(!ok);
+        assert!(
+            err.contains(r#"Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"#),
+            "{err}"
+        );
+        let (ok, _, _) = sb.kubectl(&["get", "deploy", "web"]);
+        assert!(!ok, "the refused deployment was stored");
+        let secret =
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  password: hunter2\n";
+        let (ok, _, err) = sb.kubectl(&["apply", "-f", &write("secret.yaml", secret)]);
+        assert!(
+            !ok && err.contains(r#"Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 4"#),
+            "{err}"
+        );
+        sb.ok(&["apply", "-f", &write("web.yaml", &deploy("1", "a"))]);
+        for flags in [&[][..], &["--server-side", "--force-conflicts"][..]] {
+            let mut args = vec!["apply"];
+            args.extend_from_slice(flags);
+            let file = write("moved.yaml", &deploy("1", "b"));
+            args.extend(["-f", file.as_str()]);
+            let (ok, _, err) = sb.kubectl(&args);
+            assert!(!ok, "{flags:?}");
+            assert!(
+                err.contains(r#"spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":"b"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable"#),
+                "{flags:?}: {err}"
+            );
+        }
+        assert_eq!(
+            sb.ok(&[
+                "get",
+                "deploy",
+                "web",
+                "-o",
+                "jsonpath={.spec.selector.matchLabels.app}"
+            ]),
+            "a"
+        );
+    }
+
     #[test]
     fn every_patch_type() {
         let sb = Sandbox::start();

@@ -134,7 +134,12 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             "resourceVersionMatch" => p.resource_version_match = Some(v),
             "allowWatchBookmarks" => p.bookmarks = query::boolean(&v)?,
             "dryRun" => p.dry_run = query::dry_run(req.method(), &v)?,
-            "fieldManager" => p.field_manager = Some(query::field_manager(req.method(), &v)?),
+            // Only the options of a write have a manager to validate.
+            "fieldManager"
+                if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) =>
+            {
+                p.field_manager = Some(query::field_manager(req.method(), &v)?)
+            }
             "force" => p.force = Some(query::boolean(&v)?),
             "fieldValidation" => p.strict = query::field_validation(req.method(), &v)?,
             // kube-apiserver treats a limit of 0 or less as no limit.

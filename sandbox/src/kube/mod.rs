@@ -5,9 +5,11 @@
 //!
 //! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
 //! `objects` (the write path every client and controller goes through: metadata,
-//! defaults, validation, finalizers), `admission` (defaulting, 422 rules, strict field
-//! checks), `decoding` (typed decoding and size limits), `query` (request parameters),
-//! `managed_fields` (server-side apply's ownership), `api` (HTTP), `controllers`,
+//! defaults, validation, finalizers), `decoding` (typed decoding, unknown fields, size
+//! limits) over `go_types` (the built-in kinds' Go types), `admission` (defaulting, 422
+//! rules, custom resources' schemas), `names` (name and label syntax), `immutable`
+//! (what an update may not change), `query` (request parameters), `managed_fields`
+//! (field ownership and server-side apply's conflicts), `api` (HTTP), `controllers`,
 //! `patch`, `selector`, `table` (server-side printing), `protobuf` (the writes of
 //! kubectl's typed clients).
 //!
@@ -21,6 +23,10 @@
 //!   its default `--validate=strict` and the server answers unknown fields of the built-in
 //!   kinds with the same "strict decoding error" a real API server gives. The documents
 //!   carry no schemas, so `kubectl explain` does not work.
+//! - Built-in kinds are decoded as kube-apiserver decodes them into their Go types: a
+//!   value of the wrong JSON type is a 400 with Go's unmarshal error, never stored. The
+//!   types are a table (`go_types`) rather than the OpenAPI schemas, which the sandbox
+//!   does not serve; the kinds not in it only have their metadata checked.
 //! - Custom resources are pruned, defaulted and type-checked against their CRD's
 //!   structural `openAPIV3Schema` (storage version; no conversion between versions, no
 //!   CEL rules, no format or length checks).

@@ -90,14 +90,16 @@ impl Element {
         }
     }
 
-    /// Whether list item `item` is the one this element names.
+    /// Whether list item `item` is the one this element names (by the JSON text its
+    /// keys or value are held as).
     fn names(&self, item: &Value) -> bool {
+        let text = |v: &Value| v.to_string();
         match self {
             Element::Field(_) => false,
             Element::Key(pairs) => pairs
                 .iter()
-                .all(|(k, v)| patch::key_value(item, k).is_some_and(|x| x.to_string() == *v)),
-            Element::Value(v) => item.to_string() == *v,
+                .all(|(k, v)| patch::key_value(item, k).is_some_and(|x| text(&x) == *v)),
+            Element::Value(v) => text(item) == *v,
         }
     }
 }

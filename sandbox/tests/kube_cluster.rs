@@ -1253,7 +1253,10 @@ mod kube {
         );
         assert_eq!(page["items"].as_array().unwrap().len(), 3);
         // With a selector kube-apiserver cannot count what remains, and says nothing.
-        assert!(page["metadata"].get("remainingItemCount").is_none(), "{page}");
+        assert!(
+            page["metadata"].get("remainingItemCount").is_none(),
+            "{page}"
+        );
         let token = page["metadata"]["continue"].as_str().unwrap();
         let (_, rest) = sb.curl(
             "GET",

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 use crate::aws::sigv4::{self, AuthError, SignedRequest};
 use crate::dataplane::dns::wire::{self, Answer, RData, Rcode, Record};
 use crate::dataplane::http1::{self, BodyError, Conn, Framing, Head, HeadRead, Kind};
-use crate::kube::{patch, protobuf};
+use crate::kube::{managed_fields, patch, protobuf};
 
 /// A fuzz target's body: any bytes in, never a panic.
 pub type Body = fn(&[u8]);
@@ -412,9 +412,20 @@ pub fn patch(data: &[u8]) {
     let mut patched = doc.clone();
     let _ = patch::json_patch(&mut patched, &patch);
 
-    let old = patch::field_set(&doc);
-    let new = patch::field_set(&applied);
-    patch::remove_disowned(&mut applied, &old, &new, &[&strategic]);
+    // Field ownership: the document applied by one manager, then the patch by another
+    // (a conflict or a takeover), then the document again.
+    let writer = |manager| managed_fields::Writer {
+        manager,
+        subresource: "",
+        scope: managed_fields::Scope::Main,
+    };
+    if let Ok(first) = managed_fields::apply(&serde_json::json!({}), &doc, &writer("a"), false) {
+        for force in [false, true] {
+            if let Ok(second) = managed_fields::apply(&first, &patch, &writer("b"), force) {
+                let _ = managed_fields::apply(&second, &doc, &writer("a"), false);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,52 +1,18 @@
 //! What the API server does to an object before storing it: defaulting (the fields a
 //! real server fills in, such as a Service's clusterIP and nodePorts) and validation
-//! (the 422 Invalid rules clients rely on: names, labels, selectors, required fields).
+//! (the 422 Invalid rules clients rely on: names, labels, selectors, required fields),
+//! and custom resources checked against their CRD's schema.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
+use super::names;
 use super::objects::set_path;
 use super::resources::ResourceType;
 use super::selector;
 use super::status::Cause;
 use super::store::Store;
-
-const SUBDOMAIN_MSG: &str = "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
-const LABEL_MSG: &str = "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')";
-const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
-const QUALIFIED_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
-
-fn is_dns_label(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !s.starts_with('-')
-        && !s.ends_with('-')
-}
-
-fn is_dns_subdomain(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns_label)
-}
-
-fn is_label_value(s: &str) -> bool {
-    s.is_empty()
-        || (s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-            && s.as_bytes()[0].is_ascii_alphanumeric()
-            && s.as_bytes()[s.len() - 1].is_ascii_alphanumeric())
-}
-
-fn is_qualified_name(s: &str) -> bool {
-    match s.split_once('/') {
-        Some((prefix, name)) => {
-            is_dns_subdomain(prefix) && !name.is_empty() && is_label_value(name)
-        }
-        None => !s.is_empty() && is_label_value(s),
-    }
-}
 
 /// Validates an object about to be stored. `name` is the final name.
 pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
@@ -55,59 +21,7 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         .pointer("/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or("");
-    if name.is_empty() {
-        causes.push(Cause::required(
-            "metadata.name",
-            "name or generateName is required",
-        ));
-    } else if rt.group == "rbac.authorization.k8s.io" {
-        if name.contains('/') || name.contains('%') || name == "." || name == ".." {
-            causes.push(Cause::invalid(
-                "metadata.name",
-                name,
-                "may not contain '/' or '%'",
-            ));
-        }
-    } else if matches!(rt.plural.as_str(), "namespaces" | "services") {
-        if !is_dns_label(name) {
-            causes.push(Cause::invalid("metadata.name", name, LABEL_MSG));
-        }
-    } else if !is_dns_subdomain(name) {
-        causes.push(Cause::invalid("metadata.name", name, SUBDOMAIN_MSG));
-    }
-    for field in ["labels", "annotations"] {
-        let Some(map) = obj.pointer(&format!("/metadata/{field}")) else {
-            continue;
-        };
-        let Some(map) = map.as_object() else {
-            causes.push(Cause::invalid(
-                &format!("metadata.{field}"),
-                &map.to_string(),
-                "must be a map of strings",
-            ));
-            continue;
-        };
-        for (k, v) in map {
-            if !is_qualified_name(k) {
-                causes.push(Cause::invalid(
-                    &format!("metadata.{field}"),
-                    k,
-                    QUALIFIED_MSG,
-                ));
-            }
-            match v.as_str() {
-                Some(v) if field == "labels" && !is_label_value(v) => {
-                    causes.push(Cause::invalid("metadata.labels", v, LABEL_VALUE_MSG))
-                }
-                Some(_) => {}
-                None => causes.push(Cause::invalid(
-                    &format!("metadata.{field}"),
-                    &v.to_string(),
-                    "must be a string",
-                )),
-            }
-        }
-    }
+    validate_metadata(rt, obj, name, &mut causes);
     causes.extend(super::decoding::size_causes(rt, obj));
     match (rt.group.as_str(), rt.plural.as_str()) {
         ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") => {
@@ -136,6 +50,85 @@ pub fn validate(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         _ => {}
     }
     causes
+}
+
+/// Causes for every message of `check` on `value`, at `field`.
+fn each(causes: &mut Vec<Cause>, field: &str, value: &str, messages: Vec<String>) {
+    causes.extend(messages.iter().map(|m| Cause::invalid(field, value, m)));
+}
+
+/// `ValidateObjectMeta`: the name (and generateName prefix) in the syntax the kind
+/// requires, label and annotation keys, label values, finalizers.
+fn validate_metadata(rt: &ResourceType, obj: &Value, name: &str, causes: &mut Vec<Cause>) {
+    let syntax: fn(&str) -> Vec<String> = match (rt.group.as_str(), rt.plural.as_str()) {
+        ("rbac.authorization.k8s.io", _) => path_segment,
+        ("", "namespaces") => names::dns1123_label,
+        ("", "services") => names::dns1035_label,
+        _ => names::dns1123_subdomain,
+    };
+    let meta = |k: &str| obj.pointer(&format!("/metadata/{k}"));
+    if let Some(prefix) = meta("generateName")
+        .and_then(Value::as_str)
+        .filter(|g| !g.is_empty())
+    {
+        each(
+            causes,
+            "metadata.generateName",
+            prefix,
+            syntax(&names::as_prefix(prefix)),
+        );
+    }
+    if name.is_empty() {
+        causes.push(Cause::required(
+            "metadata.name",
+            "name or generateName is required",
+        ));
+    } else {
+        each(causes, "metadata.name", name, syntax(name));
+    }
+    for (k, v) in meta("labels")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        each(causes, "metadata.labels", k, names::qualified_name(k));
+        if let Some(v) = v.as_str() {
+            each(causes, "metadata.labels", v, names::label_value(v));
+        }
+    }
+    for k in meta("annotations")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| k)
+    {
+        each(
+            causes,
+            "metadata.annotations",
+            k,
+            names::qualified_name(&k.to_lowercase()),
+        );
+    }
+    for f in meta("finalizers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        each(causes, "metadata.finalizers", f, names::qualified_name(f));
+    }
+}
+
+/// RBAC names only need to be usable as one path segment.
+fn path_segment(name: &str) -> Vec<String> {
+    if name == "." || name == ".." {
+        return vec![format!("may not be '{name}'")];
+    }
+    ["/", "%"]
+        .iter()
+        .filter(|c| name.contains(*c))
+        .map(|c| format!("may not contain '{c}'"))
+        .collect()
 }
 
 fn validate_workload(obj: &Value, causes: &mut Vec<Cause>) {
@@ -192,12 +185,9 @@ fn validate_pod_spec(spec: Option<&Value>, path: &str, causes: &mut Vec<Cause>) 
                 let name = c.get("name").and_then(Value::as_str).unwrap_or("");
                 if name.is_empty() {
                     causes.push(Cause::required(&format!("{path}.containers[{i}].name"), ""));
-                } else if !is_dns_label(name) {
-                    causes.push(Cause::invalid(
-                        &format!("{path}.containers[{i}].name"),
-                        name,
-                        LABEL_MSG,
-                    ));
+                } else {
+                    let field = format!("{path}.containers[{i}].name");
+                    each(causes, &field, name, names::dns1123_label(name));
                 }
                 if c.get("image")
                     .and_then(Value::as_str)
@@ -639,300 +629,6 @@ pub fn base64(input: &[u8]) -> String {
     out
 }
 
-/// The shape of the fields `fieldValidation=Strict` checks. Only levels whose Go types
-/// have no inlined members are listed (field names from k8s.io/api's generated.proto);
-/// below them (volumes, probes, affinity, ...) anything is accepted.
-enum Shape {
-    Any,
-    Obj(&'static [(&'static str, Shape)]),
-    List(&'static Shape),
-}
-
-use Shape::{Any, List, Obj};
-
-const META: Shape = Obj(&[
-    ("name", Any),
-    ("generateName", Any),
-    ("namespace", Any),
-    ("selfLink", Any),
-    ("uid", Any),
-    ("resourceVersion", Any),
-    ("generation", Any),
-    ("creationTimestamp", Any),
-    ("deletionTimestamp", Any),
-    ("deletionGracePeriodSeconds", Any),
-    ("labels", Any),
-    ("annotations", Any),
-    ("ownerReferences", Any),
-    ("finalizers", Any),
-    ("managedFields", Any),
-]);
-const CONTAINER_PORT: Shape = Obj(&[
-    ("name", Any),
-    ("hostPort", Any),
-    ("containerPort", Any),
-    ("protocol", Any),
-    ("hostIP", Any),
-]);
-const ENV_VAR: Shape = Obj(&[("name", Any), ("value", Any), ("valueFrom", Any)]);
-const CONTAINER: Shape = Obj(&[
-    ("name", Any),
-    ("image", Any),
-    ("command", Any),
-    ("args", Any),
-    ("workingDir", Any),
-    ("ports", List(&CONTAINER_PORT)),
-    ("envFrom", Any),
-    ("env", List(&ENV_VAR)),
-    ("resources", Any),
-    ("resizePolicy", Any),
-    ("restartPolicy", Any),
-    ("restartPolicyRules", Any),
-    ("volumeMounts", Any),
-    ("volumeDevices", Any),
-    ("livenessProbe", Any),
-    ("readinessProbe", Any),
-    ("startupProbe", Any),
-    ("lifecycle", Any),
-    ("terminationMessagePath", Any),
-    ("terminationMessagePolicy", Any),
-    ("imagePullPolicy", Any),
-    ("securityContext", Any),
-    ("stdin", Any),
-    ("stdinOnce", Any),
-    ("tty", Any),
-]);
-const POD_SPEC: Shape = Obj(&[
-    ("volumes", Any),
-    ("initContainers", List(&CONTAINER)),
-    ("containers", List(&CONTAINER)),
-    ("ephemeralContainers", Any),
-    ("restartPolicy", Any),
-    ("terminationGracePeriodSeconds", Any),
-    ("activeDeadlineSeconds", Any),
-    ("dnsPolicy", Any),
-    ("nodeSelector", Any),
-    ("serviceAccountName", Any),
-    ("serviceAccount", Any),
-    ("automountServiceAccountToken", Any),
-    ("nodeName", Any),
-    ("hostNetwork", Any),
-    ("hostPID", Any),
-    ("hostIPC", Any),
-    ("shareProcessNamespace", Any),
-    ("securityContext", Any),
-    ("imagePullSecrets", Any),
-    ("hostname", Any),
-    ("subdomain", Any),
-    ("affinity", Any),
-    ("schedulerName", Any),
-    ("tolerations", Any),
-    ("hostAliases", Any),
-    ("priorityClassName", Any),
-    ("priority", Any),
-    ("dnsConfig", Any),
-    ("readinessGates", Any),
-    ("runtimeClassName", Any),
-    ("enableServiceLinks", Any),
-    ("preemptionPolicy", Any),
-    ("overhead", Any),
-    ("topologySpreadConstraints", Any),
-    ("setHostnameAsFQDN", Any),
-    ("os", Any),
-    ("hostUsers", Any),
-    ("schedulingGates", Any),
-    ("resourceClaims", Any),
-    ("resources", Any),
-    ("hostnameOverride", Any),
-    ("schedulingGroup", Any),
-    ("evictionResponders", Any),
-]);
-const POD_TEMPLATE: Shape = Obj(&[("metadata", META), ("spec", POD_SPEC)]);
-const DEPLOYMENT_SPEC: Shape = Obj(&[
-    ("replicas", Any),
-    ("selector", Any),
-    ("template", POD_TEMPLATE),
-    ("strategy", Any),
-    ("minReadySeconds", Any),
-    ("revisionHistoryLimit", Any),
-    ("paused", Any),
-    ("progressDeadlineSeconds", Any),
-]);
-const REPLICA_SET_SPEC: Shape = Obj(&[
-    ("replicas", Any),
-    ("minReadySeconds", Any),
-    ("selector", Any),
-    ("template", POD_TEMPLATE),
-]);
-const SERVICE_PORT: Shape = Obj(&[
-    ("name", Any),
-    ("protocol", Any),
-    ("appProtocol", Any),
-    ("port", Any),
-    ("targetPort", Any),
-    ("nodePort", Any),
-]);
-const SERVICE_SPEC: Shape = Obj(&[
-    ("ports", List(&SERVICE_PORT)),
-    ("selector", Any),
-    ("clusterIP", Any),
-    ("clusterIPs", Any),
-    ("type", Any),
-    ("externalIPs", Any),
-    ("sessionAffinity", Any),
-    ("loadBalancerIP", Any),
-    ("loadBalancerSourceRanges", Any),
-    ("externalName", Any),
-    ("externalTrafficPolicy", Any),
-    ("healthCheckNodePort", Any),
-    ("publishNotReadyAddresses", Any),
-    ("sessionAffinityConfig", Any),
-    ("ipFamilies", Any),
-    ("ipFamilyPolicy", Any),
-    ("allocateLoadBalancerNodePorts", Any),
-    ("loadBalancerClass", Any),
-    ("internalTrafficPolicy", Any),
-    ("trafficDistribution", Any),
-]);
-const INGRESS_BACKEND: Shape = Obj(&[
-    (
-        "service",
-        Obj(&[
-            ("name", Any),
-            ("port", Obj(&[("name", Any), ("number", Any)])),
-        ]),
-    ),
-    ("resource", Any),
-]);
-const INGRESS_PATH: Shape = Obj(&[
-    ("path", Any),
-    ("pathType", Any),
-    ("backend", INGRESS_BACKEND),
-]);
-const INGRESS_SPEC: Shape = Obj(&[
-    ("ingressClassName", Any),
-    ("defaultBackend", INGRESS_BACKEND),
-    ("tls", Any),
-    (
-        "rules",
-        List(&Obj(&[
-            ("host", Any),
-            ("http", Obj(&[("paths", List(&INGRESS_PATH))])),
-        ])),
-    ),
-]);
-
-/// The fields every object has, then the kind's own.
-macro_rules! top {
-    ($($f:expr),* $(,)?) => {
-        &[("apiVersion", Any), ("kind", Any), ("metadata", META), $($f),*]
-    };
-}
-
-fn top_level(rt: &ResourceType) -> Option<Shape> {
-    let fields: &'static [(&'static str, Shape)] = match (rt.group.as_str(), rt.kind.as_str()) {
-        ("apps", "Deployment") => top!(("spec", DEPLOYMENT_SPEC), ("status", Any)),
-        ("apps", "ReplicaSet") => top!(("spec", REPLICA_SET_SPEC), ("status", Any)),
-        ("", "Pod") => top!(("spec", POD_SPEC), ("status", Any)),
-        ("", "Service") => top!(("spec", SERVICE_SPEC), ("status", Any)),
-        ("networking.k8s.io", "Ingress") => top!(("spec", INGRESS_SPEC), ("status", Any)),
-        ("", "ConfigMap") => top!(("data", Any), ("binaryData", Any), ("immutable", Any)),
-        ("", "Secret") => {
-            top!(
-                ("data", Any),
-                ("stringData", Any),
-                ("type", Any),
-                ("immutable", Any)
-            )
-        }
-        ("", "Namespace") => top!(("spec", Any), ("status", Any)),
-        ("", "ServiceAccount") => {
-            top!(
-                ("secrets", Any),
-                ("imagePullSecrets", Any),
-                ("automountServiceAccountToken", Any)
-            )
-        }
-        ("networking.k8s.io", "IngressClass") => top!(("spec", Any)),
-        ("rbac.authorization.k8s.io", "Role" | "ClusterRole") => {
-            top!(("rules", Any), ("aggregationRule", Any))
-        }
-        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => {
-            top!(("subjects", Any), ("roleRef", Any))
-        }
-        _ => return None,
-    };
-    Some(Obj(fields))
-}
-
-fn unknown_in(v: &Value, shape: &Shape, path: &str, out: &mut Vec<String>) {
-    match (shape, v) {
-        (Obj(fields), Value::Object(m)) => {
-            for (k, child) in m {
-                let p = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match fields.iter().find(|(name, _)| name == k) {
-                    Some((_, s)) => unknown_in(child, s, &p, out),
-                    None => out.push(p),
-                }
-            }
-        }
-        (List(item), Value::Array(a)) => {
-            for (i, x) in a.iter().enumerate() {
-                unknown_in(x, item, &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn prune_in(v: &mut Value, shape: &Shape) {
-    match (shape, v) {
-        (Obj(fields), Value::Object(m)) => {
-            m.retain(|k, _| fields.iter().any(|(name, _)| name == k));
-            for (k, child) in m.iter_mut() {
-                if let Some((_, s)) = fields.iter().find(|(name, _)| name == k) {
-                    prune_in(child, s);
-                }
-            }
-        }
-        (List(item), Value::Array(a)) => a.iter_mut().for_each(|x| prune_in(x, item)),
-        _ => {}
-    }
-}
-
-/// Without strict validation, unknown fields of built-in kinds are dropped, as the API
-/// server's decoder does.
-pub fn prune_unknown(rt: &ResourceType, obj: &mut Value) {
-    if let Some(shape) = top_level(rt) {
-        prune_in(obj, &shape);
-    }
-}
-
-/// `fieldValidation=Strict`: the fields of a built-in object that its type does not
-/// have, as the API server's strict decoding error names them.
-pub fn strict_decoding_error(rt: &ResourceType, obj: &Value) -> Option<String> {
-    let shape = top_level(rt)?;
-    let mut unknown = Vec::new();
-    unknown_in(obj, &shape, "", &mut unknown);
-    if unknown.is_empty() {
-        return None;
-    }
-    let list: Vec<String> = unknown
-        .iter()
-        .map(|u| format!("unknown field \"{u}\""))
-        .collect();
-    let version = &rt.versions[0];
-    Some(format!(
-        "{kind} in version \"{version}\" cannot be handled as a {kind}: strict decoding error: {}",
-        list.join(", "),
-        kind = rt.kind
-    ))
-}
-
 /// What checking a custom resource against its CRD's structural schema found.
 #[derive(Default)]
 pub struct SchemaReport {
@@ -1078,13 +774,5 @@ mod tests {
         assert_eq!(base64(b"hello"), "aGVsbG8=");
         assert_eq!(base64(b"hi!"), "aGkh");
         assert_eq!(base64(b"a"), "YQ==");
-    }
-
-    #[test]
-    fn names_and_labels() {
-        assert!(is_dns_subdomain("py-az.example"));
-        assert!(!is_dns_subdomain("Py_az"));
-        assert!(is_qualified_name("app.kubernetes.io/name"));
-        assert!(!is_label_value("bad value!"));
     }
 }

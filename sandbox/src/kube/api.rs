@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::objects::{DeleteOptions, Part, WriteOptions, record_apply, set_path};
+use super::managed_fields::{self, Scope, Writer};
+use super::objects::{DeleteOptions, Part, WriteOptions, set_path};
 use super::query;
 use super::resources::ResourceType;
 use super::selector::{self, Requirement};
@@ -86,10 +87,14 @@ struct Params {
     watch: bool,
     resource_version: Option<String>,
     timeout: Option<u64>,
-    send_initial: bool,
+    /// `sendInitialEvents`, whose mere presence matters to validation.
+    send_initial: Option<bool>,
+    resource_version_match: Option<String>,
     bookmarks: bool,
     dry_run: bool,
     field_manager: Option<String>,
+    /// `force`, which only an apply may carry.
+    force: Option<bool>,
     propagation: Option<String>,
     strict: bool,
     metadata_only: bool,
@@ -125,10 +130,17 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             "resourceVersion" => p.resource_version = Some(query::resource_version(v)?),
             // Negative is no timeout, as a Go duration of it would be.
             "timeoutSeconds" => p.timeout = u64::try_from(query::int64(&v)?).ok(),
-            "sendInitialEvents" => p.send_initial = query::boolean(&v)?,
+            "sendInitialEvents" => p.send_initial = Some(query::boolean(&v)?),
+            "resourceVersionMatch" => p.resource_version_match = Some(v),
             "allowWatchBookmarks" => p.bookmarks = query::boolean(&v)?,
             "dryRun" => p.dry_run = query::dry_run(req.method(), &v)?,
-            "fieldManager" => p.field_manager = Some(v),
+            // Only the options of a write have a manager to validate.
+            "fieldManager"
+                if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH) =>
+            {
+                p.field_manager = Some(query::field_manager(req.method(), &v)?)
+            }
+            "force" => p.force = Some(query::boolean(&v)?),
             "fieldValidation" => p.strict = query::field_validation(req.method(), &v)?,
             // kube-apiserver treats a limit of 0 or less as no limit.
             "limit" => p.limit = usize::try_from(query::int64(&v)?).ok(),
@@ -137,7 +149,27 @@ fn params(req: &Request, rt: Option<&ResourceType>) -> Result<Params, ApiError> 
             _ => {}
         }
     }
+    if req.method() == Method::PATCH {
+        let manager = p.field_manager.as_deref().unwrap_or("");
+        query::patch_options(is_apply(content_type(req)), manager, p.force)?;
+    }
     Ok(p)
+}
+
+/// The media type of a request's body, without parameters.
+fn content_type(req: &Request) -> &str {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+}
+
+fn is_apply(content_type: &str) -> bool {
+    content_type.starts_with("application/apply-patch")
 }
 
 fn field_supported(rt: &ResourceType, f: &str) -> bool {
@@ -167,7 +199,7 @@ fn field_supported(rt: &ResourceType, f: &str) -> bool {
 
 async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
     if crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::too_large());
+        return Err(ApiError::too_large(format_args!("limit is {MAX_BODY}")));
     }
     axum::body::to_bytes(req.into_body(), MAX_BODY)
         .await
@@ -176,7 +208,7 @@ async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
                 .is_some_and(|s| s.to_string().contains("length limit"))
                 || e.to_string().contains("length limit");
             if too_large {
-                ApiError::too_large()
+                ApiError::too_large(format_args!("limit is {MAX_BODY}"))
             } else {
                 ApiError::bad_request(format!("reading the body: {e}"))
             }
@@ -687,57 +719,45 @@ async fn resource_call(
     p.metadata_only = !wants_table(req.headers()) && wants_metadata(req.headers());
     let table = wants_table(req.headers());
     let metadata_only = !table && wants_metadata(req.headers());
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&req).to_string();
     let method = req.method().clone();
+    let user_agent = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
     let opts = WriteOptions {
         dry_run: p.dry_run,
-        field_manager: p.field_manager.clone(),
+        field_manager: Some(managed_fields::manager_of(
+            p.field_manager.as_deref(),
+            user_agent,
+        )),
         strict: p.strict,
+        subresource: t.sub.clone().unwrap_or_default(),
+        applied: false,
     };
     let ns = t.ns.clone().unwrap_or_default();
     if t.rt.group == "authorization.k8s.io" && (method != Method::POST || t.name.is_some()) {
         return Err(ApiError::method_not_allowed());
     }
+    if t.name.is_none() && (method == Method::GET || method == Method::DELETE) {
+        query::list_options(&query::ListOptions {
+            watch: p.watch,
+            resource_version: p.resource_version.as_deref(),
+            resource_version_match: p.resource_version_match.as_deref(),
+            send_initial_events: p.send_initial,
+            continue_token: p.continue_token.as_deref(),
+        })?;
+    }
     match (method, t.name.clone()) {
         (Method::GET, None) if p.watch => watch(cluster, &t, &p, table, drop_watch),
         (Method::GET, None) => {
             let (items, rv) = cluster.list(&t.rt, t.ns.as_deref());
-            let mut items: Vec<Value> = items
+            let items: Vec<Value> = items
                 .into_iter()
                 .filter(|o| selected(&p, o))
                 .map(|o| present(&t, o))
                 .collect();
-            // Paging: items are in (namespace, name) order; the continue token is the
-            // position of the last item returned.
-            let key = |o: &Value| {
-                (
-                    meta_str(o, "namespace").to_string(),
-                    meta_str(o, "name").to_string(),
-                )
-            };
-            if let Some(token) = p.continue_token.as_deref().filter(|t| !t.is_empty()) {
-                let after = hex::decode(token)
-                    .ok()
-                    .and_then(|b| String::from_utf8(b).ok())
-                    .and_then(|s| {
-                        s.split_once('/')
-                            .map(|(a, b)| (a.to_string(), b.to_string()))
-                    })
-                    .ok_or_else(|| ApiError::bad_request("invalid continue token"))?;
-                items.retain(|o| key(o) > after);
-            }
-            let mut more = None;
-            if let Some(limit) = p.limit.filter(|l| *l > 0 && items.len() > *l) {
-                let remaining = items.len() - limit;
-                items.truncate(limit);
-                let (ns, name) = items.last().map(key).unwrap_or_default();
-                more = Some((hex::encode(format!("{ns}/{name}")), remaining));
-            }
+            let (items, more) = page(items, &p)?;
             let mut list = if table {
                 table::table(&t.rt, &items, rv)
             } else if metadata_only {
@@ -750,7 +770,9 @@ async fn resource_call(
             };
             if let Some((token, remaining)) = more {
                 list["metadata"]["continue"] = json!(token);
-                list["metadata"]["remainingItemCount"] = json!(remaining);
+                if let Some(n) = remaining {
+                    list["metadata"]["remainingItemCount"] = json!(n);
+                }
             }
             Ok(json_response(StatusCode::OK, &list))
         }
@@ -821,8 +843,17 @@ async fn resource_call(
         }
         (Method::PATCH, Some(name)) => {
             let body = read_body(req).await?;
-            patch_request(cluster, &t, &ns, &name, &content_type, &body, &opts)
-                .map(|o| json_response(StatusCode::OK, &o))
+            patch_request(
+                cluster,
+                &t,
+                &ns,
+                &name,
+                &content_type,
+                &body,
+                &opts,
+                p.force,
+            )
+            .map(|o| json_response(StatusCode::OK, &o))
         }
         (Method::DELETE, Some(name)) => {
             let body = read_body(req).await?;
@@ -864,6 +895,60 @@ async fn resource_call(
         }
         _ => Err(ApiError::method_not_allowed()),
     }
+}
+
+/// One page of a list: items are in (namespace, name) order and the continue token
+/// names the last item returned. With the token, the rest of the list and, when no
+/// selector filtered it, how many items remain (kube-apiserver counts only then).
+#[allow(clippy::type_complexity)]
+fn page(
+    mut items: Vec<Value>,
+    p: &Params,
+) -> Result<(Vec<Value>, Option<(String, Option<usize>)>), ApiError> {
+    let key = |o: &Value| {
+        (
+            meta_str(o, "namespace").to_string(),
+            meta_str(o, "name").to_string(),
+        )
+    };
+    if let Some(token) = p.continue_token.as_deref().filter(|t| !t.is_empty()) {
+        if p.resource_version
+            .as_deref()
+            .is_some_and(|rv| !rv.is_empty() && rv != "0")
+        {
+            return Err(ApiError::bad_request(
+                "specifying resource version is not allowed when using continue",
+            ));
+        }
+        let after = hex::decode(token)
+            .map_err(|e| e.to_string())
+            .and_then(|b| String::from_utf8(b).map_err(|e| e.to_string()))
+            .and_then(|s| {
+                s.split_once('/')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .ok_or_else(|| "encoded start key empty".to_string())
+            })
+            .map_err(|why| {
+                ApiError::bad_request(format!(
+                    "invalid continue token: continue key is not valid: {why}"
+                ))
+            })?;
+        items.retain(|o| key(o) > after);
+    }
+    let Some(limit) = p.limit.filter(|l| *l > 0 && items.len() > *l) else {
+        return Ok((items, None));
+    };
+    let remaining = items.len() - limit;
+    items.truncate(limit);
+    let (ns, name) = items.last().map(key).unwrap_or_default();
+    let counted = p.label.is_empty() && p.field.is_empty();
+    Ok((
+        items,
+        Some((
+            hex::encode(format!("{ns}/{name}")),
+            counted.then_some(remaining),
+        )),
+    ))
 }
 
 fn selected(p: &Params, o: &Value) -> bool {
@@ -952,67 +1037,82 @@ fn scale_update(
     Ok(json_response(StatusCode::OK, &scale_of(&obj)))
 }
 
+/// Applies a merge, strategic or JSON patch to `doc`.
+fn patch_doc(
+    ct: &str,
+    doc: &mut Value,
+    patch_body: &Value,
+    t: &Target,
+    name: &str,
+) -> Result<(), ApiError> {
+    match ct {
+        "application/merge-patch+json" => patch::merge(doc, patch_body),
+        "application/strategic-merge-patch+json" => patch::strategic(doc, patch_body),
+        "application/json-patch+json" => {
+            let ops = patch_body.as_array().map_or(0, Vec::len);
+            if ops > MAX_JSON_PATCH_OPERATIONS {
+                return Err(ApiError::too_large(format_args!(
+                    "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {ops}"
+                )));
+            }
+            let mut copy = doc.clone();
+            patch::json_patch(&mut copy, patch_body).map_err(|e| {
+                ApiError::invalid(
+                    &t.rt,
+                    name,
+                    vec![super::status::Cause {
+                        reason: "FieldValueInvalid",
+                        field: "patch".into(),
+                        message: e,
+                    }],
+                )
+            })?;
+            *doc = copy;
+        }
+        other => return Err(ApiError::unsupported_media(other)),
+    }
+    Ok(())
+}
+
+/// An apply's configuration names the kind and version of the path it is sent to
+/// (kube-apiserver's version check: `invalid object type: apps/v2, Kind=Deployment`).
+fn check_applied_kind(t: &Target, config: &Value) -> Result<(), ApiError> {
+    let api_version = config
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let kind = config.get("kind").and_then(Value::as_str).unwrap_or("");
+    if api_version == t.rt.group_version(&t.version) && kind == t.rt.kind {
+        return Ok(());
+    }
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    Err(ApiError::bad_request(format!(
+        "invalid object type: {group}/{version}, Kind={kind}"
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn patch_request(
     cluster: &Cluster,
     t: &Target,
     ns: &str,
     name: &str,
-    content_type: &str,
+    ct: &str,
     body: &[u8],
     opts: &WriteOptions,
+    force: Option<bool>,
 ) -> Result<Value, ApiError> {
-    let ct = content_type.split(';').next().unwrap_or("").trim();
+    const TYPES: &[&str] = &[
+        "application/merge-patch+json",
+        "application/strategic-merge-patch+json",
+        "application/json-patch+json",
+        "application/apply-patch+yaml",
+        "application/apply-patch+cbor",
+    ];
+    if !TYPES.contains(&ct) {
+        return Err(ApiError::unsupported_media(ct));
+    }
     let patch_body = parse_json(body)?;
-    let apply_patch = |doc: &mut Value| -> Result<(), ApiError> {
-        match ct {
-            "application/merge-patch+json" => patch::merge(doc, &patch_body),
-            "application/strategic-merge-patch+json" => patch::strategic(doc, &patch_body),
-            "application/json-patch+json" => {
-                let ops = patch_body.as_array().map_or(0, Vec::len);
-                if ops > MAX_JSON_PATCH_OPERATIONS {
-                    return Err(ApiError::too_large_message(format!(
-                        "The allowed maximum operations in a JSON patch is {MAX_JSON_PATCH_OPERATIONS}, got {ops}"
-                    )));
-                }
-                let mut copy = doc.clone();
-                patch::json_patch(&mut copy, &patch_body).map_err(|e| {
-                    ApiError::invalid(
-                        &t.rt,
-                        name,
-                        vec![super::status::Cause {
-                            reason: "FieldValueInvalid",
-                            field: "patch".into(),
-                            message: e,
-                        }],
-                    )
-                })?;
-                *doc = copy;
-            }
-            "application/apply-patch+yaml" | "application/apply-patch+cbor" => {
-                if !patch_body.is_object() {
-                    return Err(ApiError::bad_request("an apply patch must be an object"));
-                }
-                let manager = opts.field_manager.as_deref().unwrap_or("unknown");
-                let entries = doc
-                    .pointer("/metadata/managedFields")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default();
-                let applies = entries.iter().filter(|e| e["operation"] == "Apply");
-                let (mine, others): (Vec<&Value>, Vec<&Value>) =
-                    applies.partition(|e| e["manager"] == manager);
-                let others: Vec<&Value> = others.iter().map(|e| &e["fieldsV1"]).collect();
-                let fields = patch::field_set(&patch_body);
-                patch::apply(doc, &patch_body);
-                if let Some(prev) = mine.first() {
-                    patch::remove_disowned(doc, &prev["fieldsV1"], &fields, &others);
-                }
-                record_apply(doc, manager, fields);
-            }
-            other => return Err(ApiError::unsupported_media(other)),
-        }
-        Ok(())
-    };
     if ct == "application/json-patch+json" && !patch_body.is_array() {
         return Err(ApiError::bad_request(
             "a JSON patch must be an array of operations",
@@ -1022,13 +1122,18 @@ fn patch_request(
         return Err(ApiError::bad_request("a patch must be a JSON object"));
     }
     if t.sub.as_deref() == Some("scale") {
+        // The Scale is patched, then its replicas written to the object: an update of
+        // the `scale` subresource, applies included.
         let old = cluster.get(&t.rt, ns, name)?;
         let mut s = scale_of(&old);
-        apply_patch(&mut s)?;
+        if is_apply(ct) {
+            patch::apply(&mut s, &patch_body);
+        } else {
+            patch_doc(ct, &mut s, &patch_body, t, name)?;
+        }
         let replicas = s.pointer("/spec/replicas").cloned().unwrap_or(json!(0));
         let rv = patch_body.pointer("/metadata/resourceVersion").cloned();
-        let r = scale_update(cluster, t, ns, name, opts, replicas, rv)?;
-        let _ = r;
+        scale_update(cluster, t, ns, name, opts, replicas, rv)?;
         return Ok(scale_of(&cluster.get(&t.rt, ns, name)?));
     }
     let part = if t.sub.as_deref() == Some("status") {
@@ -1036,24 +1141,32 @@ fn patch_request(
     } else {
         Part::Main
     };
-    let is_apply = ct.starts_with("application/apply-patch");
-    // An apply records its own managedFields entry (with the field set).
-    let opts = &WriteOptions {
-        field_manager: if is_apply {
-            None
-        } else {
-            opts.field_manager.clone()
-        },
+    if !is_apply(ct) {
+        // A resourceVersion the patch leaves in place is the stored one; one it sets
+        // is a precondition, checked as an update's.
+        let obj = cluster.modify(&t.rt, ns, name, part, opts, false, |old| {
+            let mut doc = old.clone();
+            patch_doc(ct, &mut doc, &patch_body, t, name)?;
+            Ok(doc)
+        })?;
+        return Ok(present(t, obj));
+    }
+    check_applied_kind(t, &patch_body)?;
+    let manager = opts.field_manager.clone().unwrap_or_default();
+    let writer = Writer {
+        manager: &manager,
+        subresource: t.sub.as_deref().unwrap_or(""),
+        scope: Scope::of(t.rt.status, part),
+    };
+    // The apply records its own managedFields entry.
+    let opts = WriteOptions {
+        field_manager: None,
+        applied: true,
         ..opts.clone()
     };
-    let obj = cluster.modify(&t.rt, ns, name, part, opts, is_apply, |old| {
-        let mut doc = old.clone();
-        if let Some(m) = doc.get_mut("metadata").and_then(Value::as_object_mut) {
-            // A patch only conflicts when it carries a resourceVersion itself.
-            m.remove("resourceVersion");
-        }
-        apply_patch(&mut doc)?;
-        Ok(doc)
+    let force = force.unwrap_or(false);
+    let obj = cluster.modify(&t.rt, ns, name, part, &opts, true, |old| {
+        managed_fields::apply(old, &patch_body, &writer, force)
     })?;
     Ok(present(t, obj))
 }
@@ -1222,7 +1335,7 @@ fn watch(
             }
         }
         match rv {
-            Some(rv) if !p.send_initial => match store.since(rv) {
+            Some(rv) if p.send_initial != Some(true) => match store.since(rv) {
                 Some(changes) => {
                     let lines: Vec<Bytes> = changes
                         .iter()
@@ -1251,7 +1364,7 @@ fn watch(
                         state.queue.push_back(line);
                     }
                 }
-                if p.send_initial && p.bookmarks {
+                if p.send_initial == Some(true) && p.bookmarks {
                     let bm = json!({"kind": t.rt.kind, "apiVersion": t.rt.group_version(&t.version),
                         "metadata": {"resourceVersion": store.rv.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}}});
                     state.queue.push_back(event_line("BOOKMARK", &bm));
@@ -1360,6 +1473,7 @@ mod tests {
         }
     }
 
+    /// The status code of a request; its body is not read (a watch's never ends).
     async fn call(c: &Arc<Cluster>, method: Method, path: &str, ct: &str, body: String) -> u16 {
         let req = Request::builder()
             .method(method)
@@ -1372,6 +1486,45 @@ mod tests {
             Ok(r) => r.status().as_u16(),
             Err(e) => e.code,
         }
+    }
+
+    /// The status code and the body (a Status for an error) of a request.
+    async fn request(
+        c: &Arc<Cluster>,
+        method: Method,
+        path: &str,
+        ct: &str,
+        body: String,
+    ) -> (u16, Value) {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, ct)
+            .body(Body::from(body))
+            .unwrap();
+        // Not through `handle`: a panic must fail this test, not become a 500.
+        match dispatch(c, req, None).await {
+            Ok(r) => {
+                let code = r.status().as_u16();
+                let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+                    .await
+                    .unwrap_or_default();
+                (code, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+            }
+            Err(e) => (e.code, e.to_status()),
+        }
+    }
+
+    /// The message of a request's error.
+    async fn refusal(
+        c: &Arc<Cluster>,
+        method: Method,
+        path: &str,
+        ct: &str,
+        body: String,
+    ) -> (u16, String) {
+        let (code, status) = request(c, method, path, ct, body).await;
+        (code, status["message"].as_str().unwrap_or("").to_string())
     }
 
     /// A cluster of its own in `dir`, without ALBs.
@@ -1571,6 +1724,306 @@ mod tests {
         )
         .await;
         assert_eq!(got, 422);
+    }
+
+    /// kube-apiserver reads at most 3 MiB of a body (`MaxRequestBodyBytes`), whether
+    /// the length is declared or not.
+    #[tokio::test]
+    async fn a_body_over_three_mebibytes_is_413() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let big =
+            json!({"metadata": {"name": "big"}, "data": {"a": "x".repeat(MAX_BODY)}}).to_string();
+        assert_eq!(
+            refusal(&c, Method::POST, CM, "application/json", big).await,
+            (
+                413,
+                "Request entity too large: limit is 3145728".to_string()
+            )
+        );
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(CM)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CONTENT_LENGTH, MAX_BODY + 1)
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            dispatch(&c, req, None).await.err().map(|e| e.code),
+            Some(413)
+        );
+        // Just under the limit, the body is read (and its data is then too large: 422).
+        let under = json!({"metadata": {"name": "u"}, "data": {"a": "x".repeat(MAX_BODY - 64)}})
+            .to_string();
+        assert!(under.len() <= MAX_BODY);
+        assert_eq!(
+            call(&c, Method::POST, CM, "application/json", under).await,
+            422
+        );
+    }
+
+    /// The `copy` operations of one JSON patch may add at most 3 MiB
+    /// (`JSONPatchMaxCopyBytes`): a patch that doubles a document 30 times is a 422,
+    /// not gigabytes of memory.
+    #[tokio::test]
+    async fn json_patch_copies_are_bounded_to_three_mebibytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let body =
+            json!({"metadata": {"name": "p", "annotations": {"a": "x".repeat(1024)}}}).to_string();
+        assert_eq!(
+            call(&c, Method::POST, CM, "application/json", body).await,
+            201
+        );
+        let doubling: Vec<Value> = (0..30)
+            .map(|i| json!({"op": "copy", "from": "/metadata/annotations", "path": format!("/metadata/annotations/c{i}")}))
+            .collect();
+        let (code, message) = refusal(
+            &c,
+            Method::PATCH,
+            &format!("{CM}/p"),
+            "application/json-patch+json",
+            json!(doubling).to_string(),
+        )
+        .await;
+        assert_eq!(code, 422);
+        assert!(
+            message
+                .contains("Unable to complete the copy, the accumulated size increase of copy is"),
+            "{message}"
+        );
+    }
+
+    /// List and watch options as `ValidateListOptions` and the storage check them, and
+    /// label selectors as `labels.Parse` does.
+    #[tokio::test]
+    async fn list_options_and_selectors_are_refused_as_kube_apiserver_refuses_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        for (query, code, message) in [
+            (
+                "resourceVersionMatch=NotOlderThan",
+                422,
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ),
+            (
+                "sendInitialEvents=true",
+                422,
+                "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list",
+            ),
+            (
+                "watch=true&sendInitialEvents=true",
+                422,
+                "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ),
+            (
+                "limit=1&continue=zz",
+                400,
+                "invalid continue token: continue key is not valid: Invalid character 'z' at position 0",
+            ),
+            (
+                "limit=1&continue=612f62&resourceVersion=5",
+                400,
+                "specifying resource version is not allowed when using continue",
+            ),
+        ] {
+            let got = refusal(&c, Method::GET, &format!("{CM}?{query}"), "", String::new()).await;
+            assert_eq!(got, (code, message.to_string()), "{query}");
+        }
+        let long = "v".repeat(64);
+        let got = refusal(
+            &c,
+            Method::GET,
+            &format!("{CM}?labelSelector=app%3D{long}"),
+            "",
+            String::new(),
+        )
+        .await;
+        assert_eq!(
+            got,
+            (
+                400,
+                format!(
+                    "unable to parse requirement: values[0][app]: Invalid value: \"{long}\": must be no more than 63 characters"
+                )
+            )
+        );
+        let got = refusal(
+            &c,
+            Method::GET,
+            &format!("{CM}?labelSelector=a/b/c"),
+            "",
+            String::new(),
+        )
+        .await;
+        assert_eq!(got.0, 400);
+        assert!(got.1.starts_with("unable to parse requirement: key: Invalid value: \"a/b/c\": a qualified name must consist of"), "{}", got.1);
+        // kube-rs' streaming list is accepted.
+        let got = call(&c, Method::GET, &format!("{CM}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"), "", String::new()).await;
+        assert_eq!(got, 200);
+    }
+
+    /// A page says how many items remain only when no selector filtered the list, as
+    /// kube-apiserver counts them only then; the pages together are the whole list.
+    #[tokio::test]
+    async fn paging_counts_what_remains_only_without_a_selector() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        for i in 0..5 {
+            let body =
+                json!({"metadata": {"name": format!("c{i}"), "labels": {"k": "v"}}}).to_string();
+            assert_eq!(
+                call(&c, Method::POST, CM, "application/json", body).await,
+                201
+            );
+        }
+        let (_, first) =
+            request(&c, Method::GET, &format!("{CM}?limit=2"), "", String::new()).await;
+        assert_eq!(first["metadata"]["remainingItemCount"], 3);
+        let (_, selected) = request(
+            &c,
+            Method::GET,
+            &format!("{CM}?limit=2&labelSelector=k%3Dv"),
+            "",
+            String::new(),
+        )
+        .await;
+        assert!(
+            selected["metadata"].get("remainingItemCount").is_none(),
+            "{selected}"
+        );
+        let mut names = Vec::new();
+        let mut token = String::new();
+        loop {
+            let (code, page) = request(
+                &c,
+                Method::GET,
+                &format!("{CM}?limit=2&labelSelector=k%3Dv&continue={token}"),
+                "",
+                String::new(),
+            )
+            .await;
+            assert_eq!(code, 200);
+            names.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|o| o["metadata"]["name"].as_str().unwrap().to_string()),
+            );
+            match page["metadata"]["continue"].as_str() {
+                Some(t) => token = t.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(names, ["c0", "c1", "c2", "c3", "c4"]);
+    }
+
+    /// Names and generateName prefixes in the syntax of their kind, and a generated
+    /// name never longer than 63 characters.
+    #[tokio::test]
+    async fn names_and_generated_names_follow_their_kinds_syntax() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let long = "g".repeat(70);
+        let (code, cm) = request(
+            &c,
+            Method::POST,
+            CM,
+            "application/json",
+            json!({"metadata": {"generateName": long}}).to_string(),
+        )
+        .await;
+        assert_eq!(code, 201, "{cm}");
+        assert_eq!(cm["metadata"]["name"].as_str().unwrap().len(), 63);
+        let (code, message) = refusal(
+            &c,
+            Method::POST,
+            CM,
+            "application/json",
+            json!({"metadata": {"generateName": "Web-"}}).to_string(),
+        )
+        .await;
+        assert_eq!(code, 422);
+        assert!(message.starts_with("ConfigMap \"Web-"), "{message}");
+        assert!(
+            message.contains(
+                "metadata.generateName: Invalid value: \"Web-\": a lowercase RFC 1123 subdomain"
+            ),
+            "{message}"
+        );
+        // A Service's name is a DNS-1035 label: it starts with a letter.
+        let svc =
+            json!({"metadata": {"name": "1web"}, "spec": {"ports": [{"port": 80}]}}).to_string();
+        let (code, message) = refusal(
+            &c,
+            Method::POST,
+            "/api/v1/namespaces/default/services",
+            "application/json",
+            svc,
+        )
+        .await;
+        assert_eq!(code, 422);
+        assert!(
+            message.contains(
+                "metadata.name: Invalid value: \"1web\": a DNS-1035 label must consist of"
+            ),
+            "{message}"
+        );
+        let label =
+            json!({"metadata": {"name": "l", "labels": {"app": "v".repeat(64)}}}).to_string();
+        let (code, message) = refusal(&c, Method::POST, CM, "application/json", label).await;
+        assert_eq!(code, 422);
+        assert!(
+            message.ends_with(": must be no more than 63 characters"),
+            "{message}"
+        );
+    }
+
+    /// Updates that change what kube-apiserver keeps immutable are 422s, however they
+    /// arrive (PUT, merge patch, apply); the object is unchanged.
+    #[tokio::test]
+    async fn immutable_fields_refuse_updates_by_every_verb() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cluster(dir.path());
+        let deploys = "/apis/apps/v1/namespaces/default/deployments";
+        let deploy = |app: &str| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"selector": {"matchLabels": {"app": app}}, "template": {"metadata": {"labels": {"app": app}},
+                "spec": {"containers": [{"name": "c", "image": "i"}]}}}})
+        };
+        assert_eq!(
+            call(
+                &c,
+                Method::POST,
+                deploys,
+                "application/json",
+                deploy("a").to_string()
+            )
+            .await,
+            201
+        );
+        let expected = "Deployment.apps \"d\" is invalid: spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"b\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable";
+        let item = format!("{deploys}/d");
+        for (method, path, ct) in [
+            (Method::PUT, item.clone(), "application/json"),
+            (Method::PATCH, item.clone(), "application/merge-patch+json"),
+            (
+                Method::PATCH,
+                format!("{item}?fieldManager=m&force=true"),
+                "application/apply-patch+yaml",
+            ),
+        ] {
+            let got = refusal(&c, method.clone(), &path, ct, deploy("b").to_string()).await;
+            assert_eq!(got, (422, expected.to_string()), "{method} {ct}");
+        }
+        let (_, d) = request(&c, Method::GET, &item, "", String::new()).await;
+        assert_eq!(d["spec"]["selector"]["matchLabels"]["app"], "a");
+        // Typed decoding comes first: a wrong type is a 400 whatever else is wrong.
+        let mut typo = deploy("a");
+        typo["spec"]["replicas"] = json!("3");
+        let got = refusal(&c, Method::PUT, &item, "application/json", typo.to_string()).await;
+        assert_eq!(got, (400, "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32".to_string()));
     }
 
     /// Objects with any one field replaced by a value of the wrong type are refused

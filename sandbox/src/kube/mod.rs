@@ -5,9 +5,13 @@
 //!
 //! Layout: `store` (objects, resourceVersions, history), `resources` (the kinds served),
 //! `objects` (the write path every client and controller goes through: metadata,
-//! defaults, validation, finalizers), `admission` (defaulting, 422 rules, strict field
-//! checks), `api` (HTTP), `controllers`, `patch`, `selector`, `table` (server-side
-//! printing), `protobuf` (the writes of kubectl's typed clients).
+//! defaults, validation, finalizers), `decoding` (typed decoding, unknown fields, size
+//! limits) over `go_types` (the built-in kinds' Go types), `admission` (defaulting, 422
+//! rules, custom resources' schemas), `names` (name and label syntax), `immutable`
+//! (what an update may not change), `query` (request parameters), `managed_fields`
+//! (field ownership and server-side apply's conflicts), `api` (HTTP), `controllers`,
+//! `patch`, `selector`, `table` (server-side printing), `protobuf` (the writes of
+//! kubectl's typed clients).
 //!
 //! Choices, and why:
 //! - Discovery is served both ways: aggregated (`apidiscovery.k8s.io/v2`, what kubectl
@@ -19,16 +23,21 @@
 //!   its default `--validate=strict` and the server answers unknown fields of the built-in
 //!   kinds with the same "strict decoding error" a real API server gives. The documents
 //!   carry no schemas, so `kubectl explain` does not work.
+//! - Built-in kinds are decoded as kube-apiserver decodes them into their Go types: a
+//!   value of the wrong JSON type is a 400 with Go's unmarshal error, never stored. The
+//!   types are a table (`go_types`) rather than the OpenAPI schemas, which the sandbox
+//!   does not serve; the kinds not in it only have their metadata checked.
 //! - Custom resources are pruned, defaulted and type-checked against their CRD's
 //!   structural `openAPIV3Schema` (storage version; no conversion between versions, no
 //!   CEL rules, no format or length checks).
 //! - kubectl's typed clients (`create namespace|deployment|job|ingress|configmap|secret`,
 //!   `expose`, `run`, `create role...`) write protobuf and cannot fall back to JSON, so
 //!   those kinds are decoded from protobuf; answers are always JSON, which they accept.
-//! - Server-side apply merges the applied configuration strategically and records each
-//!   applier's field set in managedFields (FieldsV1); a field an applier stops sending is
-//!   removed unless another applier still sets it. There are no apply conflicts: every
-//!   apply behaves as if forced.
+//! - Field ownership is kept in managedFields as kube-apiserver keeps it
+//!   (`managed_fields`): every API write records its manager's fields, a server-side
+//!   apply that would change another manager's field is a 409 Conflict unless
+//!   `force=true`, and a field an applier stops sending is removed unless another
+//!   manager still owns it. The sandbox's own controllers are not recorded.
 //! - Deleting a pod removes it at once (no graceful termination); finalizers are honoured.
 //! - Request bodies are JSON (or protobuf, as above): `application/yaml` gets 415, and an
 //!   `application/apply-patch+yaml` body must be JSON, which is what kubectl and kube-rs send.
@@ -37,6 +46,10 @@ mod admission;
 mod api;
 mod controllers;
 mod decoding;
+mod go_types;
+mod immutable;
+pub(crate) mod managed_fields;
+mod names;
 mod objects;
 pub(crate) mod patch;
 pub(crate) mod protobuf;

@@ -4,21 +4,45 @@
 
 use serde_json::{Value, json};
 
+use super::managed_fields::{self, Scope, Writer};
 use super::resources::{self, ResourceType};
 use super::status::ApiError;
 use super::store::{EventType, Store, meta_str};
 use super::{Cluster, time};
-use super::{admission, decoding};
+use super::{admission, decoding, immutable};
+
+/// How much of `generateName` a generated name keeps: 63 less the 5 random characters.
+const MAX_GENERATED_PREFIX: usize = 58;
 
 /// Options shared by writes.
 #[derive(Debug, Clone, Default)]
 pub struct WriteOptions {
     /// `dryRun=All`: validate and answer, store nothing.
     pub dry_run: bool,
-    /// `fieldManager`, recorded in managedFields.
+    /// Who writes, recorded in managedFields as an update: the `fieldManager` or the
+    /// user agent's product. `None` for the sandbox's own controllers, whose writes
+    /// are not recorded, and for applies, which record themselves.
     pub field_manager: Option<String>,
     /// `fieldValidation=Strict`: unknown fields of built-in kinds are a 400.
     pub strict: bool,
+    /// The subresource written (`status`, `scale`), or empty.
+    pub subresource: String,
+    /// The new object's managedFields were set by a server-side apply: keep them.
+    pub applied: bool,
+}
+
+impl WriteOptions {
+    /// Records this write's manager in `new`'s managedFields, if it is one to record.
+    fn record(&self, rt: &ResourceType, part: Part, old: Option<&Value>, new: &mut Value) {
+        if let Some(manager) = &self.field_manager {
+            let writer = Writer {
+                manager,
+                subresource: &self.subresource,
+                scope: Scope::of(rt.status, part),
+            };
+            managed_fields::record_update(old, new, &writer);
+        }
+    }
 }
 
 /// Which part of an object a write addresses.
@@ -169,7 +193,10 @@ impl Cluster {
             .is_empty()
             && !generate.is_empty()
         {
-            meta["name"] = json!(format!("{generate}{}", time::suffix(5)));
+            // At most 58 characters of the prefix, so the name fits 63 (apimachinery's
+            // `SimpleNameGenerator`).
+            let prefix: String = generate.chars().take(MAX_GENERATED_PREFIX).collect();
+            meta["name"] = json!(format!("{prefix}{}", time::suffix(5)));
         }
         let meta = meta.as_object_mut().expect("object");
         for k in [
@@ -191,14 +218,14 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         if opts.strict
-            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+            && let Some(e) = decoding::strict_decoding_error(rt, &obj)
         {
             return Err(ApiError::bad_request(e));
         }
-        admission::prune_unknown(rt, &mut obj);
+        decoding::prune_unknown(rt, &mut obj);
         check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, None, store);
-        record_manager(&mut obj, opts, "Update");
+        opts.record(rt, Part::Main, None, &mut obj);
         let name = meta_str(&obj, "name").to_string();
         let causes = admission::validate(rt, &obj);
         if !causes.is_empty() {
@@ -312,6 +339,14 @@ impl Cluster {
                         o.as_object_mut().expect("object").remove("status");
                     }
                 }
+                if opts.applied
+                    && let Some(meta) = o["metadata"].as_object_mut()
+                {
+                    match new.pointer("/metadata/managedFields") {
+                        Some(m) => meta.insert("managedFields".into(), m.clone()),
+                        None => meta.remove("managedFields"),
+                    };
+                }
                 o
             }
             Part::Main => {
@@ -349,11 +384,11 @@ impl Cluster {
             return Err(ApiError::bad_request(e));
         }
         if opts.strict
-            && let Some(e) = admission::strict_decoding_error(rt, &obj)
+            && let Some(e) = decoding::strict_decoding_error(rt, &obj)
         {
             return Err(ApiError::bad_request(e));
         }
-        admission::prune_unknown(rt, &mut obj);
+        decoding::prune_unknown(rt, &mut obj);
         check_schema(rt, &mut obj, opts.strict)?;
         admission::default(rt, &mut obj, Some(old), store);
         if spec_part(&obj) != spec_part(old) {
@@ -363,8 +398,9 @@ impl Cluster {
                 .unwrap_or(0);
             obj["metadata"]["generation"] = json!(g + 1);
         }
-        record_manager(&mut obj, opts, "Update");
-        let causes = admission::validate(rt, &obj);
+        opts.record(rt, part, Some(old), &mut obj);
+        let mut causes = admission::validate(rt, &obj);
+        causes.extend(immutable::update_causes(rt, old, &obj));
         if !causes.is_empty() {
             return Err(ApiError::invalid(rt, &name, causes));
         }
@@ -622,46 +658,4 @@ fn check_kind(rt: &ResourceType, obj: &mut Value) -> Result<(), ApiError> {
         obj["apiVersion"] = json!(rt.api_version());
     }
     Ok(())
-}
-
-/// Records the writer in `metadata.managedFields` (manager and time only, no field set).
-fn record_manager(obj: &mut Value, opts: &WriteOptions, operation: &str) {
-    let Some(manager) = &opts.field_manager else {
-        return;
-    };
-    if !obj.get("metadata").is_some_and(Value::is_object) {
-        return;
-    }
-    let api_version = obj.get("apiVersion").cloned().unwrap_or(Value::Null);
-    let entry = json!({"manager": manager, "operation": operation, "apiVersion": api_version,
-        "time": time::now(), "fieldsType": "FieldsV1", "fieldsV1": {}});
-    let list = obj["metadata"]
-        .get_mut("managedFields")
-        .and_then(Value::as_array_mut);
-    match list {
-        Some(l) => {
-            l.retain(|e| {
-                e.get("manager").and_then(Value::as_str) != Some(manager)
-                    || e.get("operation").and_then(Value::as_str) != Some(operation)
-            });
-            l.push(entry);
-        }
-        None => obj["metadata"]["managedFields"] = json!([entry]),
-    }
-}
-
-/// Records an applier and the field set it now owns.
-pub fn record_apply(obj: &mut Value, manager: &str, fields: Value) {
-    let opts = WriteOptions {
-        field_manager: Some(manager.to_string()),
-        ..WriteOptions::default()
-    };
-    record_manager(obj, &opts, "Apply");
-    let entry = obj
-        .pointer_mut("/metadata/managedFields")
-        .and_then(Value::as_array_mut)
-        .and_then(|l| l.last_mut());
-    if let Some(e) = entry {
-        e["fieldsV1"] = fields;
-    }
 }

@@ -1,6 +1,6 @@
 //! The four patch types: JSON merge patch (RFC 7386), strategic merge patch (lists of
 //! named things merged by key, `$patch` directives), JSON patch (RFC 6902), and the
-//! approximation of server-side apply that kubectl `--server-side` needs.
+//! merge step of server-side apply (whose field ownership is `managed_fields`).
 
 use serde_json::{Map, Value, json};
 
@@ -23,9 +23,12 @@ pub fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-/// The merge key of a list field, as the Kubernetes types declare it
-/// (`patchMergeKey`), or `None` when the list is replaced wholesale.
-fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
+/// The fields that identify an item of a list, as the Kubernetes types declare them:
+/// strategic merge patch's `patchMergeKey` first, then the further
+/// `x-kubernetes-list-map-keys` server-side apply adds (ports are told apart by their
+/// protocol too: DNS serves port 53 over TCP and UDP). `None`: the list is atomic,
+/// replaced whole.
+pub(super) fn list_keys(field: &str, sample: Option<&Value>) -> Option<&'static [&'static str]> {
     Some(match field {
         "containers"
         | "initContainers"
@@ -33,41 +36,69 @@ fn merge_key(field: &str, sample: Option<&Value>) -> Option<&'static str> {
         | "volumes"
         | "env"
         | "imagePullSecrets"
-        | "resourceClaims" => "name",
-        "ports" => {
-            if sample.is_some_and(|s| s.get("containerPort").is_some()) {
-                "containerPort"
-            } else {
-                "port"
-            }
+        | "resourceClaims" => &["name"],
+        "ports" if sample.is_some_and(|s| s.get("containerPort").is_some()) => {
+            &["containerPort", "protocol"]
         }
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "hostAliases" => "ip",
-        "topologySpreadConstraints" => "topologyKey",
+        "ports" => &["port", "protocol"],
+        "volumeMounts" => &["mountPath"],
+        "volumeDevices" => &["devicePath"],
+        "conditions" => &["type"],
+        "ownerReferences" => &["uid"],
+        "hostAliases" => &["ip"],
+        "topologySpreadConstraints" => &["topologyKey", "whenUnsatisfiable"],
         _ => return None,
     })
 }
 
+/// An item's value of key field `key`, or the default its schema gives a missing one
+/// (a port's `protocol` is `TCP`), so `{containerPort: 80}` and `{containerPort: 80,
+/// protocol: TCP}` are the same item.
+pub(super) fn key_value(item: &Value, key: &str) -> Option<Value> {
+    match item.get(key) {
+        Some(v) if !v.is_null() => Some(v.clone()),
+        _ if key == "protocol" => Some(json!("TCP")),
+        _ => None,
+    }
+}
+
+/// How a patch merges: strategic merge patch takes `null` as "delete" and matches list
+/// items by their `patchMergeKey`; server-side apply keeps what `null` names and
+/// matches by every list-map key.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Strategic,
+    Apply,
+}
+
+impl Mode {
+    fn keys(self, field: &str, sample: Option<&Value>) -> Option<&'static [&'static str]> {
+        let keys = list_keys(field, sample)?;
+        Some(match self {
+            Mode::Strategic => &keys[..1],
+            Mode::Apply => keys,
+        })
+    }
+}
+
 /// Lists of scalars that merge as sets (`patchStrategy: merge` on a primitive list).
-fn is_set_list(field: &str) -> bool {
+pub(super) fn is_set_list(field: &str) -> bool {
     field == "finalizers"
 }
 
 /// Strategic merge patch, for the fields kubectl's patches use.
 pub fn strategic(target: &mut Value, patch: &Value) {
-    strategic_inner(target, patch, true)
+    strategic_inner(target, patch, Mode::Strategic)
 }
 
-/// Server-side apply: the applied configuration merged in strategically, with no
-/// deletion by `null` (fields an applier stops setting are kept; we track no ownership).
+/// Server-side apply's merge of an applied configuration into the live object: lists
+/// merge by their list-map keys and `null` deletes nothing. Removing what an applier
+/// stopped sending is `managed_fields`' part.
 pub fn apply(target: &mut Value, patch: &Value) {
-    strategic_inner(target, patch, false)
+    strategic_inner(target, patch, Mode::Apply)
 }
 
-fn strategic_inner(target: &mut Value, patch: &Value, nulls_delete: bool) {
+fn strategic_inner(target: &mut Value, patch: &Value, mode: Mode) {
     let Value::Object(p) = patch else {
         *target = patch.clone();
         return;
@@ -103,15 +134,15 @@ fn strategic_inner(target: &mut Value, patch: &Value, nulls_delete: bool) {
             continue;
         }
         if v.is_null() {
-            if nulls_delete {
+            if mode == Mode::Strategic {
                 t.remove(k);
             }
             continue;
         }
         match (t.get_mut(k), v) {
             (Some(Value::Array(cur)), Value::Array(items)) => {
-                if let Some(key) = merge_key(k, items.first().or(cur.first())) {
-                    merge_list(cur, items, key, nulls_delete);
+                if let Some(keys) = mode.keys(k, items.first().or(cur.first())) {
+                    merge_list(cur, items, keys, mode);
                 } else if is_set_list(k) {
                     for i in items {
                         if !cur.contains(i) {
@@ -123,14 +154,14 @@ fn strategic_inner(target: &mut Value, patch: &Value, nulls_delete: bool) {
                 }
             }
             (Some(cur), Value::Object(_)) if cur.is_object() => {
-                strategic_inner(cur, v, nulls_delete);
+                strategic_inner(cur, v, mode);
                 if cur.is_null() {
                     t.remove(k);
                 }
             }
             _ => {
                 let mut fresh = Value::Null;
-                strategic_inner(&mut fresh, v, nulls_delete);
+                strategic_inner(&mut fresh, v, mode);
                 if v.is_object() && fresh.is_null() {
                     t.remove(k);
                 } else {
@@ -155,7 +186,7 @@ fn strip_directives(v: Value) -> Value {
     }
 }
 
-fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str, nulls_delete: bool) {
+fn merge_list(cur: &mut Vec<Value>, items: &[Value], keys: &[&str], mode: Mode) {
     if items
         .iter()
         .any(|i| i.get("$patch").and_then(Value::as_str) == Some("replace"))
@@ -168,120 +199,21 @@ fn merge_list(cur: &mut Vec<Value>, items: &[Value], key: &str, nulls_delete: bo
             .collect();
         return;
     }
+    let same = |a: &Value, b: &Value| keys.iter().all(|k| key_value(a, k) == key_value(b, k));
     for item in items {
-        let Some(kv) = item.get(key) else {
+        if item.get(keys[0]).is_none() {
             cur.push(strip_directives(item.clone()));
             continue;
-        };
-        let pos = cur.iter().position(|c| c.get(key) == Some(kv));
+        }
+        let pos = cur.iter().position(|c| same(c, item));
         let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
         match (pos, delete) {
             (Some(i), true) => {
                 cur.remove(i);
             }
             (None, true) => {}
-            (Some(i), false) => strategic_inner(&mut cur[i], item, nulls_delete),
+            (Some(i), false) => strategic_inner(&mut cur[i], item, mode),
             (None, false) => cur.push(strip_directives(item.clone())),
-        }
-    }
-}
-
-/// The FieldsV1 set of an applied configuration: `f:<field>` for object fields, `k:{..}`
-/// for items of lists merged by key, `{}` for leaves and atomic lists. Identity fields
-/// (apiVersion, kind, metadata.name/namespace) are not owned.
-pub fn field_set(v: &Value) -> Value {
-    fn walk(v: &Value, field: Option<&str>) -> Value {
-        let mut out = Map::new();
-        match v {
-            Value::Object(m) => {
-                for (k, c) in m {
-                    if k.starts_with('$') {
-                        continue;
-                    }
-                    out.insert(format!("f:{k}"), walk(c, Some(k)));
-                }
-            }
-            Value::Array(items) => {
-                let key = field.and_then(|f| merge_key(f, items.first()));
-                for item in items {
-                    if let Some(key) = key
-                        && let Some(kv) = item.get(key)
-                    {
-                        let mut child = walk(item, None);
-                        child
-                            .as_object_mut()
-                            .expect("object")
-                            .insert(".".into(), json!({}));
-                        out.insert(format!("k:{}", json!({key: kv})), child);
-                    }
-                }
-            }
-            _ => {}
-        }
-        Value::Object(out)
-    }
-    let mut set = walk(v, None);
-    if let Some(m) = set.as_object_mut() {
-        m.remove("f:apiVersion");
-        m.remove("f:kind");
-        if let Some(meta) = m.get_mut("f:metadata").and_then(Value::as_object_mut) {
-            meta.remove("f:name");
-            meta.remove("f:namespace");
-            if meta.is_empty() {
-                m.remove("f:metadata");
-            }
-        }
-    }
-    set
-}
-
-/// Removes from `doc` what `old` (an applier's previous field set) has and `new` (its
-/// current one) does not, unless one of `others` (other appliers' sets) still has it.
-pub fn remove_disowned(doc: &mut Value, old: &Value, new: &Value, others: &[&Value]) {
-    let (Some(old), Some(obj)) = (old.as_object(), doc.as_object_mut()) else {
-        return;
-    };
-    for (k, old_child) in old {
-        let new_child = new.get(k);
-        let others_child: Vec<&Value> = others.iter().filter_map(|o| o.get(k)).collect();
-        if let Some(field) = k.strip_prefix("f:") {
-            match (new_child, obj.get_mut(field)) {
-                (None, Some(_)) if others_child.is_empty() => {
-                    obj.remove(field);
-                }
-                (Some(n), Some(child)) if child.is_object() => {
-                    remove_disowned(child, old_child, n, &others_child)
-                }
-                (Some(n), Some(Value::Array(items))) => {
-                    for item in items.iter_mut() {
-                        remove_in_item(item, old_child, n, &others_child);
-                    }
-                    items.retain(|i| !i.is_null());
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// One list item: dropped when its `k:` entry is disowned, else recursed into.
-fn remove_in_item(item: &mut Value, old: &Value, new: &Value, others: &[&Value]) {
-    let Some(old) = old.as_object() else { return };
-    for (k, old_child) in old {
-        let Some(key) = k.strip_prefix("k:") else {
-            continue;
-        };
-        let Ok(Value::Object(ident)) = serde_json::from_str::<Value>(key) else {
-            continue;
-        };
-        if !ident.iter().all(|(f, v)| item.get(f) == Some(v)) {
-            continue;
-        }
-        let others_child: Vec<&Value> = others.iter().filter_map(|o| o.get(k)).collect();
-        match new.get(k) {
-            None if others_child.is_empty() => *item = Value::Null,
-            Some(n) => remove_disowned(item, old_child, n, &others_child),
-            None => {}
         }
     }
 }
@@ -376,11 +308,17 @@ fn remove_at(doc: &mut Value, path: &str) -> Result<Value, String> {
     }
 }
 
+/// kube-apiserver's bound on what the `copy` operations of one JSON patch may add, in
+/// bytes of JSON (`JSONPatchMaxCopyBytes`): 40 copies that each double a document would
+/// otherwise ask for a terabyte.
+pub const MAX_COPY_BYTES: usize = 3 << 20;
+
 /// RFC 6902. On error the document may be partly changed; callers patch a copy.
 pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
     let ops = ops
         .as_array()
         .ok_or("a JSON patch must be an array of operations")?;
+    let mut copied = 0;
     for op in ops {
         let path = op
             .get("path")
@@ -412,6 +350,12 @@ pub fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), String> {
             }
             "copy" => {
                 let v = get_at(doc, from()?)?;
+                copied += serde_json::to_vec(&v).map_or(0, |b| b.len());
+                if copied > MAX_COPY_BYTES {
+                    return Err(format!(
+                        "Unable to complete the copy, the accumulated size increase of copy is {copied}, exceeding the limit {MAX_COPY_BYTES}"
+                    ));
+                }
                 add_at(doc, path, v)?;
             }
             "test" => {
@@ -441,30 +385,6 @@ mod tests {
             d,
             json!({"spec": {"containers": [{"name": "b", "image": "z"}]}})
         );
-    }
-
-    #[test]
-    fn apply_removes_what_an_applier_stops_sending() {
-        let first = json!({"metadata": {"name": "x", "labels": {"a": "1", "b": "2"}},
-            "spec": {"containers": [{"name": "c", "image": "i"}, {"name": "d", "image": "j"}]}});
-        let second = json!({"metadata": {"name": "x", "labels": {"a": "1"}},
-            "spec": {"containers": [{"name": "c", "image": "i"}]}});
-        let mut doc = json!({});
-        apply(&mut doc, &first);
-        let old = field_set(&first);
-        assert!(
-            old.pointer("/f:spec/f:containers/k:{\"name\":\"d\"}/f:image")
-                .is_some()
-        );
-        apply(&mut doc, &second);
-        remove_disowned(&mut doc, &old, &field_set(&second), &[]);
-        assert_eq!(doc, second);
-        // Another applier still owning label b keeps it.
-        let mut doc = json!({});
-        apply(&mut doc, &first);
-        let other = json!({"f:metadata": {"f:labels": {"f:b": {}}}});
-        remove_disowned(&mut doc, &old, &field_set(&second), &[&other]);
-        assert_eq!(doc.pointer("/metadata/labels/b"), Some(&json!("2")));
     }
 
     #[test]

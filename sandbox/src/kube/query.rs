@@ -5,7 +5,8 @@
 
 use axum::http::Method;
 
-use super::status::ApiError;
+use super::managed_fields::MAX_MANAGER_BYTES;
+use super::status::{ApiError, Cause};
 
 /// Go's `strconv.ParseBool`, which the parameter codec uses.
 pub fn boolean(v: &str) -> Result<bool, ApiError> {
@@ -60,8 +61,11 @@ pub fn dry_run(method: &Method, v: &str) -> Result<bool, ApiError> {
     }
     Err(ApiError::invalid_options(
         options_kind(method),
-        "dryRun",
-        format!("Unsupported value: []string{{{v:?}}}: supported values: \"All\""),
+        vec![Cause {
+            reason: "FieldValueNotSupported",
+            field: "dryRun".into(),
+            message: format!("Unsupported value: []string{{{v:?}}}: supported values: \"All\""),
+        }],
     ))
 }
 
@@ -72,8 +76,11 @@ pub fn field_validation(method: &Method, v: &str) -> Result<bool, ApiError> {
         "" | "Ignore" | "Warn" => Ok(false),
         _ => Err(ApiError::invalid_options(
             options_kind(method),
-            "fieldValidation",
-            format!("Unsupported value: {v:?}: supported values: \"Ignore\", \"Strict\", \"Warn\""),
+            vec![Cause::not_supported(
+                "fieldValidation",
+                v,
+                &["Ignore", "Strict", "Warn"],
+            )],
         )),
     }
 }
@@ -84,11 +91,143 @@ pub fn propagation(v: &str) -> Result<String, ApiError> {
         "Orphan" | "Background" | "Foreground" => Ok(v.to_string()),
         _ => Err(ApiError::invalid_options(
             "DeleteOptions",
-            "propagationPolicy",
-            format!(
-                "Unsupported value: {v:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
-            ),
+            vec![Cause::not_supported(
+                "propagationPolicy",
+                v,
+                &["Foreground", "Background", "Orphan"],
+            )],
         )),
+    }
+}
+
+/// The write options a patch's type constrains (`ValidatePatchOptions`): an apply must
+/// name its manager, and `force` is for applies only (even `force=false`).
+pub fn patch_options(
+    apply: bool,
+    field_manager: &str,
+    force: Option<bool>,
+) -> Result<(), ApiError> {
+    if apply && field_manager.is_empty() {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            vec![Cause::required(
+                "fieldManager",
+                "is required for apply patch",
+            )],
+        ));
+    }
+    if !apply && force.is_some() {
+        return Err(ApiError::invalid_options(
+            "PatchOptions",
+            vec![Cause::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            )],
+        ));
+    }
+    Ok(())
+}
+
+/// `fieldManager`: at most 128 bytes, printable characters only
+/// (`ValidateFieldManager`).
+pub fn field_manager(method: &Method, v: &str) -> Result<String, ApiError> {
+    if v.len() > MAX_MANAGER_BYTES {
+        return Err(ApiError::invalid_options(
+            options_kind(method),
+            vec![Cause::too_long("fieldManager", MAX_MANAGER_BYTES)],
+        ));
+    }
+    if let Some((i, c)) = v.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(ApiError::invalid_options(
+            options_kind(method),
+            vec![Cause::invalid(
+                "fieldManager",
+                &v.escape_default().to_string(),
+                &format!("invalid character U+{:04X} (at position {i})", c as u32),
+            )],
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// What a list or watch asks for, as `ValidateListOptions` checks it.
+pub struct ListOptions<'a> {
+    pub watch: bool,
+    pub resource_version: Option<&'a str>,
+    pub resource_version_match: Option<&'a str>,
+    pub send_initial_events: Option<bool>,
+    pub continue_token: Option<&'a str>,
+}
+
+/// `resourceVersionMatch` and `sendInitialEvents` only in the combinations the server
+/// can honour: every violation is one cause of a 422 `ListOptions`.
+pub fn list_options(o: &ListOptions) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let rv = o.resource_version.unwrap_or("");
+    let rv_match = o.resource_version_match.unwrap_or("");
+    let continuing = o.continue_token.is_some_and(|c| !c.is_empty());
+    let forbidden = |why: &str| Cause::forbidden("resourceVersionMatch", why);
+    if o.watch {
+        if o.send_initial_events.is_some() && rv_match != "NotOlderThan" {
+            causes.push(forbidden(
+                "sendInitialEvents requires setting resourceVersionMatch to NotOlderThan",
+            ));
+        }
+        if !rv_match.is_empty() {
+            if o.send_initial_events.is_none() {
+                causes.push(forbidden(
+                    "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided",
+                ));
+            }
+            if rv_match != "NotOlderThan" {
+                causes.push(Cause::not_supported(
+                    "resourceVersionMatch",
+                    rv_match,
+                    &["NotOlderThan"],
+                ));
+            }
+            if continuing {
+                causes.push(forbidden(
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+        }
+    } else {
+        if !rv_match.is_empty() {
+            if rv.is_empty() {
+                causes.push(forbidden(
+                    "resourceVersionMatch is forbidden unless resourceVersion is provided",
+                ));
+            }
+            if continuing {
+                causes.push(forbidden(
+                    "resourceVersionMatch is forbidden when continue is provided",
+                ));
+            }
+            if rv_match != "Exact" && rv_match != "NotOlderThan" {
+                causes.push(Cause::not_supported(
+                    "resourceVersionMatch",
+                    rv_match,
+                    &["Exact", "NotOlderThan", ""],
+                ));
+            }
+            if rv_match == "Exact" && rv == "0" {
+                causes.push(forbidden(
+                    "resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+                ));
+            }
+        }
+        if o.send_initial_events.is_some() {
+            causes.push(Cause::forbidden(
+                "sendInitialEvents",
+                "sendInitialEvents is forbidden for list",
+            ));
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_options("ListOptions", causes))
     }
 }
 
@@ -130,5 +269,52 @@ mod tests {
         );
         assert!(field_validation(&Method::PUT, "Strict").unwrap());
         assert_eq!(propagation("Sometimes").unwrap_err().code, 422);
+    }
+
+    #[test]
+    fn resource_version_match_and_send_initial_events_only_where_they_mean_something() {
+        let list = |rv: Option<&'static str>, m: Option<&'static str>, initial: Option<bool>| {
+            ListOptions {
+                watch: false,
+                resource_version: rv,
+                resource_version_match: m,
+                send_initial_events: initial,
+                continue_token: None,
+            }
+        };
+        let message = |o: ListOptions| list_options(&o).unwrap_err().message;
+        assert_eq!(
+            message(list(None, Some("NotOlderThan"), None)),
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided"
+        );
+        assert_eq!(
+            message(list(None, Some("Newest"), None)),
+            "ListOptions.meta.k8s.io \"\" is invalid: [resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided, resourceVersionMatch: Unsupported value: \"Newest\": supported values: \"Exact\", \"NotOlderThan\", \"\"]"
+        );
+        assert_eq!(
+            message(list(Some("0"), Some("Exact"), None)),
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\""
+        );
+        assert_eq!(
+            message(list(None, None, Some(true))),
+            "ListOptions.meta.k8s.io \"\" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list"
+        );
+        assert!(list_options(&list(Some("5"), Some("NotOlderThan"), None)).is_ok());
+        // A watch: kube-rs' streaming list is fine, a bare sendInitialEvents is not.
+        let watch = |m: Option<&'static str>, initial: Option<bool>| ListOptions {
+            watch: true,
+            ..list(None, m, initial)
+        };
+        assert!(list_options(&watch(Some("NotOlderThan"), Some(true))).is_ok());
+        assert_eq!(
+            message(watch(None, Some(true))),
+            "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+        );
+        assert_eq!(
+            list_options(&watch(Some("NotOlderThan"), None))
+                .unwrap_err()
+                .code,
+            422
+        );
     }
 }

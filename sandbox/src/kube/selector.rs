@@ -62,27 +62,64 @@ fn check_key(k: &str) -> Result<String, String> {
 pub fn parse_labels(s: &str) -> Result<Vec<Requirement>, String> {
     let mut reqs = Vec::new();
     for t in terms(s) {
-        if let Some(k) = t.strip_prefix('!') {
-            reqs.push(Requirement::NotExists(check_key(k)?));
+        let r = if let Some(k) = t.strip_prefix('!') {
+            Requirement::NotExists(check_key(k)?)
         } else if let Some((k, v)) = t.split_once("!=") {
-            reqs.push(Requirement::NotEq(check_key(k)?, v.trim().to_string()));
+            Requirement::NotEq(check_key(k)?, v.trim().to_string())
         } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
-            reqs.push(Requirement::Eq(check_key(k)?, v.trim().to_string()));
+            Requirement::Eq(check_key(k)?, v.trim().to_string())
         } else if let Some(i) = t.find(" notin") {
-            reqs.push(Requirement::NotIn(
-                check_key(&t[..i])?,
-                set_values(&t[i + 6..])?,
-            ));
+            Requirement::NotIn(check_key(&t[..i])?, set_values(&t[i + 6..])?)
         } else if let Some(i) = t.find(" in") {
-            reqs.push(Requirement::In(
-                check_key(&t[..i])?,
-                set_values(&t[i + 3..])?,
-            ));
+            Requirement::In(check_key(&t[..i])?, set_values(&t[i + 3..])?)
         } else {
-            reqs.push(Requirement::Exists(check_key(&t)?));
-        }
+            Requirement::Exists(check_key(&t)?)
+        };
+        validate(&r)?;
+        reqs.push(r);
     }
     Ok(reqs)
+}
+
+/// A requirement's key must be a label key and its values label values, as
+/// apimachinery's `NewRequirement` checks them (`values[0][app]: Invalid value: ...`).
+fn validate(r: &Requirement) -> Result<(), String> {
+    let (key, values): (&str, &[String]) = match r {
+        Requirement::Eq(k, v) | Requirement::NotEq(k, v) => (k, std::slice::from_ref(v)),
+        Requirement::In(k, vs) | Requirement::NotIn(k, vs) => (k, vs),
+        Requirement::Exists(k) | Requirement::NotExists(k) => (k, &[]),
+    };
+    let mut errs = Vec::new();
+    let key_errs = super::names::qualified_name(key);
+    if !key_errs.is_empty() {
+        errs.push(format!(
+            "key: Invalid value: {key:?}: {}",
+            key_errs.join("; ")
+        ));
+    }
+    if matches!(r, Requirement::In(..) | Requirement::NotIn(..)) && values.is_empty() {
+        errs.push(
+            "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty"
+                .to_string(),
+        );
+    }
+    for (i, v) in values.iter().enumerate() {
+        let value_errs = super::names::label_value(v);
+        if !value_errs.is_empty() {
+            errs.push(format!(
+                "values[{i}][{key}]: Invalid value: {v:?}: {}",
+                value_errs.join("; ")
+            ));
+        }
+    }
+    match errs.as_slice() {
+        [] => Ok(()),
+        [one] => Err(format!("unable to parse requirement: {one}")),
+        many => Err(format!(
+            "unable to parse requirement: [{}]",
+            many.join(", ")
+        )),
+    }
 }
 
 /// Parses a field selector query: only `=`, `==` and `!=` are allowed.

@@ -78,14 +78,20 @@ impl ApiError {
     }
 
     pub fn invalid(rt: &ResourceType, name: &str, causes: Vec<Cause>) -> ApiError {
+        ApiError::invalid_in(&rt.group, &rt.kind, name, causes)
+    }
+
+    /// 422 Invalid for object `name` of `kind` in `group`, as `NewInvalid` words it: one
+    /// cause inline, several as a bracketed list.
+    fn invalid_in(group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> ApiError {
         let summary: Vec<String> = causes
             .iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect();
-        let kind_group = if rt.group.is_empty() {
-            rt.kind.clone()
+        let kind_group = if group.is_empty() {
+            kind.to_string()
         } else {
-            format!("{}.{}", rt.kind, rt.group)
+            format!("{kind}.{group}")
         };
         let message = if summary.len() == 1 {
             format!("{kind_group} \"{name}\" is invalid: {}", summary[0])
@@ -97,7 +103,7 @@ impl ApiError {
         };
         let mut e = ApiError::new(422, "Invalid", message);
         e.details = Some(json!({
-            "name": name, "group": rt.group, "kind": rt.kind,
+            "name": name, "group": group, "kind": kind,
             "causes": causes.iter().map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field})).collect::<Vec<_>>(),
         }));
         e
@@ -105,16 +111,15 @@ impl ApiError {
 
     /// A request option the server refuses, as kube-apiserver's handlers report it:
     /// 422 `CreateOptions.meta.k8s.io "" is invalid: dryRun: Unsupported value: ...`.
-    pub fn invalid_options(kind: &str, field: &str, message: String) -> ApiError {
-        let mut e = ApiError::new(
-            422,
-            "Invalid",
-            format!("{kind}.meta.k8s.io \"\" is invalid: {field}: {message}"),
-        );
-        e.details = Some(json!({
-            "name": "", "group": "meta.k8s.io", "kind": kind,
-            "causes": [{"reason": "FieldValueNotSupported", "message": message, "field": field}],
-        }));
+    pub fn invalid_options(kind: &str, causes: Vec<Cause>) -> ApiError {
+        ApiError::invalid_in("meta.k8s.io", kind, "", causes)
+    }
+
+    /// A 409 whose causes say which fields conflict (server-side apply's), without the
+    /// object's name, as kube-apiserver's `NewApplyConflict` leaves it out.
+    pub fn conflict_with_causes(message: String, causes: Vec<Value>) -> ApiError {
+        let mut e = ApiError::new(409, "Conflict", message);
+        e.details = Some(json!({ "causes": causes }));
         e
     }
 
@@ -130,15 +135,12 @@ impl ApiError {
         )
     }
 
-    pub fn too_large_message(message: impl Into<String>) -> ApiError {
-        ApiError::new(413, "RequestEntityTooLarge", message)
-    }
-
-    pub fn too_large() -> ApiError {
+    /// 413, as kube-apiserver's `NewRequestEntityTooLargeError` words it.
+    pub fn too_large(detail: impl std::fmt::Display) -> ApiError {
         ApiError::new(
             413,
             "RequestEntityTooLarge",
-            "the request body is too large",
+            format!("Request entity too large: {detail}"),
         )
     }
 
@@ -206,6 +208,34 @@ impl Cause {
             reason: "FieldValueInvalid",
             field: field.into(),
             message: format!("Invalid value: \"{value}\": {why}"),
+        }
+    }
+
+    pub fn forbidden(field: &str, why: &str) -> Cause {
+        Cause {
+            reason: "FieldValueForbidden",
+            field: field.into(),
+            message: format!("Forbidden: {why}"),
+        }
+    }
+
+    pub fn not_supported(field: &str, value: &str, supported: &[&str]) -> Cause {
+        let list: Vec<String> = supported.iter().map(|s| format!("{s:?}")).collect();
+        Cause {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!(
+                "Unsupported value: {value:?}: supported values: {}",
+                list.join(", ")
+            ),
+        }
+    }
+
+    pub fn too_long(field: &str, max: usize) -> Cause {
+        Cause {
+            reason: "FieldValueTooLong",
+            field: field.into(),
+            message: format!("Too long: may not be more than {max} bytes"),
         }
     }
 }

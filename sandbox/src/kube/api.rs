@@ -198,20 +198,15 @@ fn field_supported(rt: &ResourceType, f: &str) -> bool {
 }
 
 async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
+    use crate::serving::body::{self, BodyError};
     if crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
         return Err(ApiError::too_large(format_args!("limit is {MAX_BODY}")));
     }
-    axum::body::to_bytes(req.into_body(), MAX_BODY)
+    body::read(req.into_body(), MAX_BODY)
         .await
-        .map_err(|e| {
-            let too_large = std::error::Error::source(&e)
-                .is_some_and(|s| s.to_string().contains("length limit"))
-                || e.to_string().contains("length limit");
-            if too_large {
-                ApiError::too_large(format_args!("limit is {MAX_BODY}"))
-            } else {
-                ApiError::bad_request(format!("reading the body: {e}"))
-            }
+        .map_err(|e| match e {
+            BodyError::TooLarge(_) => ApiError::too_large(format_args!("limit is {MAX_BODY}")),
+            BodyError::Broken(_) => ApiError::bad_request(e.to_string()),
         })
 }
 

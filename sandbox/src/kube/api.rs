@@ -1470,17 +1470,20 @@ mod tests {
 
     /// The status code of a request; its body is not read (a watch's never ends).
     async fn call(c: &Arc<Cluster>, method: Method, path: &str, ct: &str, body: String) -> u16 {
-        let req = Request::builder()
+        // Not through `handle`: a panic must fail this test, not become a 500.
+        match dispatch(c, built(method, path, ct, body), None).await {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => e.code,
+        }
+    }
+
+    fn built(method: Method, path: &str, ct: &str, body: String) -> Request {
+        Request::builder()
             .method(method)
             .uri(path)
             .header(header::CONTENT_TYPE, ct)
             .body(Body::from(body))
-            .unwrap();
-        // Not through `handle`: a panic must fail this test, not become a 500.
-        match dispatch(c, req, None).await {
-            Ok(r) => r.status().as_u16(),
-            Err(e) => e.code,
-        }
+            .unwrap()
     }
 
     /// The status code and the body (a Status for an error) of a request.
@@ -1491,14 +1494,7 @@ mod tests {
         ct: &str,
         body: String,
     ) -> (u16, Value) {
-        let req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::CONTENT_TYPE, ct)
-            .body(Body::from(body))
-            .unwrap();
-        // Not through `handle`: a panic must fail this test, not become a 500.
-        match dispatch(c, req, None).await {
+        match dispatch(c, built(method, path, ct, body), None).await {
             Ok(r) => {
                 let code = r.status().as_u16();
                 let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)

@@ -99,3 +99,13 @@ pub async fn assert_all_closed(
     }
     seen
 }
+
+/// [`assert_all_closed`] for clients a listener must cut at its `timeout`: between a
+/// tenth under it (timers round) and four times it (a loaded machine).
+pub async fn assert_all_cut_at(
+    clients: Vec<tokio::task::JoinHandle<Trickled>>,
+    total: usize,
+    timeout: Duration,
+) -> Vec<Trickled> {
+    assert_all_closed(clients, total, timeout - timeout / 10, timeout * 4).await
+}

@@ -374,12 +374,6 @@ async fn accelerator_closes_flows_idle_for_its_idle_timeout_while_serving_others
         assert_eq!(curl(a).await, "served");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    slow_client::assert_all_closed(
-        slow,
-        head.len(),
-        Duration::from_millis(900),
-        Duration::from_secs(4),
-    )
-    .await;
+    slow_client::assert_all_cut_at(slow, head.len(), Duration::from_secs(1)).await;
     sb.shutdown().await.unwrap();
 }

@@ -326,15 +326,3 @@ impl SandboxHandle {
         Ok(())
     }
 }
-
-/// The Content-Length a client declared. A body declared too large is refused before
-/// it is read: answering while the client is still uploading can reach it as a
-/// connection reset instead of a 413 (curl waits for `100 Continue` on big bodies).
-pub(crate) fn declared_len(headers: &axum::http::HeaderMap) -> Option<usize> {
-    headers
-        .get(axum::http::header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}

@@ -335,14 +335,8 @@ async fn handle(State(aws): State<Arc<Aws>>, req: Request) -> Response {
         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let conn = Conn::of(&req);
     let proto = classify(&req);
-    let declared_too_large = crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY);
     let (parts, body) = req.into_parts();
-    let read = if declared_too_large {
-        Err(BodyError::TooLarge(MAX_BODY))
-    } else {
-        crate::serving::body::read(body, MAX_BODY).await
-    };
-    let body = match read {
+    let body = match crate::serving::body::read(&parts.headers, body, MAX_BODY).await {
         Ok(b) => b,
         Err(BodyError::TooLarge(_)) => {
             let e = ApiError::new(
@@ -426,13 +420,14 @@ fn endpoint(
                 .then_some(("globalaccelerator", Regions::Only(GA_REGION)))
         }
         Protocol::RestXml => Some(("route53", Regions::Only(ROUTE53_REGION))),
-        Protocol::Query => match query_service(parts, body, None) {
-            "" => match query_service(parts, body, Some(&scope.service)) {
-                "" => None,
-                _ => Some((signing_name(&scope.service)?, Regions::Any)),
-            },
-            named => Some((signing_name(named)?, Regions::Any)),
-        },
+        // The API version names the service; without a known one, the signing name.
+        Protocol::Query => {
+            let named = match query_service(parts, body, None) {
+                "" => query_service(parts, body, Some(&scope.service)),
+                named => named,
+            };
+            Some((signing_name(named)?, Regions::Any))
+        }
     }
 }
 

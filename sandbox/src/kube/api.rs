@@ -199,10 +199,8 @@ fn field_supported(rt: &ResourceType, f: &str) -> bool {
 
 async fn read_body(req: axum::extract::Request) -> Result<Bytes, ApiError> {
     use crate::serving::body::{self, BodyError};
-    if crate::declared_len(req.headers()).is_some_and(|n| n > MAX_BODY) {
-        return Err(ApiError::too_large(format_args!("limit is {MAX_BODY}")));
-    }
-    body::read(req.into_body(), MAX_BODY)
+    let (parts, req_body) = req.into_parts();
+    body::read(&parts.headers, req_body, MAX_BODY)
         .await
         .map_err(|e| match e {
             BodyError::TooLarge(_) => ApiError::too_large(format_args!("limit is {MAX_BODY}")),

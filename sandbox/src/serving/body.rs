@@ -2,6 +2,7 @@
 //! client broke off or framed wrongly (400): both surface from hyper as body errors.
 
 use axum::body::{Body, Bytes};
+use axum::http::HeaderMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -11,8 +12,16 @@ pub enum BodyError {
     Broken(String),
 }
 
-/// The whole body, at most `max` bytes.
-pub async fn read(body: Body, max: usize) -> Result<Bytes, BodyError> {
+/// The whole body, at most `max` bytes. A body declared too large is refused before
+/// it is read: answering while the client is still uploading can reach it as a
+/// connection reset instead of a 413 (curl waits for `100 Continue` on big bodies).
+pub async fn read(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, BodyError> {
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(BodyError::TooLarge(max));
+    }
     axum::body::to_bytes(body, max).await.map_err(|e| {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
         while let Some(c) = cause {

@@ -13,13 +13,13 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use super::Limits;
 use super::head::{self, Body, Refusal};
+use super::listen::{LINGER, LINGER_BYTES};
 use crate::dataplane::http1::HeadScan;
 
 /// How much the guard reads from the socket at a time.
@@ -27,11 +27,6 @@ const READ_CHUNK: usize = 16 << 10;
 /// A chunk-size or trailer line longer than this is no chunked body the guard can
 /// follow: from there it passes bytes through and lets the server refuse them.
 const MAX_CHUNK_LINE: usize = 4 << 10;
-/// After a refusal is answered, how long the guard reads and discards what the
-/// client still sends, so that closing does not reset the connection before the
-/// client has read the answer.
-const DRAIN: Duration = Duration::from_secs(1);
-const MAX_DRAIN: usize = 1 << 20;
 
 /// Where the guard is in the request stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,14 +239,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Guarded<S> {
         let d = self.drain.get_or_insert_with(|| Drain {
             shut: false,
             drained: 0,
-            until: Box::pin(tokio::time::sleep(DRAIN)),
+            until: Box::pin(tokio::time::sleep(LINGER)),
         });
         if !d.shut {
             ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
             d.shut = true;
         }
         let mut scratch = [0u8; 4096];
-        while d.drained < MAX_DRAIN && d.until.as_mut().poll(cx).is_pending() {
+        while d.drained < LINGER_BYTES && d.until.as_mut().poll(cx).is_pending() {
             let mut rb = ReadBuf::new(&mut scratch);
             match ready!(Pin::new(&mut self.inner).poll_read(cx, &mut rb)) {
                 Ok(()) if !rb.filled().is_empty() => d.drained += rb.filled().len(),

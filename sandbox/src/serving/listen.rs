@@ -19,9 +19,9 @@ const BACKLOG: u32 = 4096;
 /// How long a refused connection is read from (and the bytes dropped) after its answer,
 /// so the client's unsent request does not turn the close into a reset that destroys
 /// the answer before the client reads it (what nginx's lingering close is for).
-const LINGER: Duration = Duration::from_secs(1);
+pub(crate) const LINGER: Duration = Duration::from_secs(1);
 /// At most this much is read while lingering.
-const LINGER_BYTES: usize = 1 << 20;
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
 /// How long writing a refusal may take.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 

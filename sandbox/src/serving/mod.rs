@@ -137,7 +137,7 @@ pub async fn serve(
                             });
                         }
                         None => {
-                            connections.spawn(listen::answer_and_close(stream, BUSY));
+                            connections.spawn(async move { listen::answer_and_close(stream, &busy()).await });
                         }
                     }
                 }
@@ -204,7 +204,14 @@ async fn connection(
 }
 
 /// What a connection over the bound is answered before it is closed.
-const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 45\r\nRetry-After: 1\r\nConnection: close\r\n\r\n503 Service Unavailable: too many connections";
+fn busy() -> Vec<u8> {
+    const BODY: &str = "503 Service Unavailable: too many connections";
+    format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    )
+    .into_bytes()
+}
 
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(
